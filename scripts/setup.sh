@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install genrelens with everything it needs (tests included) into ./.venv, from nothing.
+# torch is pinned to 2.13.0 and installed first, so that nothing else pulls another build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet "torch==2.13.0"
+.venv/bin/python -m pip install --quiet -e ".[test]"
+.venv/bin/python -c "import genrelens, torch; print('genrelens', genrelens.__version__, 'torch', torch.__version__)"

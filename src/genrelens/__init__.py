@@ -1,0 +1,24 @@
+"""genrelens: train music-genre classifiers and explain their predictions."""
+
+from genrelens.config import FeatureConfig
+from genrelens.errors import (
+    AudioLoadError,
+    CheckpointError,
+    DatasetError,
+    GenrelensError,
+    ParameterError,
+    SplitError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "FeatureConfig",
+    "GenrelensError",
+    "ParameterError",
+    "AudioLoadError",
+    "DatasetError",
+    "SplitError",
+    "CheckpointError",
+]

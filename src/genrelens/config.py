@@ -1,0 +1,139 @@
+"""FeatureConfig: the one description of how audio becomes model input.
+
+It travels with every feature cache, checkpoint and explanation, so that nothing downstream
+re-states a constant (a classic source of silent train/explain mismatches).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from genrelens.errors import ParameterError
+
+__all__ = ["FeatureConfig"]
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """Parameters of the log-mel front end and of segmentation.
+
+    Parameters
+    ----------
+    sr : int
+        Sampling rate in Hz every file is resampled to (GTZAN: 22050).
+    n_fft : int
+        FFT size in samples.
+    hop_length : int
+        STFT hop in samples.
+    n_mels : int
+        Number of mel bands.
+    fmin, fmax : float
+        Frequency range of the mel filterbank in Hz; ``fmax=None`` means ``sr / 2``.
+    segment_seconds : float
+        Length of one model input in seconds (3 s gives 130 frames at the defaults).
+    segment_hop_seconds : float
+        Hop between segment starts; equal to ``segment_seconds`` for non-overlapping cuts.
+    amin : float
+        Power floor before the logarithm; ``10 * log10(amin)`` dB is the quietest value.
+    ref : float
+        Reference power for 0 dB (fixed, not per-input, so loudness is kept). In dB, 0 is loud:
+        silence is ``10 * log10(amin)``, not 0.
+
+    Notes
+    -----
+    The log-mel matches ``librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr,
+    n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax, power=2.0),
+    ref=ref, amin=amin, top_db=None)`` (Slaney mel scale and normalisation, centred frames,
+    constant padding).
+    """
+
+    sr: int = 22050
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    fmin: float = 0.0
+    fmax: float | None = None
+    segment_seconds: float = 3.0
+    segment_hop_seconds: float = 3.0
+    amin: float = 1e-10
+    ref: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("sr", "n_fft", "hop_length", "n_mels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ParameterError(f"{name}={value!r} is invalid: expected a positive integer.")
+        if self.hop_length > self.n_fft:
+            raise ParameterError(
+                f"hop_length={self.hop_length} is larger than n_fft={self.n_fft}: frames would skip "
+                "samples; use hop_length <= n_fft."
+            )
+        nyquist = self.sr / 2
+        fmax = self.fmax_hz
+        if not 0.0 <= self.fmin < fmax <= nyquist:
+            raise ParameterError(
+                f"fmin={self.fmin!r}, fmax={self.fmax!r} are invalid: expected "
+                f"0 <= fmin < fmax <= sr/2 = {nyquist:g} Hz."
+            )
+        if not self.segment_seconds > 0 or not self.segment_hop_seconds > 0:
+            raise ParameterError(
+                f"segment_seconds={self.segment_seconds!r}, segment_hop_seconds="
+                f"{self.segment_hop_seconds!r} are invalid: expected positive numbers of seconds."
+            )
+        if self.segment_samples < self.n_fft:
+            raise ParameterError(
+                f"segment_seconds={self.segment_seconds!r} gives {self.segment_samples} samples, "
+                f"fewer than n_fft={self.n_fft}: use a longer segment or a smaller n_fft."
+            )
+        if not self.amin > 0 or not self.ref > 0:
+            raise ParameterError(f"amin={self.amin!r}, ref={self.ref!r}: both must be positive.")
+
+    @property
+    def fmax_hz(self) -> float:
+        """Upper edge of the filterbank in Hz (``fmax`` or ``sr / 2``)."""
+        return float(self.sr / 2 if self.fmax is None else self.fmax)
+
+    @property
+    def segment_samples(self) -> int:
+        """Samples in one segment."""
+        return int(round(self.segment_seconds * self.sr))
+
+    @property
+    def segment_hop_samples(self) -> int:
+        """Samples between the starts of consecutive segments."""
+        return int(round(self.segment_hop_seconds * self.sr))
+
+    @property
+    def n_frames(self) -> int:
+        """Log-mel frames of one segment (centred STFT): ``1 + segment_samples // hop_length``."""
+        return 1 + self.segment_samples // self.hop_length
+
+    @property
+    def floor_db(self) -> float:
+        """The dB value of silence, ``10 * log10(amin / ref)``."""
+        import math
+
+        return 10.0 * math.log10(self.amin / self.ref)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of all fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
+        """Build from :meth:`to_dict` output; unknown keys raise :class:`ParameterError`."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ParameterError(
+                f"FeatureConfig got unknown keys {unknown}: expected a subset of {sorted(known)}."
+            )
+        return cls(**data)
+
+    def digest(self) -> str:
+        """A stable 16-hex-digit hash of the configuration, used to key caches."""
+        payload = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()[:16]
