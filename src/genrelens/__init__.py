@@ -3,6 +3,7 @@
 from genrelens.config import FeatureConfig
 from genrelens.errors import (
     AudioLoadError,
+    CacheError,
     CheckpointError,
     DatasetError,
     GenrelensError,
@@ -21,4 +22,5 @@ __all__ = [
     "DatasetError",
     "SplitError",
     "CheckpointError",
+    "CacheError",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_json", "write_text"]
+__all__ = ["atomic_path", "write_json", "write_text", "write_csv_rows", "safe_file_name"]
 
 
 @contextlib.contextmanager
@@ -62,3 +62,26 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
+
+
+def safe_file_name(name: str) -> str:
+    """``name`` with every character other than letters, digits, ``-``, ``_``, ``.`` replaced
+    by ``_`` (e.g. ``"band_energy[0-150 Hz]"`` -> ``"band_energy_0-150_Hz_"``); never empty."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".")
+    return cleaned or "_"
+
+
+def write_csv_rows(path: str | os.PathLike[str], rows: list[dict[str, Any]]) -> Path:
+    """Write dict rows as CSV atomically (columns: every key, in first-seen order; floats with
+    6 significant digits; an empty file for no rows) and return the path."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    if rows:
+        fields = list(dict.fromkeys(k for row in rows for k in row))
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
+    return write_text(path, buffer.getvalue())

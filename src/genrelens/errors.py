@@ -15,6 +15,7 @@ __all__ = [
     "DatasetError",
     "SplitError",
     "CheckpointError",
+    "CacheError",
 ]
 
 
@@ -54,3 +55,7 @@ class SplitError(GenrelensError):
 
 class CheckpointError(GenrelensError):
     """A checkpoint is missing keys, was written by an incompatible version, or is unsafe."""
+
+
+class CacheError(GenrelensError):
+    """A feature cache is missing, stale or inconsistent with its dataset (run ``prepare``)."""

@@ -1,0 +1,204 @@
+"""``genrelens data check``: what a dataset holds and what is wrong with it.
+
+:func:`check_dataset` decodes every file once (at its own rate) and reports counts per class,
+durations, sampling rates, files that cannot be used (with the
+:class:`~genrelens.errors.AudioLoadError` reason: undecodable, truncated, empty, silent,
+non-finite, or shorter than one segment), byte-identical duplicates (sha256 of the file
+contents; duplicated tracks put the same audio in two sets of a split) and files ignored by the
+layout. A dataset is *usable* when at least one file is readable in each of at least two
+classes; everything else is reported but does not make it unusable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrelens.config import FeatureConfig
+from genrelens.data.dataset import Dataset
+from genrelens.data.loading import Skip, iter_audio
+
+__all__ = ["DatasetReport", "check_dataset", "file_sha256"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetReport:
+    """The result of :func:`check_dataset`.
+
+    Attributes
+    ----------
+    root : str
+        The dataset's class folder root.
+    layout : str
+        ``"gtzan-original"``, ``"gtzan-kaggle"`` or ``"folder"``.
+    n_tracks, n_readable : int
+        Files listed, and files usable (decoded, at least one segment long).
+    class_counts : dict of str to [int, int]
+        Per class: ``[readable, listed]``.
+    durations : dict of str to float
+        ``min``, ``median``, ``max`` duration in seconds over readable files (NaN if none).
+    sample_rates : dict of str to int
+        Files per native sampling rate in Hz (keys are strings for JSON).
+    n_segments : int
+        Segments of ``segment_seconds`` the readable files give (partial ones dropped).
+    unreadable : list of Skip
+        Unusable files and why.
+    duplicates : list of list of str
+        Groups of track ids whose files are byte-identical.
+    ignored : list of str
+        Audio files the layout does not count as tracks.
+    problems : list of str
+        Why the dataset is unusable (empty when it is usable).
+    segment_seconds : float
+        The segment length the check used.
+    """
+
+    root: str
+    layout: str
+    n_tracks: int
+    n_readable: int
+    class_counts: dict[str, list[int]]
+    durations: dict[str, float]
+    sample_rates: dict[str, int]
+    n_segments: int
+    unreadable: list[Skip]
+    duplicates: list[list[str]]
+    ignored: list[str]
+    problems: list[str]
+    segment_seconds: float
+
+    @property
+    def usable(self) -> bool:
+        """True when no problem makes the dataset unusable."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``unreadable`` as dicts, plus ``usable``)."""
+        out = dataclasses.asdict(self)
+        out["unreadable"] = [s.to_dict() for s in self.unreadable]
+        out["usable"] = self.usable
+        return out
+
+    def format(self) -> str:
+        """A human-readable multi-line summary."""
+        d = self.durations
+        lines = [
+            f"dataset {self.root} (layout {self.layout})",
+            f"  {self.n_readable} of {self.n_tracks} files readable, "
+            f"{len(self.class_counts)} classes, {self.n_segments} segments of "
+            f"{self.segment_seconds:g} s",
+            f"  duration (s): min {d['min']:.2f}  median {d['median']:.2f}  max {d['max']:.2f}",
+            "  sampling rates: "
+            + ", ".join(f"{r} Hz x{n}" for r, n in sorted(self.sample_rates.items())),
+            "  per class (readable/listed):",
+        ]
+        lines += [f"    {c:<16} {r:>5}/{n}" for c, (r, n) in sorted(self.class_counts.items())]
+        if self.unreadable:
+            lines.append(f"  unreadable ({len(self.unreadable)}):")
+            lines += [f"    {s.track_id}: {s.reason}: {s.message}" for s in self.unreadable]
+        if self.duplicates:
+            lines.append(f"  byte-identical duplicates ({len(self.duplicates)} groups):")
+            lines += [f"    {' = '.join(group)}" for group in self.duplicates]
+        if self.ignored:
+            lines.append(f"  ignored files ({len(self.ignored)}): {', '.join(self.ignored[:10])}")
+        if self.problems:
+            lines.append("  UNUSABLE: " + "; ".join(self.problems))
+        else:
+            lines.append("  usable: yes")
+        return "\n".join(lines)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 hex digest of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_dataset(
+    dataset: Dataset,
+    *,
+    config: FeatureConfig | None = None,
+    progress: bool = True,
+) -> DatasetReport:
+    """Decode every file of ``dataset`` and report what it holds and what is wrong.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        From :func:`~genrelens.data.open_dataset`.
+    config : FeatureConfig, optional
+        Its ``segment_seconds`` decides which files are too short and how many segments the
+        readable ones give (default ``FeatureConfig()``: 3 s).
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    DatasetReport
+    """
+    config = FeatureConfig() if config is None else config
+    durations: list[float] = []
+    rates: Counter[str] = Counter()
+    readable: Counter[str] = Counter()
+    unreadable: list[Skip] = []
+    by_hash: dict[str, list[str]] = defaultdict(list)
+    n_segments = 0
+    for item in iter_audio(dataset.tracks, sr=None, progress=progress, desc="checking"):
+        if isinstance(item, Skip):
+            unreadable.append(item)
+            continue
+        track, seconds = item.track, item.y.shape[0] / item.sr
+        n_samples = int(round(seconds * config.sr))
+        if n_samples < config.segment_samples:
+            unreadable.append(
+                Skip(
+                    track.track_id,
+                    str(track.path),
+                    "too_short",
+                    f"{track.path}: {seconds:.2f} s is shorter than one segment of "
+                    f"{config.segment_seconds:g} s; remove it or use a shorter segment.",
+                )
+            )
+            continue
+        n_segments += 1 + (n_samples - config.segment_samples) // config.segment_hop_samples
+        durations.append(seconds)
+        rates[str(item.sr)] += 1
+        readable[track.label] += 1
+        by_hash[file_sha256(track.path)].append(track.track_id)
+    listed = Counter(t.label for t in dataset.tracks)
+    problems = []
+    if not durations:
+        problems.append("no readable tracks")
+    elif len(readable) < 2:
+        problems.append(
+            f"fewer than 2 classes with readable tracks ({sorted(readable)}); a classifier needs "
+            "at least two"
+        )
+    stats = np.array(durations) if durations else np.full(1, np.nan)
+    return DatasetReport(
+        root=str(dataset.root),
+        layout=dataset.layout,
+        n_tracks=len(dataset),
+        n_readable=len(durations),
+        class_counts={c: [readable[c], listed[c]] for c in dataset.class_names},
+        durations={
+            "min": float(stats.min()),
+            "median": float(np.median(stats)),
+            "max": float(stats.max()),
+        },
+        sample_rates=dict(rates),
+        n_segments=n_segments,
+        unreadable=unreadable,
+        duplicates=sorted(sorted(ids) for ids in by_hash.values() if len(ids) > 1),
+        ignored=list(dataset.ignored),
+        problems=problems,
+        segment_seconds=config.segment_seconds,
+    )

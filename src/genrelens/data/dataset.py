@@ -1,0 +1,171 @@
+"""Datasets as lists of labelled tracks: :class:`Track`, :class:`Dataset` and :func:`open_dataset`.
+
+A dataset is found from the folder the user names. Layouts tried, in order:
+
+1. GTZAN, original layout: ``genres/<genre>/<genre>.000NN.{au,wav}``
+   (:data:`~genrelens.data.gtzan.GTZAN_GENRES`), layout ``"gtzan-original"``;
+2. GTZAN, Kaggle layout: ``Data/genres_original/<genre>/<genre>.000NN.wav``, layout
+   ``"gtzan-kaggle"``;
+
+   each looked for in the folder itself, its ``genres/``, its ``Data/genres_original/``, and the
+   same one level deeper (``DIR/*/genres``, ...);
+3. any class-per-folder collection ``DIR/<label>/**/*.{wav,au,flac,ogg,mp3}``, layout
+   ``"folder"`` (your own music).
+
+Track ids are unique and stable: GTZAN ``blues.00012``; folder datasets
+``<label>/<path below the label folder without extension>`` (e.g. ``jazz/live/take1``).
+Splits, caches and votes all work on track ids, so the segments of one track never cross sets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from genrelens.audio import AUDIO_EXTENSIONS
+from genrelens.errors import DatasetError
+
+__all__ = ["Track", "Dataset", "open_dataset", "LAYOUTS"]
+
+#: Layout names a :class:`Dataset` can have.
+LAYOUTS = ("gtzan-original", "gtzan-kaggle", "folder")
+
+
+@dataclasses.dataclass(frozen=True)
+class Track:
+    """One labelled audio file.
+
+    Parameters
+    ----------
+    track_id : str
+        Unique id in its dataset (GTZAN: ``"blues.00012"``).
+    path : pathlib.Path
+        The audio file.
+    label : str
+        Its class name (genre).
+    """
+
+    track_id: str
+    path: Path
+    label: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """A labelled collection of audio tracks.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The folder holding one sub-folder per class.
+    layout : str
+        One of :data:`LAYOUTS`.
+    tracks : tuple of Track
+        Sorted by ``track_id``; ids are unique.
+    class_names : tuple of str
+        Sorted class names; a label's index in it is its integer class.
+    ignored : tuple of str
+        Files under ``root`` with an audio extension that are not tracks (GTZAN: names that do
+        not follow ``<genre>.000NN``, or a second copy ``.au``/``.wav`` of the same track).
+    """
+
+    root: Path
+    layout: str
+    tracks: tuple[Track, ...]
+    class_names: tuple[str, ...]
+    ignored: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise DatasetError(f"layout={self.layout!r} is unknown: expected one of {LAYOUTS}.")
+        ids = [t.track_id for t in self.tracks]
+        if len(set(ids)) != len(ids):
+            dup = sorted({i for i in ids if ids.count(i) > 1})
+            raise DatasetError(f"dataset {self.root}: duplicate track ids {dup[:5]}.")
+        unknown = sorted({t.label for t in self.tracks} - set(self.class_names))
+        if unknown:
+            raise DatasetError(
+                f"dataset {self.root}: labels {unknown} are not in class_names {self.class_names}."
+            )
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    @property
+    def track_ids(self) -> tuple[str, ...]:
+        """Track ids in dataset order."""
+        return tuple(t.track_id for t in self.tracks)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Integer class of each track, shape (n_tracks,), indices into :attr:`class_names`."""
+        index = {c: i for i, c in enumerate(self.class_names)}
+        return np.array([index[t.label] for t in self.tracks], dtype=np.int64)
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Track]:
+        return {t.track_id: t for t in self.tracks}
+
+    def track(self, track_id: str) -> Track:
+        """The track with id ``track_id``; :class:`DatasetError` if absent."""
+        found = self._by_id.get(track_id)
+        if found is not None:
+            return found
+        raise DatasetError(f"dataset {self.root} has no track {track_id!r}.")
+
+    def subset(self, track_ids: Iterable[str]) -> Dataset:
+        """A dataset of the given tracks (in dataset order), same classes; unknown ids raise."""
+        wanted = set(track_ids)
+        missing = sorted(wanted - set(self.track_ids))
+        if missing:
+            raise DatasetError(
+                f"dataset {self.root} has no tracks {missing[:5]} ({len(missing)} missing)."
+            )
+        return dataclasses.replace(
+            self, tracks=tuple(t for t in self.tracks if t.track_id in wanted)
+        )
+
+
+def open_dataset(path: str | os.PathLike[str]) -> Dataset:
+    """Find and list the dataset in or below ``path``.
+
+    Parameters
+    ----------
+    path : path-like
+        A GTZAN folder (any of: the ``genres`` folder, its parent, the Kaggle download's root,
+        its ``Data`` folder, or a folder one level above those), or a class-per-folder
+        collection ``path/<label>/...``.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DatasetError
+        If ``path`` is not a folder or no layout finds any audio; the message lists the
+        layouts and folders tried.
+    """
+    from genrelens.data.folder import open_folder
+    from genrelens.data.gtzan import find_gtzan
+
+    root = Path(path)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such folder; name the folder that holds the dataset.")
+    found = find_gtzan(root)
+    if found is not None:
+        return found
+    found = open_folder(root)
+    if found is not None:
+        return found
+    raise DatasetError(
+        f"{root}: no usable dataset found. Tried GTZAN (genres/<genre>/<genre>.000NN.au|wav in "
+        "the folder itself, its genres/, its Data/genres_original/ and one level deeper) and a "
+        f"class-per-folder collection ({root.name}/<label>/*{{{','.join(AUDIO_EXTENSIONS)}}}); "
+        "none holds audio files."
+    )
