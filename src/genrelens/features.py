@@ -1,0 +1,486 @@
+"""Log-mel spectrograms in torch: the model input, its STFT, and the way back to audio.
+
+Every function takes a :class:`~genrelens.config.FeatureConfig` and works on numpy arrays or
+torch tensors of shape ``(..., n_samples)`` (any leading dimensions, batched), returning the
+same array type. The torch path is differentiable.
+
+The log-mel equals librosa's ``power_to_db(melspectrogram(y, power=2), ref, amin,
+top_db=None)`` with the same configuration: Slaney's mel scale and area normalisation
+[1]_, a periodic Hann window, centred frames with zero (``"constant"``) padding (librosa
+0.11's default ``pad_mode``), so a segment of ``L`` samples gives ``1 + L // hop_length``
+frames.
+
+Precision: the STFT always runs in float64. torch's float32 FFT (MKL) was measured 0.1 dB
+off librosa on pure tones and 7e-3 dB with faint noise (bands far below a frame's loudest),
+beyond the 1e-3 dB required; with float64 the largest difference from librosa run in float64
+is 9e-6 dB for float32 output (its rounding) and 4e-7 dB for float64 output (librosa's
+float32 filterbank), and 1.5e-5 dB from librosa on the float32 samples. Power, mel
+projection and decibels run in the output dtype: float32, or float64 for float64 input
+(used for gradient checks).
+
+:func:`stft` frames with ``unfold`` and one batched ``rfft`` (about twice as fast as
+``torch.stft`` in float64 on CPU); :func:`istft` is ``torch.istft`` with the same window and
+centring, so ``istft(stft(y)) == y`` to float rounding.
+
+References
+----------
+.. [1] M. Slaney, "Auditory Toolbox, version 2", Interval Research Corporation, Technical
+   Report 1998-010, 1998 (the mel scale: linear below 1 kHz, logarithmic above; triangular
+   filters normalised to equal area).
+.. [2] D. W. Griffin and J. S. Lim, "Signal estimation from modified short-time Fourier
+   transform", IEEE Trans. ASSP 32(2), 1984 (the overlap-add inverse used by :func:`istft`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import TypeVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from genrelens.config import FeatureConfig
+from genrelens.errors import ParameterError
+
+__all__ = [
+    "log_mel",
+    "LogMel",
+    "mel_filterbank",
+    "mel_frequencies",
+    "mel_band_edges",
+    "hz_to_mel",
+    "mel_to_hz",
+    "stft",
+    "istft",
+    "power_to_db",
+    "mel_power_from_stft",
+]
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+# Slaney's mel scale: linear (3 mels per 200 Hz) below 1 kHz, logarithmic above, with
+# 27 mels per factor 6.4 in frequency.
+_LINEAR_HZ_PER_MEL = 200.0 / 3.0
+_BREAK_HZ = 1000.0
+_BREAK_MEL = _BREAK_HZ / _LINEAR_HZ_PER_MEL
+_LOG_STEP = math.log(6.4) / 27.0
+
+
+# --------------------------------------------------------------------------- mel scale
+
+
+def hz_to_mel(hz: float | np.ndarray) -> np.ndarray:
+    """Convert frequencies in Hz to Slaney mels.
+
+    Parameters
+    ----------
+    hz : float or numpy.ndarray
+        Frequencies in Hz (non-negative).
+
+    Returns
+    -------
+    numpy.ndarray, float64, same shape as ``hz``
+        ``hz / (200 / 3)`` below 1 kHz, ``15 + 27 * log(hz / 1000) / log(6.4)`` above [1]_.
+    """
+    hz = np.asarray(hz, dtype=np.float64)
+    log_part = _BREAK_MEL + np.log(np.maximum(hz, _BREAK_HZ) / _BREAK_HZ) / _LOG_STEP
+    return np.where(hz >= _BREAK_HZ, log_part, hz / _LINEAR_HZ_PER_MEL)
+
+
+def mel_to_hz(mel: float | np.ndarray) -> np.ndarray:
+    """Convert Slaney mels to Hz; the inverse of :func:`hz_to_mel`."""
+    mel = np.asarray(mel, dtype=np.float64)
+    log_part = _BREAK_HZ * np.exp(_LOG_STEP * (np.maximum(mel, _BREAK_MEL) - _BREAK_MEL))
+    return np.where(mel >= _BREAK_MEL, log_part, mel * _LINEAR_HZ_PER_MEL)
+
+
+def mel_band_edges(config: FeatureConfig) -> np.ndarray:
+    """The ``n_mels + 2`` corner frequencies of the triangular mel filters, in Hz.
+
+    Filter ``m`` rises from ``edges[m]`` to its peak at ``edges[m + 1]`` and falls to zero at
+    ``edges[m + 2]``; the points are equally spaced in mels from ``fmin`` to ``fmax``.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_mels + 2,), float64
+    """
+    mels = np.linspace(hz_to_mel(config.fmin), hz_to_mel(config.fmax_hz), config.n_mels + 2)
+    return mel_to_hz(mels)
+
+
+def mel_frequencies(config: FeatureConfig) -> np.ndarray:
+    """Centre frequency in Hz of each mel band (the peak of its triangular filter).
+
+    Parameters
+    ----------
+    config : FeatureConfig
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_mels,), float64, increasing
+    """
+    return mel_band_edges(config)[1:-1]
+
+
+def mel_filterbank(config: FeatureConfig) -> np.ndarray:
+    """The Slaney mel filterbank: triangular filters on the FFT bins, equal-area normalised.
+
+    Parameters
+    ----------
+    config : FeatureConfig
+        Uses ``sr``, ``n_fft``, ``n_mels``, ``fmin``, ``fmax``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_mels, 1 + n_fft // 2), float64
+        Row ``m`` weights the power of each FFT bin (bin ``k`` at ``k * sr / n_fft`` Hz); each
+        triangle is scaled by ``2 / (edges[m + 2] - edges[m])`` [1]_. A fresh copy per call.
+
+    Notes
+    -----
+    With many mel bands and a short FFT, the lowest filters can fall between two FFT bins
+    and be all zero; such bands read ``10 * log10(amin)`` dB everywhere.
+    """
+    return _filterbank64(config).numpy().copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _filterbank64(config: FeatureConfig) -> torch.Tensor:
+    """The filterbank as a shared float64 tensor (never modified in place)."""
+    edges = mel_band_edges(config)
+    bins_hz = np.arange(1 + config.n_fft // 2, dtype=np.float64) * (config.sr / config.n_fft)
+    widths = np.diff(edges)  # (n_mels + 1,)
+    rising = (bins_hz[None, :] - edges[:-2, None]) / widths[:-1, None]
+    falling = (edges[2:, None] - bins_hz[None, :]) / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return torch.from_numpy(weights)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _as_tensor(y: np.ndarray | torch.Tensor, *, name: str) -> tuple[torch.Tensor, bool]:
+    """Return ``(tensor, was_numpy)``; numpy arrays are wrapped without copying when possible."""
+    if isinstance(y, torch.Tensor):
+        return y, False
+    if isinstance(y, np.ndarray):
+        y = np.ascontiguousarray(y)
+        return torch.from_numpy(y if y.flags.writeable else y.copy()), True
+    raise ParameterError(
+        f"{name} has type {type(y).__name__}: expected a numpy.ndarray or a torch.Tensor."
+    )
+
+
+def _from_tensor(t: torch.Tensor, was_numpy: bool) -> np.ndarray | torch.Tensor:
+    return t.detach().numpy() if was_numpy else t
+
+
+def _check_waveform(t: torch.Tensor, *, name: str = "y") -> None:
+    if t.is_complex() or t.dtype == torch.bool:
+        raise ParameterError(f"{name} has dtype {t.dtype}: expected a real-valued waveform.")
+    if t.ndim < 1 or t.shape[-1] == 0:
+        raise ParameterError(
+            f"{name} has shape {tuple(t.shape)}: expected (..., n_samples) with n_samples >= 1."
+        )
+
+
+def _real_dtype(t: torch.Tensor) -> torch.dtype:
+    """float64 for float64 input, float32 for everything else."""
+    return torch.float64 if t.dtype in (torch.float64, torch.complex128) else torch.float32
+
+
+@functools.lru_cache(maxsize=8)
+def _hann64(n_fft: int) -> torch.Tensor:
+    # Periodic Hann (the DFT-even window that librosa and scipy use for spectral analysis).
+    return torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
+
+
+def _frames_fft64(
+    y: torch.Tensor, *, config: FeatureConfig, window: torch.Tensor
+) -> torch.Tensor:
+    """Complex128 spectra of the centred frames: (..., n_samples) -> (..., n_frames, n_freq).
+
+    Zero-pads ``n_fft // 2`` samples on each side, cuts frames every ``hop_length`` samples,
+    applies the window and takes a real FFT of each frame: the STFT, frames-major. (Framing
+    with ``unfold`` and one batched ``rfft`` takes about half the time of ``torch.stft`` in
+    float64 on CPU.)
+    """
+    half = config.n_fft // 2
+    padded = torch.nn.functional.pad(y.to(torch.float64), (half, half))
+    frames = padded.unfold(-1, config.n_fft, config.hop_length)
+    return torch.fft.rfft(frames * window.to(device=y.device, dtype=torch.float64), dim=-1)
+
+
+def _power(spec: torch.Tensor) -> torch.Tensor:
+    return spec.real.square() + spec.imag.square()
+
+
+def _log_mel_tensor(
+    y: torch.Tensor, *, config: FeatureConfig, window: torch.Tensor, filterbank: torch.Tensor
+) -> torch.Tensor:
+    """The shared implementation of :func:`log_mel` and :class:`LogMel`."""
+    _check_waveform(y)
+    out_dtype = _real_dtype(y)
+    power = _power(_frames_fft64(y, config=config, window=window)).to(out_dtype)
+    mel = _mel_project(power, filterbank=filterbank, config=config)
+    return _db_tensor(mel.transpose(-1, -2).contiguous(), config=config)
+
+
+def _mel_project(
+    power: torch.Tensor, *, filterbank: torch.Tensor, config: FeatureConfig
+) -> torch.Tensor:
+    """``power @ filterbank.T``: (..., n_frames, n_freq) -> (..., n_frames, n_mels).
+
+    Each mel filter covers a narrow range of FFT bins, so the product is computed in blocks
+    of adjacent bands restricted to the bins they cover (about 6x fewer operations than the
+    dense product at the defaults, same values up to summation order).
+    """
+    weights = filterbank.to(device=power.device, dtype=power.dtype)
+    return torch.cat(
+        [power[..., lo:hi] @ weights[m0:m1, lo:hi].T for m0, m1, lo, hi in _mel_blocks(config)],
+        dim=-1,
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _mel_blocks(config: FeatureConfig, *, bands: int = 16) -> tuple[tuple[int, int, int, int], ...]:
+    """``(first band, end band, first bin, end bin)`` of each block of ``bands`` mel bands."""
+    nonzero = _filterbank64(config).numpy() > 0
+    blocks = []
+    for m0 in range(0, config.n_mels, bands):
+        m1 = min(m0 + bands, config.n_mels)
+        used = np.flatnonzero(nonzero[m0:m1].any(axis=0))
+        lo, hi = (int(used[0]), int(used[-1]) + 1) if used.size else (0, 1)
+        blocks.append((m0, m1, lo, hi))
+    return tuple(blocks)
+
+
+def _db_tensor(power: torch.Tensor, *, config: FeatureConfig) -> torch.Tensor:
+    offset = 10.0 * math.log10(max(config.amin, config.ref))
+    return 10.0 * torch.log10(torch.clamp(power, min=config.amin)) - offset
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def stft(y: ArrayT, *, config: FeatureConfig) -> ArrayT:
+    """Short-time Fourier transform with the framing of :func:`log_mel`.
+
+    Parameters
+    ----------
+    y : numpy.ndarray or torch.Tensor, shape (..., n_samples)
+        Real waveforms at ``config.sr``.
+    config : FeatureConfig
+        Uses ``n_fft`` and ``hop_length``.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (..., 1 + n_fft // 2, n_frames), complex
+        Same array type as ``y``; complex128 for float64 input, else complex64 (computed in
+        float64 either way). Periodic Hann window, centred frames with zero padding,
+        ``n_frames = 1 + n_samples // hop_length``; unnormalised (librosa's convention), so
+        ``log_mel(y) == power_to_db(mel_power_from_stft(stft(y)))`` up to float32 rounding.
+
+    Raises
+    ------
+    ParameterError
+        If ``y`` is not a real array with at least one sample.
+    """
+    t, was_numpy = _as_tensor(y, name="y")
+    _check_waveform(t)
+    spec = _frames_fft64(t, config=config, window=_hann64(config.n_fft)).transpose(-1, -2)
+    complex_dtype = torch.complex128 if _real_dtype(t) == torch.float64 else torch.complex64
+    return _from_tensor(spec.to(complex_dtype).contiguous(), was_numpy)
+
+
+def istft(spec: ArrayT, *, config: FeatureConfig, length: int) -> ArrayT:
+    """Invert :func:`stft` by weighted overlap-add [2]_: ``istft(stft(y), length=len(y)) ≈ y``.
+
+    Parameters
+    ----------
+    spec : numpy.ndarray or torch.Tensor, shape (..., 1 + n_fft // 2, n_frames), complex
+        A (possibly modified, e.g. masked) STFT.
+    config : FeatureConfig
+        Uses ``n_fft`` and ``hop_length``.
+    length : int
+        Samples of the output (the length of the original waveform).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (..., length), real
+        Same array type as ``spec``; float64 for complex128 input, else float32. For a
+        modified STFT, the least-squares waveform whose STFT is closest to it.
+
+    Raises
+    ------
+    ParameterError
+        If ``spec`` is not complex with ``1 + n_fft // 2`` rows, ``length`` is not a positive
+        integer, or the window overlap cannot be inverted (``hop_length`` too close to
+        ``n_fft`` for the Hann window).
+    """
+    t, was_numpy = _as_tensor(spec, name="spec")
+    n_freq = 1 + config.n_fft // 2
+    if not t.is_complex() or t.ndim < 2 or t.shape[-2] != n_freq:
+        raise ParameterError(
+            f"spec has dtype {t.dtype} and shape {tuple(t.shape)}: expected a complex STFT of "
+            f"shape (..., {n_freq}, n_frames) for n_fft={config.n_fft}."
+        )
+    if not isinstance(length, int) or isinstance(length, bool) or length <= 0:
+        raise ParameterError(f"length={length!r} is invalid: expected a positive integer.")
+    _check_overlap_add(config)
+    lead = t.shape[:-2]
+    y = torch.istft(
+        t.reshape(-1, *t.shape[-2:]).to(torch.complex128),
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        window=_hann64(config.n_fft).to(t.device),
+        center=True,
+        normalized=False,
+        onesided=True,
+        length=length,
+    )
+    return _from_tensor(y.reshape(*lead, length).to(_real_dtype(t)), was_numpy)
+
+
+def _check_overlap_add(config: FeatureConfig) -> None:
+    """Raise unless the squared windows overlap everywhere (the NOLA condition)."""
+    hop = config.hop_length
+    squared = _hann64(config.n_fft).numpy() ** 2
+    padded = np.pad(squared, (0, -len(squared) % hop))
+    if padded.reshape(-1, hop).sum(axis=0).min() < 1e-10:
+        raise ParameterError(
+            f"hop_length={hop} with n_fft={config.n_fft}: the Hann windows do not overlap "
+            "everywhere, so the STFT cannot be inverted; use hop_length <= n_fft // 2."
+        )
+
+
+def power_to_db(power: ArrayT, *, config: FeatureConfig) -> ArrayT:
+    """Power to decibels: ``10 * log10(max(amin, power)) - 10 * log10(max(amin, ref))``.
+
+    Parameters
+    ----------
+    power : numpy.ndarray or torch.Tensor
+        Non-negative power values, any shape.
+    config : FeatureConfig
+        Uses ``amin`` and the fixed reference ``ref`` (no ``top_db`` clipping).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        Same type, shape and floating dtype as ``power``; silence is ``config.floor_db``.
+    """
+    t, was_numpy = _as_tensor(power, name="power")
+    if t.is_complex():
+        raise ParameterError(
+            f"power has dtype {t.dtype}: expected real power values (use mel_power_from_stft "
+            "or |S|**2 first)."
+        )
+    if not t.is_floating_point():
+        t = t.to(torch.float64)
+    return _from_tensor(_db_tensor(t, config=config), was_numpy)
+
+
+def mel_power_from_stft(spec: ArrayT, *, config: FeatureConfig) -> ArrayT:
+    """Mel-band power of an STFT: ``mel_filterbank(config) @ |spec| ** 2``.
+
+    Parameters
+    ----------
+    spec : numpy.ndarray or torch.Tensor, shape (..., 1 + n_fft // 2, n_frames), complex
+        E.g. from :func:`stft`, possibly masked.
+    config : FeatureConfig
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (..., n_mels, n_frames), real
+        float64 for complex128 input, else float32; same array type as ``spec``.
+    """
+    t, was_numpy = _as_tensor(spec, name="spec")
+    n_freq = 1 + config.n_fft // 2
+    if not t.is_complex() or t.ndim < 2 or t.shape[-2] != n_freq:
+        raise ParameterError(
+            f"spec has dtype {t.dtype} and shape {tuple(t.shape)}: expected a complex STFT of "
+            f"shape (..., {n_freq}, n_frames) for n_fft={config.n_fft}."
+        )
+    power = _power(t).to(_real_dtype(t)).transpose(-1, -2)
+    mel = _mel_project(power, filterbank=_filterbank64(config), config=config)
+    return _from_tensor(mel.transpose(-1, -2).contiguous(), was_numpy)
+
+
+def log_mel(y: ArrayT, *, config: FeatureConfig) -> ArrayT:
+    """Log-mel spectrogram in dB, the input of every genrelens model.
+
+    Parameters
+    ----------
+    y : numpy.ndarray or torch.Tensor, shape (..., n_samples)
+        Real waveforms at ``config.sr``; all leading dimensions are batch dimensions
+        (e.g. all segments of a track at once).
+    config : FeatureConfig
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (..., n_mels, n_frames)
+        Same array type as ``y``; float32, or float64 for float64 input. Differentiable on
+        the torch path. ``n_frames = 1 + n_samples // hop_length`` (``config.n_frames`` for a
+        segment). Equal to ``librosa.power_to_db(librosa.feature.melspectrogram(y=y, ...),
+        ref=config.ref, amin=config.amin, top_db=None)`` within 1e-3 dB.
+
+    Raises
+    ------
+    ParameterError
+        If ``y`` is not a real array with at least one sample.
+
+    See Also
+    --------
+    LogMel : the same as an ``nn.Module`` with the filterbank as a buffer.
+    """
+    t, was_numpy = _as_tensor(y, name="y")
+    out = _log_mel_tensor(
+        t, config=config, window=_hann64(config.n_fft), filterbank=_filterbank64(config)
+    )
+    return _from_tensor(out, was_numpy)
+
+
+class LogMel(nn.Module):
+    """:func:`log_mel` as a module: ``(..., n_samples) -> (..., n_mels, n_frames)`` in dB.
+
+    The Hann window and the mel filterbank are non-persistent buffers (they follow
+    ``.to(device)`` but stay out of ``state_dict``: the config rebuilds them).
+
+    Parameters
+    ----------
+    config : FeatureConfig
+    """
+
+    window: torch.Tensor
+    filterbank: torch.Tensor
+
+    def __init__(self, config: FeatureConfig) -> None:
+        super().__init__()
+        if not isinstance(config, FeatureConfig):
+            raise ParameterError(
+                f"config has type {type(config).__name__}: expected a FeatureConfig."
+            )
+        self.config = config
+        self.register_buffer("window", _hann64(config.n_fft).clone(), persistent=False)
+        self.register_buffer(
+            "filterbank", _filterbank64(config).clone(), persistent=False
+        )
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """Log-mel in dB of ``y`` (..., n_samples); see :func:`log_mel`."""
+        if not isinstance(y, torch.Tensor):
+            raise ParameterError(f"y has type {type(y).__name__}: expected a torch.Tensor.")
+        return _log_mel_tensor(
+            y, config=self.config, window=self.window, filterbank=self.filterbank
+        )
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return f"sr={c.sr}, n_fft={c.n_fft}, hop_length={c.hop_length}, n_mels={c.n_mels}"
