@@ -1,0 +1,27 @@
+"""Black-box genre classifiers: a registry by name and safe checkpoints.
+
+Every model maps log-mel dB of shape ``(batch, 1, n_mels, n_frames)`` to logits of shape
+``(batch, n_classes)`` (no softmax inside ``forward``). Built in: ``"cnn"``
+(:class:`~genrelens.models.cnn.CNN`), ``"shortchunk"``
+(:class:`~genrelens.models.shortchunk.ShortChunkCNN`) and ``"vgg16"``
+(:class:`~genrelens.models.vgg.VGG16`, loadable from torchvision's ImageNet weights).
+"""
+
+from genrelens.models.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
+from genrelens.models.cnn import CNN
+from genrelens.models.registry import available_models, get_model, register_model
+from genrelens.models.shortchunk import ShortChunkCNN
+from genrelens.models.vgg import VGG16, load_torchvision_vgg16
+
+__all__ = [
+    "get_model",
+    "available_models",
+    "register_model",
+    "save_checkpoint",
+    "load_checkpoint",
+    "LoadedModel",
+    "CNN",
+    "ShortChunkCNN",
+    "VGG16",
+    "load_torchvision_vgg16",
+]

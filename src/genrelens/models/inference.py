@@ -1,0 +1,159 @@
+"""Running a trained model on log-mel segments and on audio files.
+
+:func:`predict_logits` / :func:`predict_proba` batch a model over unedited segments (the
+explanation methods, which run models on *edited* inputs, go through
+:mod:`genrelens.explain.engine` instead). :func:`predict_files` turns audio files into genre
+distributions: load, cut into segments, log-mel with the checkpoint's
+:class:`~genrelens.config.FeatureConfig`, average the segments' probabilities. A file that
+cannot be used is reported as a :class:`~genrelens.data.loading.Skip` and the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from genrelens.errors import AudioLoadError, ParameterError
+from genrelens.models.checkpoint import LoadedModel
+from genrelens.models.layers import check_positive_int
+
+__all__ = ["predict_logits", "predict_proba", "FilePrediction", "predict_files"]
+
+
+def predict_logits(
+    model: nn.Module, x: np.ndarray | torch.Tensor, *, batch_size: int = 64
+) -> np.ndarray:
+    """Logits of ``model`` for a stack of log-mel segments, in evaluation mode.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A genrelens model; switched to ``eval()`` (and left so).
+    x : array-like, shape (n, n_mels, n_frames) or (n, 1, n_mels, n_frames)
+        Log-mel dB segments.
+    batch_size : int
+        Segments per forward pass.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n_classes), float32
+    """
+    check_positive_int("batch_size", batch_size)
+    data = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    if data.ndim == 3:
+        data = data.unsqueeze(1)
+    data = data.to(torch.float32)
+    model.eval()
+    outputs = []
+    with torch.inference_mode():
+        for start in range(0, data.shape[0], batch_size):
+            outputs.append(model(data[start : start + batch_size]).float())
+    if not outputs:
+        raise ParameterError(f"x has shape {tuple(data.shape)}: expected at least one segment.")
+    return torch.cat(outputs).numpy()
+
+
+def predict_proba(
+    model: nn.Module, x: np.ndarray | torch.Tensor, *, batch_size: int = 64
+) -> np.ndarray:
+    """Softmax probabilities of :func:`predict_logits`, float64 of shape ``(n, n_classes)``."""
+    logits = torch.from_numpy(predict_logits(model, x, batch_size=batch_size)).double()
+    return torch.softmax(logits, dim=1).numpy()
+
+
+@dataclasses.dataclass(frozen=True)
+class FilePrediction:
+    """The genre distribution of one audio file.
+
+    Attributes
+    ----------
+    path : str
+    class_names : tuple of str
+    segment_probabilities : numpy.ndarray, shape (n_segments, n_classes)
+    probabilities : numpy.ndarray, shape (n_classes,)
+        Mean of the segment probabilities.
+    """
+
+    path: str
+    class_names: tuple[str, ...]
+    segment_probabilities: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def label(self) -> str:
+        """The most probable class (ties: the first)."""
+        return self.class_names[int(np.argmax(self.probabilities))]
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict (without the per-segment table)."""
+        return {
+            "path": self.path,
+            "label": self.label,
+            "n_segments": int(self.segment_probabilities.shape[0]),
+            "probabilities": dict(zip(self.class_names, self.probabilities.tolist(), strict=True)),
+        }
+
+
+def predict_files(
+    loaded: LoadedModel,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> tuple[list[FilePrediction], list]:
+    """Genre distributions of audio files; unusable files are skipped and reported.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        From :func:`genrelens.models.load_checkpoint`; its ``feature_config`` defines the
+        sampling rate, segments and log-mel.
+    paths : iterable of path-like
+        Audio files of any supported format and rate (resampled).
+    batch_size : int
+    progress : bool
+        Show a progress bar over files on stderr.
+
+    Returns
+    -------
+    predictions : list of FilePrediction
+        In input order, for the usable files.
+    skipped : list of genrelens.data.loading.Skip
+        Files that could not be used, with the reason (``missing``, ``undecodable``,
+        ``too_short``, ...) and message.
+    """
+    from genrelens.audio import segment_audio
+    from genrelens.data.dataset import Track
+    from genrelens.data.loading import Skip, iter_audio
+    from genrelens.features import log_mel
+
+    config = loaded.feature_config
+    tracks = [Track(track_id=str(p), path=Path(p), label="") for p in paths]
+    predictions: list[FilePrediction] = []
+    skipped: list[Skip] = []
+    for item in iter_audio(tracks, sr=config.sr, progress=progress, desc="predicting"):
+        if isinstance(item, Skip):
+            skipped.append(item)
+            continue
+        try:
+            segments = segment_audio(item.y, config=config)
+        except AudioLoadError as exc:
+            path = str(item.track.path)
+            skipped.append(Skip(item.track.track_id, path, exc.reason, f"{path}: {exc}"))
+            continue
+        probs = predict_proba(loaded.model, log_mel(segments, config=config), batch_size=batch_size)
+        predictions.append(
+            FilePrediction(
+                path=str(item.track.path),
+                class_names=loaded.class_names,
+                segment_probabilities=probs,
+                probabilities=probs.mean(axis=0),
+            )
+        )
+    return predictions, skipped

@@ -1,0 +1,372 @@
+"""Training and evaluation of a run directory: ``genrelens train`` and ``genrelens evaluate``.
+
+:func:`train_run` opens the dataset, makes (or reuses) the track-level split, prepares the
+log-mel cache, trains with :func:`genrelens.training.fit` and finally evaluates the test set
+once with :func:`evaluate_run`. The run directory ``RUN/`` receives
+
+==================== =====================================================================
+``train_config.json`` data folder, cache folder, FeatureConfig and TrainConfig
+``split.json``        the track-level split (:class:`genrelens.data.Split`)
+``checkpoint.pt``     the model with the lowest validation loss (``weights_only`` loadable)
+``last.pt``           the resume state of the last finished epoch
+``history.csv``       one row per epoch; ``curves.png`` plots it
+``metrics.json``      test metrics at segment and track level
+``predictions.csv``   one row per test segment: track, segment, true, predicted, probabilities
+``confusion_segment.csv``/``.png``, ``confusion_track.csv``/``.png``  confusion matrices
+==================== =====================================================================
+
+Under ``torchrun`` every rank runs :func:`train_run`; rank 0 alone prepares the cache, writes
+files and evaluates.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrelens._io import atomic_path, write_json, write_text
+from genrelens.config import FeatureConfig
+from genrelens.errors import DatasetError, ParameterError
+from genrelens.training.config import TrainConfig
+from genrelens.training.distributed import setup, teardown
+from genrelens.training.loop import (
+    CHECKPOINT_FILE,
+    HISTORY_FILE,
+    RESUME_FILE,
+    FitResult,
+    fit,
+)
+
+__all__ = [
+    "train_run",
+    "evaluate_run",
+    "TrainRunResult",
+    "read_history",
+    "TRAIN_CONFIG_FILE",
+    "SPLIT_FILE",
+    "METRICS_FILE",
+    "PREDICTIONS_FILE",
+]
+
+TRAIN_CONFIG_FILE = "train_config.json"
+SPLIT_FILE = "split.json"
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainRunResult:
+    """Outcome of :func:`train_run`.
+
+    Attributes
+    ----------
+    run_dir : pathlib.Path
+    fit : FitResult
+    metrics : dict or None
+        :func:`evaluate_run`'s test metrics (None if not evaluated or not rank 0).
+    split_warnings : tuple of str
+    """
+
+    run_dir: Path
+    fit: FitResult
+    metrics: dict[str, Any] | None
+    split_warnings: tuple[str, ...]
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParameterError(
+            f"{path} does not exist: is {path.parent} a training run ({what})?"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"{path} cannot be read ({exc}).") from None
+
+
+def _features_for(dataset: Any, *, cache_dir: Path, config: FeatureConfig, progress: bool) -> Any:
+    from genrelens.cache import load_features, prepare
+
+    prepare(dataset, cache_dir=cache_dir, config=config, progress=progress)
+    return load_features(dataset, cache_dir=cache_dir, config=config)
+
+
+def _subset(features: Any, track_ids: tuple[str, ...], set_name: str) -> Any:
+    """The features of one set of the split (unusable tracks drop out); error if none is left."""
+    part = features.subset(track_ids)
+    if len(part) == 0:
+        raise ParameterError(
+            f"the {set_name} set has no usable tracks ({len(track_ids)} in the split, none with "
+            "features): check the dataset with `genrelens data check`."
+        )
+    return part
+
+
+def train_run(
+    data: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    feature_config: FeatureConfig | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    split: Any | None = None,
+    restart: bool = False,
+    evaluate: bool = True,
+    progress: bool = True,
+) -> TrainRunResult:
+    """Train a model on a dataset folder into run directory ``out`` (resuming if possible).
+
+    Parameters
+    ----------
+    data : path-like
+        A dataset folder (:func:`genrelens.data.open_dataset`).
+    out : path-like
+        The run directory.
+    config : TrainConfig, optional
+    feature_config : FeatureConfig, optional
+        Default ``FeatureConfig()`` (22,050 Hz, 128 mel bands, 3-s segments).
+    cache_dir : path-like, optional
+        Log-mel cache; default ``<out>/../cache`` (shared by the runs of one folder).
+    split : genrelens.data.Split, optional
+        The track-level split. Default: ``RUN/split.json`` when resuming, else
+        :func:`genrelens.data.default_split` (fault-filtered for GTZAN when its lists were
+        fetched, else stratified random with a warning) seeded with ``config.seed``.
+    restart : bool
+        Discard a previous ``last.pt``, checkpoint, history and split instead of resuming.
+    evaluate : bool
+        Evaluate the test set at the end (rank 0).
+    progress : bool
+        Progress bars on stderr.
+
+    Returns
+    -------
+    TrainRunResult
+
+    Warns
+    -----
+    UserWarning
+        With the split's warnings (e.g. a random split of GTZAN inflates accuracy).
+    """
+    from genrelens.data import Split, default_split, open_dataset
+
+    config = config or TrainConfig()
+    feature_config = feature_config or FeatureConfig()
+    run_dir = Path(out)
+    cache = Path(cache_dir) if cache_dir is not None else run_dir.absolute().parent / "cache"
+    context = setup()
+    try:
+        settings = {
+            "data": os.fspath(Path(data).absolute()),
+            "cache": os.fspath(cache.absolute()),
+            "feature_config": feature_config.to_dict(),
+            "train": config.to_dict(),
+            "world_size": context.world_size,
+        }
+        if context.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if restart:
+                for name in (RESUME_FILE, CHECKPOINT_FILE, HISTORY_FILE, SPLIT_FILE):
+                    (run_dir / name).unlink(missing_ok=True)
+            _check_same_settings(run_dir, settings)
+        context.barrier()
+        dataset = open_dataset(data)
+        split_path = run_dir / SPLIT_FILE
+        saved = Split.load(split_path) if split_path.is_file() else None
+        if split is None:
+            split = saved or default_split(dataset, random_state=config.seed)
+        elif (
+            saved is not None
+            and saved.sets() != split.sets()
+            and (run_dir / RESUME_FILE).is_file()
+        ):
+            raise ParameterError(
+                f"run directory {run_dir} was trained on split {saved.name!r} of {SPLIT_FILE}, "
+                f"not the split {split.name!r} given: resume without a split option, use "
+                "--restart, or choose another --out."
+            )
+        split.validate(dataset)
+        if context.is_main:
+            for message in split.warnings:
+                warnings.warn(message, UserWarning, stacklevel=2)
+            split.save(split_path)
+            write_json(run_dir / TRAIN_CONFIG_FILE, settings)
+            _features_for(dataset, cache_dir=cache, config=feature_config, progress=progress)
+        context.barrier()
+        from genrelens.cache import load_features
+
+        features = load_features(dataset, cache_dir=cache, config=feature_config)
+        train = _subset(features, split.train, "train")
+        valid = _subset(features, split.valid, "validation")
+        result = fit(
+            x_train=train.logmel,
+            y_train=train.labels,
+            x_valid=valid.logmel,
+            y_valid=valid.labels,
+            class_names=dataset.class_names,
+            feature_config=feature_config,
+            config=config,
+            run_dir=run_dir,
+            progress=progress,
+            context=context,
+        )
+        metrics = None
+        if evaluate and context.is_main:
+            test = _subset(features, split.test, "test")
+            metrics = evaluate_run(run_dir, features=test, progress=progress)
+        context.barrier()
+    finally:
+        teardown(context)
+    return TrainRunResult(
+        run_dir=run_dir, fit=result, metrics=metrics, split_warnings=tuple(split.warnings)
+    )
+
+
+def _check_same_settings(run_dir: Path, settings: dict[str, Any]) -> None:
+    """Refuse to resume a run directory whose training was made with other settings."""
+    path = run_dir / TRAIN_CONFIG_FILE
+    if not (run_dir / RESUME_FILE).is_file() or not path.is_file():
+        return
+    previous = _read_json(path, "train_config.json")
+    differing = sorted(
+        key for key in ("data", "feature_config", "train") if previous.get(key) != settings[key]
+    )
+    if differing:
+        raise ParameterError(
+            f"run directory {run_dir} holds a training with different {differing}: resume it with "
+            "the same options, start afresh with --restart, or choose another --out."
+        )
+
+
+def read_history(run_dir: str | os.PathLike[str]) -> dict[str, list[float]]:
+    """``RUN/history.csv`` as ``{column: values}`` (empty dict if the file is absent)."""
+    path = Path(run_dir) / HISTORY_FILE
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {}
+    return {key: [float(row[key]) for row in rows] for key in rows[0]}
+
+
+def _matrix_csv(matrix: list[list[int]], class_names: tuple[str, ...]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["true \\ predicted", *class_names])
+    for name, row in zip(class_names, matrix, strict=True):
+        writer.writerow([name, *row])
+    return buffer.getvalue()
+
+
+def _predictions_csv(
+    features: Any, probs: np.ndarray, class_names: tuple[str, ...]
+) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["track", "segment", "true", "predicted", *(f"p_{c}" for c in class_names)])
+    predicted = probs.argmax(axis=1)
+    for i in range(len(probs)):
+        writer.writerow([
+            features.track_ids[i],
+            int(features.segment_index[i]),
+            class_names[int(features.labels[i])],
+            class_names[int(predicted[i])],
+            *(f"{p:.6g}" for p in probs[i]),
+        ])
+    return buffer.getvalue()
+
+
+def _write_png(path: Path, fig: Any) -> None:
+    from genrelens.display import png_bytes
+
+    data = png_bytes(fig)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    data: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    features: Any | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate ``RUN/checkpoint.pt`` on the test set of ``RUN/split.json`` and write the results.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A run directory made by :func:`train_run`.
+    data, cache_dir : path-like, optional
+        Override the dataset and cache folders recorded in ``train_config.json`` (e.g. after
+        moving them).
+    features : Features, optional
+        The test features, when the caller holds them already.
+    batch_size : int
+    progress : bool
+
+    Returns
+    -------
+    dict
+        The content of ``metrics.json``: ``segment`` and ``track`` reports
+        (:func:`genrelens.evaluate.classification.evaluate_predictions`), the model, the
+        checkpoint's epoch and the split's name and warnings.
+    """
+    from genrelens.data import Split, open_dataset
+    from genrelens.display import plot_confusion, plot_history
+    from genrelens.evaluate.classification import evaluate_predictions
+    from genrelens.models import load_checkpoint
+    from genrelens.models.inference import predict_proba
+
+    run = Path(run_dir)
+    loaded = load_checkpoint(run / CHECKPOINT_FILE)
+    split = Split.load(run / SPLIT_FILE)
+    if features is None:
+        settings = _read_json(run / TRAIN_CONFIG_FILE, "train_config.json")
+        dataset = open_dataset(data if data is not None else settings["data"])
+        test_ds = dataset.subset(split.test)
+        features = _features_for(
+            test_ds,
+            cache_dir=Path(cache_dir if cache_dir is not None else settings["cache"]),
+            config=loaded.feature_config,
+            progress=progress,
+        )
+    if tuple(features.class_names) != loaded.class_names:
+        raise DatasetError(
+            f"the dataset's classes {list(features.class_names)} differ from the checkpoint's "
+            f"{list(loaded.class_names)}: evaluate on the dataset the model was trained on."
+        )
+    probs = predict_proba(loaded.model, features.logmel, batch_size=batch_size)
+    report = evaluate_predictions(
+        probs, features.labels, features.track_ids, class_names=loaded.class_names
+    )
+    metrics = {
+        "model": loaded.model_name,
+        "model_args": loaded.model_args,
+        "checkpoint_epoch": loaded.extra.get("epoch"),
+        "split": split.name,
+        "split_warnings": list(split.warnings),
+        **report,
+    }
+    write_json(run / METRICS_FILE, metrics)
+    write_text(run / PREDICTIONS_FILE, _predictions_csv(features, probs, loaded.class_names))
+    for level in ("segment", "track"):
+        matrix = report[level]["confusion_matrix"]
+        write_text(run / f"confusion_{level}.csv", _matrix_csv(matrix, loaded.class_names))
+        title = f"{level} level: accuracy {report[level]['accuracy']:.3f} (n={report[level]['n']})"
+        _write_png(run / f"confusion_{level}.png",
+                   plot_confusion(np.asarray(matrix), loaded.class_names, title=title))
+    history = read_history(run)
+    if history:
+        _write_png(run / "curves.png", plot_history(history, title=f"{loaded.model_name} training"))
+    return metrics
