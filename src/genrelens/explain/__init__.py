@@ -1,0 +1,32 @@
+"""Local explanations of one log-mel input.
+
+>>> from genrelens.explain import explain, components
+>>> exp = explain(model, logmel, method="kernel_shap",
+...               components=components.tf_grid(n_mels=128, n_frames=130, n_time=10, n_freq=8),
+...               fill="min", n_samples=1000, random_state=0)  # doctest: +SKIP
+
+Modules: :mod:`~genrelens.explain.components` (what is explained), :mod:`~.fill` (what "off"
+means), :mod:`~.engine` (the only code that runs a model on perturbed inputs),
+:mod:`~.lime`, :mod:`~.shap`, :mod:`~.occlusion` (perturbation explainers as pure fits),
+:mod:`~.gradients` (Grad-CAM, Integrated Gradients), :mod:`~.explanation` (the result object)
+and :mod:`~.api` (:func:`explain`).
+"""
+
+from genrelens.explain import components
+from genrelens.explain.api import METHODS, explain
+from genrelens.explain.components import Components
+from genrelens.explain.engine import EngineResult, evaluate, evaluate_masks
+from genrelens.explain.explanation import Explanation
+from genrelens.explain.fill import Fill
+
+__all__ = [
+    "explain",
+    "components",
+    "Components",
+    "Explanation",
+    "Fill",
+    "EngineResult",
+    "evaluate",
+    "evaluate_masks",
+    "METHODS",
+]

@@ -1,0 +1,371 @@
+"""The perturbation engine: the ONLY code in genrelens that runs a model on many edited inputs.
+
+Every perturbation explainer (LIME, KernelSHAP, the hybrid, occlusion) and every evaluation
+that edits inputs (deletion/insertion curves, stability) goes through :func:`evaluate`, so
+batching, the inference copy of the model, the output transform and the cost ledger are
+implemented once.
+
+* **Models.** Any :class:`torch.nn.Module` or any callable mapping a float32 tensor
+  ``(B, 1, n_mels, n_frames)`` of log-mel dB to ``(B, n_classes)`` (a tensor or an array) —
+  bring your own model. With ``fast=True`` an ``nn.Module`` is replaced by
+  :func:`genrelens.models.fold.inference_copy` (batch norm folded into convolutions,
+  channels-last; same outputs to float rounding); other callables are used as they are.
+* **Outputs.** ``"probabilities"`` (softmax of the model's logits, the default for
+  explanations), ``"logits"`` (the model's output, which must be logits) or ``"raw"`` (the
+  output as is, e.g. for a callable that already returns probabilities). Float64.
+* **Batching.** ``batch_size="auto"`` measures throughput on the first inputs, hill
+  climbing over batch sizes 1, 2, 4, ..., 64 from 8 (double while faster, else halve while
+  faster; each size: one warm-up batch, then at least 16 timed inputs; these are real inputs
+  whose outputs are kept), and uses the fastest; it never spends more than half of the inputs
+  on probing. On CPUs with few cores small batches are often fastest; with glibc malloc, large
+  batches are page-fault bound unless ``MALLOC_MMAP_THRESHOLD_`` is raised (the ``genrelens``
+  command does this). A ``RuntimeError`` mentioning "out of memory" halves the batch and retries.
+  Inputs are built per item with element-wise operations, so outputs do not depend on the
+  batch size beyond the model's own float rounding.
+* **Masks.** :func:`evaluate_masks` turns binary vectors ``z`` ``(n, M)`` into inputs:
+  ``where(z[:, map], x, fill)`` for cell components (built with numpy, single-threaded) (exactly ``x * mask + fill * (1 - mask)``
+  for binary masks, without rounding), and for stems the log-mel of the sum of the kept parts'
+  complex STFTs. Duplicate rows of ``z`` are evaluated once.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from genrelens.errors import ParameterError
+from genrelens.explain.components import Components
+from genrelens.explain.fill import Fill
+
+__all__ = [
+    "EngineResult",
+    "ModelFn",
+    "evaluate",
+    "evaluate_masks",
+    "inference_model",
+    "mask_inputs",
+    "OUTPUTS",
+    "BATCH_CANDIDATES",
+]
+
+#: A model: ``(B, 1, n_mels, n_frames)`` float32 log-mel dB -> ``(B, n_classes)``.
+ModelFn = nn.Module | Callable[[torch.Tensor], Any]
+
+OUTPUTS = ("probabilities", "logits", "raw")
+BATCH_CANDIDATES = (1, 2, 4, 8, 16, 32, 64)
+_START = 8  # first batch size measured by the probe
+_MIN_TIMED = 16  # inputs timed per candidate batch size
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineResult:
+    """Outputs and cost of one :func:`evaluate` call.
+
+    Attributes
+    ----------
+    outputs : np.ndarray, float64, shape (n_inputs, n_classes)
+    n_evaluations : int
+        Inputs the model was run on (after removing duplicates in :func:`evaluate_masks`).
+    seconds : float
+        Wall-clock time including building the inputs.
+    batch_size : int
+        The batch size used after probing (``"auto"``) or as given.
+    """
+
+    outputs: np.ndarray
+    n_evaluations: int
+    seconds: float
+    batch_size: int
+
+
+def inference_model(model: ModelFn, *, fast: bool = True) -> ModelFn:
+    """The model to run perturbations on.
+
+    ``nn.Module``: with ``fast=True`` its :func:`~genrelens.models.fold.inference_copy`; with
+    ``fast=False`` the model itself, or an eval-mode deep copy if it is in training mode
+    (dropout and batch statistics would make outputs random). Other callables: unchanged.
+    """
+    if isinstance(model, nn.Module):
+        if fast:
+            from genrelens.models.fold import inference_copy
+
+            return inference_copy(model)
+        return copy.deepcopy(model).eval() if model.training else model
+    if not callable(model):
+        raise ParameterError(
+            f"model={type(model).__name__} is not callable: expected an nn.Module or a function "
+            "from a (B, 1, n_mels, n_frames) tensor to (B, n_classes)."
+        )
+    return model
+
+
+def evaluate(
+    model: ModelFn,
+    make_inputs: Callable[[int, int], torch.Tensor],
+    n_inputs: int,
+    *,
+    batch_size: int | str = "auto",
+    output: str = "probabilities",
+    progress: bool = False,
+    fast: bool = True,
+) -> EngineResult:
+    """Run ``model`` on ``n_inputs`` inputs built lazily in batches.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        See the module docstring.
+    make_inputs : callable
+        ``make_inputs(start, stop)`` returns the float32 inputs ``start..stop-1`` as a tensor
+        ``(stop - start, 1, n_mels, n_frames)``.
+    n_inputs : int
+        Number of inputs (0 is allowed and returns an empty result).
+    batch_size : int or "auto"
+    output : {"probabilities", "logits", "raw"}
+    progress : bool
+        Show a tqdm progress bar on stderr.
+    fast : bool
+        Use :func:`inference_model` (``fast=True``); pass ``False`` when ``model`` is already
+        an inference copy.
+
+    Returns
+    -------
+    EngineResult
+    """
+    if output not in OUTPUTS:
+        raise ParameterError(f"output={output!r} is unknown: expected one of {list(OUTPUTS)}.")
+    if isinstance(n_inputs, bool) or not isinstance(n_inputs, (int, np.integer)) or n_inputs < 0:
+        raise ParameterError(f"n_inputs={n_inputs!r} is invalid: expected an integer >= 0.")
+    auto = batch_size == "auto"
+    if not auto and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+        or batch_size <= 0
+    ):
+        raise ParameterError(
+            f"batch_size={batch_size!r} is invalid: expected a positive integer or 'auto'."
+        )
+    run = inference_model(model, fast=fast)
+    start_time = time.perf_counter()
+    chunks: list[np.ndarray] = []
+    pos = 0
+    size = 1 if auto else int(batch_size)
+
+    from tqdm.auto import tqdm
+
+    with torch.inference_mode(), tqdm(
+        total=n_inputs, disable=not progress, unit="input", desc="evaluating", leave=False
+    ) as bar:
+
+        def step(b: int) -> tuple[int, float]:
+            nonlocal pos
+            b = min(b, n_inputs - pos)
+            t0 = time.perf_counter()
+            out, used = _run_batch(run, make_inputs, pos, pos + b, output)
+            chunks.append(out)
+            pos += used
+            bar.update(used)
+            return used, time.perf_counter() - t0
+
+        if auto:
+            size = _probe(step, n_inputs)
+        while pos < n_inputs:
+            wanted = min(size, n_inputs - pos)
+            used, _ = step(size)
+            if used < wanted:  # out-of-memory back-off: keep the smaller batch
+                size = used
+    outputs = np.concatenate(chunks) if chunks else np.zeros((0, 0))
+    return EngineResult(
+        outputs=outputs,
+        n_evaluations=int(n_inputs),
+        seconds=time.perf_counter() - start_time,
+        batch_size=int(size),
+    )
+
+
+def _probe(step: Callable[[int], tuple[int, float]], n_inputs: int) -> int:
+    """Hill-climb over the candidate batch sizes on the first inputs; return the fastest.
+
+    Starts at :data:`_START` and doubles while throughput improves; if doubling did not help,
+    halves while it improves. Each measured size runs one warm-up batch, then at least
+    :data:`_MIN_TIMED` timed inputs (all are real inputs whose outputs are kept). At most half
+    of the inputs are spent on probing; inputs too few for one measurement use ``_START``.
+    """
+    budget = n_inputs // 2
+    spent = 0
+    rates: dict[int, float] = {}
+
+    def measure(b: int) -> float | None:
+        nonlocal spent
+        n_timed = max(1, _MIN_TIMED // b)
+        if spent + b * (1 + n_timed) > budget:
+            return None
+        step(b)  # warm-up: first call with a new shape allocates and picks kernels
+        used_total, seconds = 0, 0.0
+        for _ in range(n_timed):
+            used, dt = step(b)
+            used_total += used
+            seconds += dt
+        spent += b + used_total
+        if used_total < b * n_timed:  # out-of-memory back-off: this size does not fit
+            return None
+        rates[b] = used_total / max(seconds, 1e-9)
+        return rates[b]
+
+    sizes = BATCH_CANDIDATES
+    i = sizes.index(_START)
+    if measure(sizes[i]) is None:
+        return min(_START, max(1, n_inputs)) if not rates else max(rates, key=rates.__getitem__)
+    for direction in (1, -1):
+        j = i
+        while 0 <= j + direction < len(sizes):
+            rate = measure(sizes[j + direction])
+            if rate is None or rate <= rates[sizes[j]]:
+                break
+            j += direction
+        if j != i:
+            break  # this direction improved: do not try the other
+    return max(rates, key=rates.__getitem__)
+
+
+def _run_batch(
+    run: ModelFn,
+    make_inputs: Callable[[int, int], torch.Tensor],
+    start: int,
+    stop: int,
+    output: str,
+) -> tuple[np.ndarray, int]:
+    """Run one batch; on out-of-memory halve it (down to 1). Returns outputs and batch used."""
+    while True:
+        try:
+            x = make_inputs(start, stop)
+            y = run(x)
+            break
+        except RuntimeError as exc:
+            if "out of memory" not in str(exc).lower() or stop - start == 1:
+                raise
+            stop = start + (stop - start) // 2
+    y = torch.as_tensor(y)
+    if y.ndim != 2 or y.shape[0] != stop - start:
+        raise ParameterError(
+            f"model returned shape {tuple(y.shape)} for a batch of {stop - start}: expected "
+            f"({stop - start}, n_classes)."
+        )
+    out = y.detach().to(device="cpu", dtype=torch.float64).numpy()
+    if output == "probabilities":
+        out = np.exp(out - out.max(axis=1, keepdims=True))
+        out /= out.sum(axis=1, keepdims=True)
+    return out, stop - start
+
+
+def mask_inputs(
+    logmel: np.ndarray, components: Components, z: np.ndarray, fill: Fill
+) -> Callable[[int, int], torch.Tensor]:
+    """The ``make_inputs(start, stop)`` function of :func:`evaluate` for binary vectors ``z``.
+
+    Parameters
+    ----------
+    logmel : np.ndarray, shape (n_mels, n_frames)
+    components : Components
+    z : np.ndarray, shape (n, n_components), values 0/1
+    fill : Fill
+        For cell components; ignored (must be ``"remove"``) for stems.
+    """
+    if components.stems is None:
+        assert components.map is not None and fill.array is not None
+        # numpy, single-threaded: on a busy 2-core CPU torch's threaded element-wise ops
+        # were ~10x slower for these few-MB batches (waiting for the descheduled thread)
+        n_mels, n_frames = components.shape
+        x = np.ascontiguousarray(logmel, dtype=np.float32).ravel()
+        f = np.ascontiguousarray(fill.array, dtype=np.float32).ravel()
+        cells = np.where(components.map < 0, z.shape[1], components.map).ravel()
+        padded = np.concatenate([np.asarray(z, dtype=np.bool_),
+                                 np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1)
+
+        def make(start: int, stop: int) -> torch.Tensor:
+            batch = np.where(padded[start:stop][:, cells], x, f)
+            return torch.from_numpy(batch.reshape(-1, 1, n_mels, n_frames))
+
+        return make
+
+    zt = torch.from_numpy(np.ascontiguousarray(z, dtype=np.bool_))
+
+    from genrelens import features
+
+    stems = components.stems
+    parts = torch.from_numpy(np.array(stems.stft, dtype=np.complex64))  # a writable copy
+    seg = torch.from_numpy(np.array(stems.segment_of_frame))
+    n_parts, n_segments = len(stems.names), stems.n_segments
+    config = components.config
+
+    def make_stems(start: int, stop: int) -> torch.Tensor:
+        keep = zt[start:stop].reshape(-1, n_parts, n_segments)[:, :, seg]  # (B, P, T)
+        mix = torch.einsum("bpt,pft->bft", keep.to(parts.dtype), parts)
+        power = features.mel_power_from_stft(mix, config=config)
+        return features.power_to_db(power, config=config).to(torch.float32).unsqueeze(1)
+
+    return make_stems
+
+
+def evaluate_masks(
+    model: ModelFn,
+    logmel: np.ndarray,
+    components: Components,
+    z: np.ndarray,
+    *,
+    fill: Fill,
+    batch_size: int | str = "auto",
+    output: str = "probabilities",
+    progress: bool = False,
+    fast: bool = True,
+) -> EngineResult:
+    """Evaluate ``model`` on the inputs given by binary vectors ``z`` (duplicates run once).
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+    logmel : np.ndarray, shape (n_mels, n_frames)
+        The input being explained (for stems: only its shape is used).
+    components : Components
+    z : np.ndarray, shape (n, n_components)
+        1 = component kept, 0 = switched off (replaced by ``fill``).
+    fill : Fill
+        From :func:`genrelens.explain.fill.resolve_fill`.
+    batch_size, output, progress, fast
+        As in :func:`evaluate`.
+
+    Returns
+    -------
+    EngineResult
+        ``outputs`` has one row per row of ``z``; ``n_evaluations`` counts distinct rows.
+    """
+    z = np.asarray(z)
+    if z.ndim != 2 or z.shape[1] != components.n_components:
+        raise ParameterError(
+            f"z has shape {z.shape}: expected (n_samples, {components.n_components}) "
+            "(one column per component)."
+        )
+    if not np.all((z == 0) | (z == 1)):
+        raise ParameterError("z has values other than 0 and 1: expected a binary matrix.")
+    if tuple(np.shape(logmel)) != tuple(components.shape):
+        raise ParameterError(
+            f"logmel has shape {np.shape(logmel)} but components were built for "
+            f"{tuple(components.shape)} (n_mels, n_frames)."
+        )
+    unique, inverse = np.unique(z.astype(np.bool_), axis=0, return_inverse=True)
+    result = evaluate(
+        model,
+        mask_inputs(logmel, components, unique, fill),
+        unique.shape[0],
+        batch_size=batch_size,
+        output=output,
+        progress=progress,
+        fast=fast,
+    )
+    return dataclasses.replace(result, outputs=result.outputs[inverse.reshape(-1)])

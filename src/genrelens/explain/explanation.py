@@ -1,0 +1,358 @@
+"""The :class:`Explanation` result object (frozen) and its JSON + NPZ storage.
+
+Every explainer of :mod:`genrelens.explain` returns one. Component methods (LIME,
+KernelSHAP, hybrid, occlusion) give ``scores`` of shape ``(n_classes, n_components)``; dense
+methods (Grad-CAM, Integrated Gradients) give a map ``(n_classes, n_mels, n_frames)``.
+Everything needed to judge and repeat the explanation travels with it: the input, the
+components, the fill, every parameter including ``random_state``, the cost ledger and the
+surrogate's fit quality.
+
+Storage: ``save("out/exp")`` writes ``out/exp.json`` (readable record) and ``out/exp.npz``
+(arrays), each atomically; the JSON names the NPZ and its SHA-256 so that a mismatched pair
+is detected on :meth:`Explanation.load`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from genrelens._io import atomic_path, write_json
+from genrelens.errors import GenrelensError, ParameterError
+from genrelens.explain.components import Components
+from genrelens.explain.fill import Fill
+
+__all__ = ["Explanation", "TopComponent", "FORMAT_VERSION"]
+
+#: Version of the saved format; bumped on incompatible changes.
+FORMAT_VERSION = 1
+
+
+class TopComponent(NamedTuple):
+    """One entry of :meth:`Explanation.top`: component (or cell) index, name and score."""
+
+    index: int
+    name: str
+    score: float
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Explanation:
+    """A local explanation of one input.
+
+    Attributes
+    ----------
+    method : str
+        ``"lime"``, ``"kernel_shap"``, ``"hybrid"``, ``"occlusion"``, ``"gradcam"``, ``"ig"``, ...
+    scores : np.ndarray, float64
+        ``(n_classes, n_components)`` for component methods; ``(n_classes, n_mels, n_frames)``
+        for dense methods. Positive = supports the class.
+    prediction : np.ndarray, float64, shape (n_classes,)
+        The model's class probabilities for the input (raw outputs when ``output == "raw"``).
+    logmel : np.ndarray, float32, shape (n_mels, n_frames)
+        The explained input in dB (for stems: the log-mel of the sum of the parts).
+    components : Components or None
+        The interpretable components; ``None`` for dense methods without components.
+    fill : Fill or None
+        What "off" meant (for IG: the baseline); ``None`` when not applicable (Grad-CAM).
+    output : str
+        What the scores explain: ``"probabilities"`` (softmax of logits), ``"logits"`` or
+        ``"raw"`` (the model's output as is).
+    class_names : tuple of str or None
+    params : dict
+        Every parameter of the call (``n_samples``, ``random_state``, kernel width, ...).
+    cost : dict
+        ``n_evaluations`` (model calls on single inputs), ``seconds``, ``batch_size``, ...
+    fit : dict
+        Surrogate fit quality and reference values: LIME ``r2`` (weighted, per class),
+        ``intercept``, ``local_prediction``; KernelSHAP ``base_value`` (f(fill)) and
+        ``full_value`` (f(x) on the explained input); hybrid ``agreement`` (Spearman per class).
+        Values are floats or arrays of shape (n_classes,).
+    others : dict
+        Further score arrays of the same shape as ``scores`` computed from the same model
+        evaluations, e.g. the hybrid's ``{"lime": ..., "kernel_shap": ...}``.
+    """
+
+    method: str
+    scores: np.ndarray
+    prediction: np.ndarray
+    logmel: np.ndarray
+    components: Components | None = None
+    fill: Fill | None = None
+    output: str = "probabilities"
+    class_names: tuple[str, ...] | None = None
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    cost: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    fit: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    others: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # own read-only copies: freezing must not touch the caller's arrays
+        scores = np.array(self.scores, dtype=np.float64)
+        object.__setattr__(self, "scores", scores)
+        object.__setattr__(self, "prediction", np.array(self.prediction, dtype=np.float64))
+        object.__setattr__(self, "logmel", np.array(self.logmel, dtype=np.float32))
+        object.__setattr__(self, "others", {k: np.array(v, dtype=np.float64)
+                                            for k, v in self.others.items()})
+        if self.class_names is not None:
+            object.__setattr__(self, "class_names", tuple(map(str, self.class_names)))
+        n_classes = self.prediction.shape[-1]
+        if self.prediction.ndim != 1 or scores.shape[0] != n_classes:
+            raise ParameterError(
+                f"scores has shape {scores.shape} and prediction {self.prediction.shape}: "
+                "expected scores (n_classes, ...) and prediction (n_classes,)."
+            )
+        if self.class_names is not None and len(self.class_names) != n_classes:
+            raise ParameterError(
+                f"class_names has {len(self.class_names)} entries: expected n_classes={n_classes}."
+            )
+        if scores.ndim == 2:
+            if self.components is None or scores.shape[1] != self.components.n_components:
+                raise ParameterError(
+                    f"scores has shape {scores.shape}: component scores need components with "
+                    f"{scores.shape[1]} entries."
+                )
+        elif scores.ndim != 3 or scores.shape[1:] != self.logmel.shape:
+            raise ParameterError(
+                f"scores has shape {scores.shape}: expected (n_classes, n_components) or a "
+                f"dense map (n_classes, {self.logmel.shape[0]}, {self.logmel.shape[1]})."
+            )
+        for name, other in self.others.items():
+            if np.shape(other) != scores.shape:
+                raise ParameterError(
+                    f"others[{name!r}] has shape {np.shape(other)}: expected {scores.shape}."
+                )
+        for arr in (scores, self.prediction, self.logmel, *self.others.values()):
+            arr.setflags(write=False)
+
+    # ------------------------------------------------------------------ views
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return int(self.prediction.shape[0])
+
+    @property
+    def is_dense(self) -> bool:
+        """True for cell-wise maps (Grad-CAM, IG), False for component scores."""
+        return self.scores.ndim == 3
+
+    @property
+    def predicted_class(self) -> int:
+        """Index of the most probable class."""
+        return int(np.argmax(self.prediction))
+
+    def class_index(self, target: int | str | None = None) -> int:
+        """Index of ``target`` (an index, a class name, or ``None`` for the predicted class)."""
+        if target is None:
+            return self.predicted_class
+        if isinstance(target, str):
+            if self.class_names is None or target not in self.class_names:
+                raise ParameterError(
+                    f"target={target!r} is not a class name: expected one of "
+                    f"{list(self.class_names or [])} or an index 0..{self.n_classes - 1}."
+                )
+            return self.class_names.index(target)
+        if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not (
+            0 <= target < self.n_classes
+        ):
+            raise ParameterError(
+                f"target={target!r} is invalid: expected a class index 0..{self.n_classes - 1}, "
+                "a class name or None (predicted class)."
+            )
+        return int(target)
+
+    def top(self, k: int = 5, *, target: int | str | None = None) -> list[TopComponent]:
+        """The ``k`` components (dense: cells) with the highest scores for ``target``.
+
+        Parameters
+        ----------
+        k : int
+            How many; at most the number of components (cells).
+        target : int, str or None
+            Class index or name; ``None`` = the predicted class.
+
+        Returns
+        -------
+        list of TopComponent
+            ``(index, name, score)``, highest score first; ties broken by lower index.
+            For dense maps ``index`` is the flat cell index ``mel * n_frames + frame`` and the
+            name reads ``"mel m, frame t"``.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+            raise ParameterError(f"k={k!r} is invalid: expected a positive integer.")
+        row = self.scores[self.class_index(target)].ravel()
+        order = np.argsort(-row, kind="stable")[:k]
+        if self.is_dense:
+            n_frames = self.scores.shape[2]
+            names = [f"mel {i // n_frames}, frame {i % n_frames}" for i in order]
+        else:
+            assert self.components is not None
+            names = [self.components.names[i] for i in order]
+        return [TopComponent(int(i), n, float(row[i])) for i, n in zip(order, names)]
+
+    def to_map(self, target: int | str | None = None) -> np.ndarray:
+        """Scores of ``target`` painted onto the input grid, ``(n_mels, n_frames)``.
+
+        Component scores are spread evenly over the cells of their component (a component
+        of ``c`` cells with score ``s`` gives ``s / c`` per cell, so the map sums to the
+        scores); cells of no component are 0. Dense maps are returned as they are. Not
+        available for stems (their components are not cells).
+        """
+        row = self.scores[self.class_index(target)]
+        if self.is_dense:
+            return np.array(row)
+        assert self.components is not None
+        cmap = self.components.map
+        if cmap is None:
+            raise ParameterError(
+                "to_map() is not available for stem components: they are parts of the mixture, "
+                "not cells; plot scores per part and time segment instead."
+            )
+        counts = np.bincount(cmap[cmap >= 0], minlength=row.size)
+        per_cell = np.append(row / np.maximum(counts, 1), 0.0)
+        return per_cell[cmap]
+
+    def as_method(self, name: str) -> Explanation:
+        """The explanation whose primary ``scores`` are ``others[name]`` (e.g. hybrid's LIME)."""
+        if name == self.method:
+            return self
+        if name not in self.others:
+            raise ParameterError(
+                f"name={name!r} is not available: expected {self.method!r} or one of "
+                f"{sorted(self.others)}."
+            )
+        return dataclasses.replace(self, method=name, scores=self.others[name], others={})
+
+    def __repr__(self) -> str:
+        label = (
+            self.class_names[self.predicted_class] if self.class_names else self.predicted_class
+        )
+        what = f"components={self.components!r}" if self.components else "dense"
+        return (
+            f"Explanation(method={self.method!r}, scores{self.scores.shape}, predicted={label!r}, "
+            f"{what}, n_evaluations={self.cost.get('n_evaluations')})"
+        )
+
+    def _repr_html_(self) -> str:
+        """Jupyter display: the plot, the top components and (stems) audio players.
+
+        Rendered by :func:`genrelens.display.explanation_html` (labels HTML-escaped).
+        """
+        from genrelens.display import explanation_html
+
+        return explanation_html(self)
+
+    # ------------------------------------------------------------------ storage
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``<path>.json`` and ``<path>.npz`` atomically; return the JSON path.
+
+        ``path`` may end in ``.json`` or ``.npz`` or have no suffix.
+        """
+        base = _base(path)
+        arrays: dict[str, np.ndarray] = {
+            "scores": self.scores, "prediction": self.prediction, "logmel": self.logmel,
+        }
+        record: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "method": self.method,
+            "output": self.output,
+            "class_names": None if self.class_names is None else list(self.class_names),
+            "params": _jsonable(self.params),
+            "cost": _jsonable(self.cost),
+            "others": sorted(self.others),
+            "fit": {},
+        }
+        for name, value in self.others.items():
+            arrays[f"others_{name}"] = np.asarray(value)
+        for name, value in self.fit.items():
+            if np.ndim(value):
+                arrays[f"fit_{name}"] = np.asarray(value)
+                record["fit"][name] = {"array": f"fit_{name}"}
+            else:
+                record["fit"][name] = _jsonable(value)
+        if self.components is not None:
+            record["components"], comp_arrays = self.components.to_record()
+            arrays.update(comp_arrays)
+        if self.fill is not None:
+            record["fill"], fill_arrays = self.fill.to_record()
+            arrays.update(fill_arrays)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        payload = buffer.getvalue()
+        npz_path = _with(base, ".npz")
+        with atomic_path(npz_path) as tmp:
+            tmp.write_bytes(payload)
+        record["arrays"] = {"file": npz_path.name, "sha256": hashlib.sha256(payload).hexdigest()}
+        return write_json(_with(base, ".json"), record)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Explanation:
+        """Read an explanation written by :meth:`save`."""
+        base = _base(path)
+        json_path, npz_path = _with(base, ".json"), _with(base, ".npz")
+        try:
+            record = json.loads(json_path.read_text(encoding="utf-8"))
+            payload = npz_path.read_bytes()
+        except (OSError, json.JSONDecodeError) as exc:
+            raise GenrelensError(
+                f"cannot read explanation {json_path} / {npz_path}: {exc}"
+            ) from exc
+        if record.get("format_version") != FORMAT_VERSION:
+            raise GenrelensError(
+                f"{json_path} has format_version={record.get('format_version')!r}: this genrelens "
+                f"reads version {FORMAT_VERSION}."
+            )
+        if hashlib.sha256(payload).hexdigest() != record["arrays"]["sha256"]:
+            raise GenrelensError(
+                f"{npz_path} does not match {json_path} (SHA-256 differs): the pair was mixed up "
+                "or one file was changed; save the explanation again."
+            )
+        with np.load(io.BytesIO(payload), allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        fit = {
+            name: arrays[value["array"]] if isinstance(value, dict) and "array" in value else value
+            for name, value in record["fit"].items()
+        }
+        return cls(
+            method=record["method"],
+            scores=arrays["scores"],
+            prediction=arrays["prediction"],
+            logmel=arrays["logmel"],
+            components=(
+                Components.from_record(record["components"], arrays)
+                if "components" in record else None
+            ),
+            fill=Fill.from_record(record["fill"], arrays) if "fill" in record else None,
+            output=record["output"],
+            class_names=None if record["class_names"] is None else tuple(record["class_names"]),
+            params=record["params"],
+            cost=record["cost"],
+            fit=fit,
+            others={name: arrays[f"others_{name}"] for name in record["others"]},
+        )
+
+
+def _base(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    return p.with_suffix("") if p.suffix in (".json", ".npz") else p
+
+
+def _with(base: Path, suffix: str) -> Path:
+    return base.with_name(base.name + suffix)
+
+
+def _jsonable(value: Any) -> Any:
+    """Round-trip ``value`` through JSON so that the stored record equals the loaded one."""
+    from genrelens._io import _json_default
+
+    return json.loads(json.dumps(value, default=_json_default))

@@ -1,0 +1,168 @@
+"""What "off" means: the fill that replaces a switched-off component.
+
+Perturbation explanations depend on what a removed component is replaced by, so the choice is
+explicit and recorded in every :class:`~genrelens.explain.explanation.Explanation`. Log-mel
+values are in dB, where **0 dB is loud** and silence is ``config.floor_db``
+(``10 * log10(amin / ref)``, -100 dB at the defaults).
+
+======================  =================================================================
+``fill=``               value of a switched-off cell
+======================  =================================================================
+``"min"`` (default)     silence: ``config.floor_db`` — the same for every clip, so
+                        explanations of different clips remove towards the same input
+``"clip_min"``          the clip's own minimum (its quietest cell)
+``"mean"``              the clip's mean over all cells (one number)
+``"noise"``             Gaussian noise with the clip's mean and standard deviation, drawn
+                        from a seed taken from ``random_state`` (the seed is recorded)
+``"blur"``              the clip blurred by a Gaussian filter (``sigma`` in cells, default
+                        one tenth of each axis), as in occlusion/meaningful perturbation
+                        (Fong & Vedaldi 2017)
+a number                a constant in dB
+an array                a user array ``(n_mels, n_frames)`` in dB
+``"remove"``            stems only: a switched-off part is removed from the mixture (its
+                        STFT is zero); ``"min"`` means the same for stems
+======================  =================================================================
+
+References
+----------
+Fong, R. C., & Vedaldi, A. (2017). Interpretable explanations of black boxes by meaningful
+perturbation. ICCV.
+Sturmfels, P., Lundberg, S., & Lee, S.-I. (2020). Visualizing the impact of feature
+attribution baselines. Distill.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from genrelens.config import FeatureConfig
+from genrelens.errors import ParameterError
+
+__all__ = ["Fill", "resolve_fill", "FILL_KINDS"]
+
+FILL_KINDS = ("min", "clip_min", "mean", "noise", "blur", "constant", "array", "remove")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Fill:
+    """A resolved fill.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`FILL_KINDS`.
+    array : np.ndarray, float32, shape (n_mels, n_frames), or None
+        The value of every switched-off cell; ``None`` for ``"remove"`` (stems).
+    params : dict
+        What is needed to rebuild it (constant value, sigma, seed), JSON-ready.
+    """
+
+    kind: str
+    array: np.ndarray | None
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def describe(self) -> str:
+        """A one-line description, e.g. ``"min (silence, -100.0 dB)"``."""
+        detail = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.kind} ({detail})" if detail else self.kind
+
+    def to_record(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """A JSON-ready dict and the array (if any) for an ``.npz``."""
+        arrays = {} if self.array is None else {"fill_array": np.asarray(self.array)}
+        return {"kind": self.kind, "params": dict(self.params)}, arrays
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Fill:
+        """Rebuild from :meth:`to_record` output."""
+        array = arrays.get("fill_array")
+        return cls(
+            kind=str(record["kind"]),
+            array=None if array is None else np.asarray(array, dtype=np.float32),
+            params=dict(record.get("params", {})),
+        )
+
+
+def resolve_fill(
+    fill: str | float | np.ndarray,
+    logmel: np.ndarray,
+    *,
+    config: FeatureConfig,
+    rng: np.random.Generator,
+    stems: bool = False,
+    sigma: tuple[float, float] | None = None,
+) -> Fill:
+    """Turn a ``fill=`` argument into a :class:`Fill` for the input ``logmel``.
+
+    Parameters
+    ----------
+    fill : str, number or array
+        See the module docstring.
+    logmel : np.ndarray, shape (n_mels, n_frames)
+        The clip being explained, in dB.
+    config : FeatureConfig
+        For ``config.floor_db``.
+    rng : np.random.Generator
+        Source of the noise seed.
+    stems : bool
+        True for stem components: only ``"min"``/``"remove"`` are meaningful.
+    sigma : (float, float), optional
+        Blur widths in (mel bins, frames) for ``"blur"``.
+    """
+    x = np.asarray(logmel, dtype=np.float32)
+    if stems:
+        if isinstance(fill, str) and fill in ("min", "remove"):
+            return Fill(kind="remove", array=None, params={})
+        raise ParameterError(
+            f"fill={_short(fill)} is not supported for stem components: a stem that is off is "
+            "removed from the mixture; use fill='min' (or 'remove')."
+        )
+    if isinstance(fill, str):
+        if fill == "min":
+            value = float(config.floor_db)
+            return Fill("min", np.full(x.shape, value, np.float32), {"value_db": value})
+        if fill == "clip_min":
+            value = float(x.min())
+            return Fill("clip_min", np.full(x.shape, value, np.float32), {"value_db": value})
+        if fill == "mean":
+            value = float(x.mean())
+            return Fill("mean", np.full(x.shape, value, np.float32), {"value_db": value})
+        if fill == "noise":
+            seed = int(rng.integers(2**31))
+            noise = np.random.default_rng(seed).standard_normal(x.shape)
+            array = (x.mean() + x.std() * noise).astype(np.float32)
+            return Fill("noise", array, {"seed": seed, "mean_db": float(x.mean()),
+                                         "std_db": float(x.std())})
+        if fill == "blur":
+            from scipy.ndimage import gaussian_filter
+
+            if sigma is None:
+                sigma = (max(1.0, x.shape[0] / 10), max(1.0, x.shape[1] / 10))
+            array = gaussian_filter(x.astype(np.float64), sigma=sigma, mode="nearest")
+            return Fill("blur", array.astype(np.float32), {"sigma": [float(s) for s in sigma]})
+        raise ParameterError(
+            f"fill={fill!r} is unknown: expected 'min', 'clip_min', 'mean', 'noise', 'blur', "
+            "a number (constant in dB) or an array (n_mels, n_frames)."
+        )
+    if isinstance(fill, (int, float, np.integer, np.floating)) and not isinstance(fill, bool):
+        value = float(fill)
+        if not np.isfinite(value):
+            raise ParameterError(f"fill={fill!r} is invalid: expected a finite number of dB.")
+        return Fill("constant", np.full(x.shape, value, np.float32), {"value_db": value})
+    array = np.asarray(fill.detach().cpu() if hasattr(fill, "detach") else fill)
+    if not np.issubdtype(array.dtype, np.number) or array.squeeze().shape != x.shape:
+        raise ParameterError(
+            f"fill has shape {array.shape} and dtype {array.dtype}: expected a number or a "
+            f"numeric array of the input's shape {x.shape} (n_mels, n_frames)."
+        )
+    array = array.squeeze().astype(np.float32)
+    if not np.all(np.isfinite(array)):
+        raise ParameterError("fill array contains NaN or infinite values: expected finite dB.")
+    return Fill("array", array, {})
+
+
+def _short(value: Any) -> str:
+    return f"array of shape {np.shape(value)}" if np.ndim(value) else repr(value)

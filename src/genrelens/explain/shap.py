@@ -1,0 +1,162 @@
+"""KernelSHAP: Shapley values as a constrained weighted least-squares fit (Lundberg & Lee 2017).
+
+Pure functions over arrays; :func:`genrelens.explain.explain` (``method="kernel_shap"``) runs the
+model through the engine and calls them.
+
+For ``M`` components, the Shapley kernel gives a coalition ``z`` with ``|z| = s`` ones the
+weight ``pi(s) = (M - 1) / (C(M, s) s (M - s))`` for ``0 < s < M``; the all-on and all-off
+coalitions have infinite weight, i.e. they enter as exact constraints:
+``phi_0 = f(0)`` (the base value, the model on the fill) and the efficiency constraint
+``sum_j phi_j = f(1) - f(0)`` per class. Minimising ``sum pi(z) (f(z) - phi_0 - z·phi)^2``
+under the constraint is done by eliminating the last coefficient,
+``phi_M = Δ - sum_{j<M} phi_j``, and solving the unconstrained problem
+``f(z) - f(0) - z_M Δ = sum_{j<M} phi_j (z_j - z_M)`` by least squares (all classes at once).
+The constraint therefore holds to float rounding.
+
+Designs
+-------
+* **Enumeration** (:func:`all_coalitions`): when ``n_samples >= 2^M`` every coalition is
+  evaluated once and weighted by ``pi``; the solution is then the exact Shapley values
+  (Charnes et al. 1988; Lundberg & Lee 2017, Theorem 2).
+* **Sampling** (:func:`sample_shapley`): the size ``s`` is drawn with probability proportional
+  to the total kernel weight of that size, ``(M - 1) / (s (M - s))``, a coalition of that size
+  uniformly, and it is paired with its complement ``1 - z`` (antithetic sampling, Covert &
+  Lee 2021). Samples drawn from the kernel carry equal weights. Rows 0 and 1 are all-on and
+  all-off (the constraints). The budget ``n_samples`` counts these two rows.
+
+References
+----------
+Lundberg, S. M., & Lee, S.-I. (2017). A unified approach to interpreting model predictions.
+NeurIPS.
+Covert, I., & Lee, S.-I. (2021). Improving KernelSHAP: Practical Shapley value estimation via
+linear regression. AISTATS.
+"""
+
+from __future__ import annotations
+
+from math import comb
+
+import numpy as np
+
+from genrelens.errors import ParameterError
+
+__all__ = [
+    "all_coalitions",
+    "sample_shapley",
+    "shapley_kernel",
+    "fit_kernel_shap",
+    "MAX_ENUMERATION",
+]
+
+#: Largest M for which enumeration (2^M coalitions) is allowed.
+MAX_ENUMERATION = 20
+
+
+def all_coalitions(n_components: int) -> np.ndarray:
+    """All ``2^M`` binary rows ``(2^M, M)``, all-on first and all-off second."""
+    if n_components > MAX_ENUMERATION:
+        raise ParameterError(
+            f"n_components={n_components} is too many to enumerate 2^M coalitions: expected at "
+            f"most {MAX_ENUMERATION}; sample instead (n_samples < 2^M)."
+        )
+    codes = np.arange(2**n_components)
+    z = ((codes[:, None] >> np.arange(n_components)) & 1).astype(np.int8)
+    order = np.r_[2**n_components - 1, 0, np.arange(1, 2**n_components - 1)]
+    return z[order]
+
+
+def shapley_kernel(z: np.ndarray) -> np.ndarray:
+    """Shapley kernel weights ``(n,)`` of rows ``z``; ``inf`` for all-on and all-off rows."""
+    z = np.asarray(z)
+    m = z.shape[1]
+    s = z.sum(axis=1).astype(np.int64)
+    w = np.full(s.shape, np.inf)
+    inner = (s > 0) & (s < m)
+    sizes = s[inner]
+    w[inner] = (m - 1) / (np.array([comb(m, int(k)) for k in sizes], dtype=np.float64)
+                          * sizes * (m - sizes))
+    return w
+
+
+def sample_shapley(rng: np.random.Generator, n_samples: int, n_components: int,
+                   *, constraints: bool = True) -> np.ndarray:
+    """Paired samples from the Shapley kernel.
+
+    Parameters
+    ----------
+    rng : np.random.Generator
+    n_samples : int
+        Rows to return (even count of paired rows; with ``constraints`` the all-on and
+        all-off rows come first and count towards ``n_samples``).
+    n_components : int
+        ``M >= 2``.
+    constraints : bool
+        Start with the all-on and all-off rows (False for later sampling rounds).
+
+    Returns
+    -------
+    np.ndarray, int8, shape (n_samples, M)
+        If ``n_samples`` is odd, the last pair is cut to one row.
+    """
+    m = n_components
+    head = [np.ones(m, np.int8), np.zeros(m, np.int8)] if constraints else []
+    n_pairs = -(-max(0, n_samples - len(head)) // 2)
+    sizes = np.arange(1, m)
+    p = (m - 1) / (sizes * (m - sizes))
+    s = rng.choice(sizes, size=n_pairs, p=p / p.sum())
+    # a uniform coalition of size s: the s smallest of M random keys
+    keys = rng.random((n_pairs, m))
+    ranks = np.argsort(np.argsort(keys, axis=1), axis=1)
+    z = (ranks < s[:, None]).astype(np.int8)
+    pairs = np.empty((2 * n_pairs, m), np.int8)
+    pairs[0::2], pairs[1::2] = z, 1 - z
+    out = np.concatenate([np.array(head, np.int8).reshape(-1, m), pairs])
+    return out[:n_samples]
+
+
+def fit_kernel_shap(
+    z: np.ndarray,
+    y: np.ndarray,
+    *,
+    weights: np.ndarray,
+    f_full: np.ndarray,
+    f_empty: np.ndarray,
+) -> np.ndarray:
+    """Constrained weighted least squares: Shapley estimates ``(n_classes, M)``.
+
+    Parameters
+    ----------
+    z : np.ndarray (n, M)
+        Coalitions; all-on and all-off rows are ignored (they are the constraints).
+    y : np.ndarray (n, n_classes)
+        Model outputs on ``z``.
+    weights : np.ndarray (n,)
+        Regression weights (``shapley_kernel`` for enumeration, ones for kernel samples).
+    f_full, f_empty : np.ndarray (n_classes,)
+        Outputs for all-on (the input) and all-off (the fill).
+
+    Returns
+    -------
+    np.ndarray (n_classes, M)
+        Rows sum to ``f_full - f_empty`` to float rounding.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    m = z.shape[1]
+    delta = np.asarray(f_full, np.float64) - np.asarray(f_empty, np.float64)
+    if m == 1:
+        return delta[:, None].copy()
+    s = z.sum(axis=1)
+    keep = (s > 0) & (s < m)
+    z, y, w = z[keep], y[keep], np.asarray(weights, np.float64)[keep]
+    if z.shape[0] == 0:
+        raise ParameterError(
+            "n_samples is too small: no coalition besides all-on and all-off was sampled; "
+            f"expected n_samples >= {m + 2}."
+        )
+    design = z[:, :-1] - z[:, -1:]
+    target = y - f_empty - z[:, -1:] * delta
+    sw = np.sqrt(w)[:, None]
+    phi = np.linalg.lstsq(sw * design, sw * target, rcond=None)[0]  # (M-1, C)
+    last = delta - phi.sum(axis=0)
+    return np.vstack([phi, last[None, :]]).T.copy()

@@ -1,0 +1,386 @@
+"""Explanations of a whole track: every segment explained, then aggregated (``genrelens explain``).
+
+A model sees one segment (3 s at the defaults) at a time, so a track is explained segment by
+segment (:func:`explain_track`), each segment with its own components (built with the same
+parameters, so component ``j`` is "the same place" in every segment), and then aggregated:
+
+* ``prediction``: the mean of the segments' class probabilities (the track-level decision of
+  :mod:`genrelens.evaluate`);
+* ``mean_scores``: the mean over segments of each component's (dense: each cell's) scores —
+  "which time slice of a segment / which band / which part matters on average";
+* a timeline (:meth:`TrackExplanation.timeline`): the segments' score maps laid side by side
+  over the track's log-mel, when segments do not overlap.
+
+When both LIME and KernelSHAP are asked for, they are computed from ONE set of model
+evaluations per segment and component kind (``method="hybrid"``, then
+:meth:`~genrelens.explain.explanation.Explanation.as_method`): LIME is then fitted on
+KernelSHAP's samples, as in the hybrid method of :mod:`genrelens.explain.api`.
+
+Files (:func:`write_track`)::
+
+    OUT/summary.json                                  what was explained, predictions, top lists
+    OUT/track/<method>_<kind>.npz                     mean_scores, per-segment scores, prediction
+    OUT/track/<method>_<kind>.png                     timeline overlay (or stems heat map)
+    OUT/track/<method>_<kind>_top.wav, _rest.wav      segments' listenable audio, concatenated
+    OUT/segments/<i>/<method>_<kind>.{json,npz,png}   each segment's Explanation and plot
+    OUT/segments/<i>/<method>_<kind>_{top,rest}.wav   its listenable explanation
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrelens._io import atomic_path, write_json
+from genrelens.config import FeatureConfig
+from genrelens.errors import ParameterError
+from genrelens.explain import components as C
+from genrelens.explain.api import explain
+from genrelens.explain.engine import inference_model
+from genrelens.explain.explanation import Explanation
+
+__all__ = ["TrackExplanation", "explain_track", "write_track", "COMPONENT_KINDS", "TRACK_METHODS"]
+
+#: Component kinds of :func:`explain_track` and their constructors' names.
+COMPONENT_KINDS = ("time", "freq", "tf", "stems")
+#: Methods: perturbation (need components) and gradient (dense, one map per segment).
+TRACK_METHODS = ("lime", "shap", "hybrid", "occlusion", "gradcam", "ig")
+_DENSE = ("gradcam", "ig")
+_API_NAME = {"shap": "kernel_shap"}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TrackExplanation:
+    """One method and component kind over all explained segments of a track.
+
+    Attributes
+    ----------
+    method : str
+        As given (``"lime"``, ``"shap"``, ``"occlusion"``, ``"gradcam"``, ``"ig"``, ...).
+    kind : str
+        ``"time"``, ``"freq"``, ``"tf"``, ``"stems"`` or ``"dense"`` (gradient methods).
+    segments : tuple of Explanation
+        One per explained segment, in track order.
+    segment_index : np.ndarray, int64, shape (n_explained,)
+        Index of each explained segment in the track.
+    config : FeatureConfig
+    """
+
+    method: str
+    kind: str
+    segments: tuple[Explanation, ...]
+    segment_index: np.ndarray
+    config: FeatureConfig
+
+    @property
+    def prediction(self) -> np.ndarray:
+        """Mean class probabilities over the explained segments, ``(n_classes,)``."""
+        return np.mean([e.prediction for e in self.segments], axis=0)
+
+    @property
+    def mean_scores(self) -> np.ndarray:
+        """Mean scores over segments, ``(n_classes, M)`` or ``(n_classes, n_mels, n_frames)``."""
+        return np.mean([e.scores for e in self.segments], axis=0)
+
+    def timeline(self, target: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(logmel, heat)`` of the explained segments side by side, ``(n_mels, sum of frames)``.
+
+        ``None`` for stems (no cell map) and when segments overlap (``segment_hop_seconds <
+        segment_seconds``) or are not consecutive.
+        """
+        consecutive = np.all(np.diff(self.segment_index) == 1)
+        if (
+            self.kind == "stems"
+            or self.config.segment_hop_samples < self.config.segment_samples
+            or not consecutive
+        ):
+            return None
+        logmel = np.concatenate([e.logmel for e in self.segments], axis=1)
+        heat = np.concatenate([e.to_map(target) for e in self.segments], axis=1)
+        return logmel, heat
+
+
+def explain_track(
+    model: Any,
+    segments: np.ndarray,
+    *,
+    config: FeatureConfig,
+    methods: Sequence[str] = ("shap",),
+    kinds: Sequence[str] = ("tf",),
+    n_samples: int = 1000,
+    fill: str | float | np.ndarray = "min",
+    random_state: int | np.random.Generator | None = 0,
+    class_names: Sequence[str] | None = None,
+    segment_index: Sequence[int] | None = None,
+    progress: bool = False,
+    batch_size: int | str = "auto",
+) -> dict[tuple[str, str], TrackExplanation]:
+    """Explain every segment of a track with every method and component kind.
+
+    Parameters
+    ----------
+    model : nn.Module, callable or LoadedModel
+        As for :func:`genrelens.explain.explain`. Perturbation methods run on one
+        :func:`~genrelens.explain.engine.inference_model` copy (batch norm folded) made once;
+        gradient methods on the model itself (Grad-CAM's layer keeps its meaning).
+    segments : np.ndarray, shape (n_segments, n_samples)
+        The track's waveform segments (:func:`genrelens.audio.segment_audio`).
+    config : FeatureConfig
+        The model's feature configuration.
+    methods : sequence of str
+        From :data:`TRACK_METHODS`; ``"shap"`` is KernelSHAP.
+    kinds : sequence of str
+        From :data:`COMPONENT_KINDS`; ignored by the gradient methods (dense maps).
+    n_samples, fill
+        As for :func:`~genrelens.explain.explain`.
+    random_state : int, Generator or None
+        One generator; each (segment, kind, method) job gets an integer seed drawn from it in
+        a fixed order (recorded in its ``params["random_state"]``).
+    segment_index : sequence of int, optional
+        Which segments to explain; default all.
+    progress : bool
+        A tqdm progress bar on stderr over the jobs.
+    batch_size : int or "auto"
+        Engine batch size of every job. ``"auto"`` measures throughput, so the batch size
+        (and the outputs' last float bits) can differ between runs; a fixed integer makes
+        results bit-identical across processes and machines (``genrelens explain-dataset``).
+
+    Returns
+    -------
+    dict
+        ``(method, kind) -> TrackExplanation``; gradient methods have ``kind == "dense"``.
+    """
+    from tqdm.auto import tqdm
+
+    from genrelens.features import log_mel
+
+    unknown = sorted(set(methods) - set(TRACK_METHODS))
+    if unknown or not methods:
+        raise ParameterError(
+            f"methods={list(methods)!r} is invalid: expected a non-empty subset of "
+            f"{list(TRACK_METHODS)}."
+        )
+    bad_kinds = sorted(set(kinds) - set(COMPONENT_KINDS))
+    if bad_kinds or (not kinds and set(methods) - set(_DENSE)):
+        raise ParameterError(
+            f"kinds={list(kinds)!r} is invalid: expected a non-empty subset of "
+            f"{list(COMPONENT_KINDS)}."
+        )
+    segments = np.asarray(segments, dtype=np.float32)
+    if segments.ndim != 2 or segments.shape[0] == 0:
+        raise ParameterError(
+            f"segments has shape {segments.shape}: expected (n_segments, n_samples)."
+        )
+    index = (
+        np.arange(segments.shape[0])
+        if segment_index is None
+        else np.asarray(segment_index, dtype=np.int64)
+    )
+    if index.ndim != 1 or index.size == 0 or index.min() < 0 or index.max() >= segments.shape[0]:
+        raise ParameterError(
+            f"segment_index={list(np.atleast_1d(index))!r} is invalid: the track has "
+            f"{segments.shape[0]} segments (0..{segments.shape[0] - 1})."
+        )
+    if (
+        hasattr(model, "model") and hasattr(model, "class_names") and not callable(model)
+    ):  # LoadedModel
+        class_names = model.class_names if class_names is None else class_names
+        model = model.model
+    fast_model = inference_model(model)  # folded once for all perturbation jobs
+    rng = (
+        random_state
+        if isinstance(random_state, np.random.Generator)
+        else np.random.default_rng(random_state)
+    )
+    shared = "lime" in methods and "shap" in methods  # one evaluation set for both (hybrid)
+    runs = [m for m in methods if not (shared and m in ("lime", "shap"))] + (
+        ["hybrid"] if shared else []
+    )
+    jobs = [(i, kind, m) for i in index for kind in kinds for m in runs if m not in _DENSE]
+    jobs += [(i, "dense", m) for i in index for m in runs if m in _DENSE]
+    seeds = rng.integers(0, 2**31, size=len(jobs))
+    logmels = log_mel(segments[index], config=config)
+    where = {int(i): j for j, i in enumerate(index)}
+    found: dict[tuple[str, str], list[Explanation]] = {}
+    component_cache: dict[tuple[int, str], C.Components] = {}
+    for (i, kind, method), seed in tqdm(
+        list(zip(jobs, seeds)), desc="explaining", unit="explanation", disable=not progress
+    ):
+        x = logmels[where[int(i)]]
+        comps = None
+        if kind != "dense":
+            key = (int(i), kind)
+            if key not in component_cache:
+                component_cache[key] = _components(
+                    kind, segments[i], config=config, n_frames=x.shape[1]
+                )
+            comps = component_cache[key]
+        exp = explain(
+            model if comps is None else fast_model,
+            x,
+            method=_API_NAME.get(method, method),
+            components=comps,
+            fill=fill,
+            n_samples=n_samples,
+            random_state=int(seed),
+            class_names=class_names,
+            config=config,
+            fast=False,
+            batch_size=batch_size,
+        )
+        if method == "hybrid" and shared:
+            found.setdefault(("lime", kind), []).append(exp.as_method("lime"))
+            found.setdefault(("shap", kind), []).append(exp.as_method("kernel_shap"))
+        else:
+            found.setdefault((method, kind), []).append(exp)
+    order = {m: n for n, m in enumerate(methods)}
+    keys = sorted(found, key=lambda k: (order.get(k[0], len(order)), k[1]))
+    return {k: TrackExplanation(k[0], k[1], tuple(found[k]), index.copy(), config) for k in keys}
+
+
+def write_track(
+    results: dict[tuple[str, str], TrackExplanation],
+    segments: np.ndarray,
+    out: str | os.PathLike[str],
+    *,
+    target: int | str | None = None,
+    k: int = 3,
+    summary: dict[str, Any] | None = None,
+) -> Path:
+    """Write the files listed in the module docstring and return ``OUT/summary.json``.
+
+    Parameters
+    ----------
+    results : dict
+        From :func:`explain_track`.
+    segments : np.ndarray, shape (n_segments, n_samples)
+        The same segments (for the listenable WAVs).
+    out : path-like
+        Output folder (created).
+    target : int, str or None
+        Class explained in plots, WAVs and top lists; default the track's predicted class
+        (mean probability over segments, from the first result).
+    k : int
+        Components in the "top" WAV.
+    summary : dict, optional
+        Extra JSON-ready entries for ``summary.json`` (e.g. the audio path and run).
+    """
+    from genrelens import display
+    from genrelens.explain.listen import listenable, write_wav
+
+    out = Path(out)
+    first = next(iter(results.values()))
+    c = (
+        first.segments[0].class_index(target)
+        if target is not None
+        else int(np.argmax(first.prediction))
+    )
+    class_names = first.segments[0].class_names
+    record: dict[str, Any] = {
+        **(summary or {}),
+        "target": {"index": c, "name": class_names[c] if class_names else None},
+        "class_names": None if class_names is None else list(class_names),
+        "feature_config": first.config.to_dict(),
+        "segment_index": first.segment_index.tolist(),
+        "segment_predictions": [e.prediction.tolist() for e in first.segments],
+        "track_prediction": first.prediction.tolist(),
+        "results": [],
+    }
+    for (method, kind), res in results.items():
+        name = f"{method}_{kind}"
+        track_dir = out / "track"
+        files = []
+        tops, rests = [], []
+        for i, exp in zip(res.segment_index, res.segments):
+            seg_dir = out / "segments" / f"{int(i):03d}"
+            files.append(exp.save(seg_dir / name))
+            files.append(
+                display.save_png(
+                    display.ExplanationDisplay(exp, target=c).plot().figure_,
+                    seg_dir / f"{name}.png",
+                )
+            )
+            sound = listenable(exp, segments[i], k=k, target=c, config=res.config)
+            tops.append(sound.top)
+            rests.append(sound.rest)
+            for part, audio in (("top", sound.top), ("rest", sound.rest)):
+                files.append(write_wav(seg_dir / f"{name}_{part}.wav", audio, sr=sound.sr))
+        arrays = {
+            "mean_scores": res.mean_scores,
+            "segment_scores": np.stack([e.scores for e in res.segments]),
+            "segment_index": res.segment_index,
+            "prediction": res.prediction,
+        }
+        npz = track_dir / f"{name}.npz"
+        with atomic_path(npz) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+        files.append(npz)
+        files.append(display.save_png(_track_figure(res, c), track_dir / f"{name}.png"))
+        if res.timeline(c) is not None:  # consecutive, non-overlapping: the audio concatenates too
+            for part, audio in (("top", tops), ("rest", rests)):
+                files.append(
+                    write_wav(
+                        track_dir / f"{name}_{part}.wav", np.concatenate(audio), sr=res.config.sr
+                    )
+                )
+        entry: dict[str, Any] = {
+            "method": method,
+            "kind": kind,
+            "n_segments": len(res.segments),
+            "n_evaluations": int(sum(e.cost.get("n_evaluations", 0) for e in res.segments)),
+            "seconds": float(sum(e.cost.get("seconds", 0.0) for e in res.segments)),
+            "files": sorted(os.path.relpath(f, out) for f in files),
+        }
+        comps = res.segments[0].components
+        if comps is not None:
+            row = res.mean_scores[c]
+            best = np.argsort(-row, kind="stable")[:k]
+            entry["top_components"] = [
+                {"index": int(j), "name": comps.names[j], "mean_score": float(row[j])} for j in best
+            ]
+        record["results"].append(entry)
+    return write_json(out / "summary.json", record)
+
+
+def _track_figure(res: TrackExplanation, target: int) -> Any:
+    from genrelens import display
+    from genrelens.features import mel_frequencies
+
+    first = res.segments[0]
+    title = f"{res.method} / {res.kind}: " + (
+        first.class_names[target] if first.class_names else f"class {target}"
+    )
+    timeline = res.timeline(target)
+    if timeline is not None:
+        logmel, heat = timeline
+        return display.plot_overlay(
+            logmel,
+            heat,
+            sr=res.config.sr,
+            hop_length=res.config.hop_length,
+            mel_hz=mel_frequencies(res.config),
+            title=f"{title} (segments side by side)",
+        )
+    if first.components is not None and first.components.stems is not None:
+        mean = dataclasses.replace(first, scores=res.mean_scores, prediction=res.prediction)
+        return display.plot_stems(mean, target=target, title=f"{title} (mean over segments)")
+    mean = dataclasses.replace(first, scores=res.mean_scores, prediction=res.prediction)
+    return display.plot_explanation_overlay(
+        mean, target=target, title=f"{title} (mean over segments)"
+    )
+
+
+def _components(kind: str, y: np.ndarray, *, config: FeatureConfig, n_frames: int) -> C.Components:
+    if kind == "time":
+        return C.time_segments(config=config, n_frames=n_frames)
+    if kind == "freq":
+        return C.frequency_bands(config=config, n_frames=n_frames)
+    if kind == "tf":
+        return C.tf_grid(config=config, n_frames=n_frames)
+    return C.stems(y, config=config)

@@ -1,0 +1,212 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from genrelens import cli
+from genrelens.config import FeatureConfig
+from genrelens.explain.explanation import Explanation
+from genrelens.models import get_model, save_checkpoint
+
+CONFIG = FeatureConfig(
+    sr=8000, n_fft=512, hop_length=128, n_mels=32, segment_seconds=1.0, segment_hop_seconds=1.0
+)
+CLASSES = ("blues", "jazz", "metal")
+
+
+@pytest.fixture(scope="module")
+def run_and_audio(tmp_path_factory):
+    root = tmp_path_factory.mktemp("explain")
+    torch.manual_seed(0)
+    args = {"n_classes": 3, "channels": [4, 4, 8, 8]}
+    model = get_model("cnn", **args).eval()
+    save_checkpoint(
+        root / "run" / "checkpoint.pt",
+        model=model,
+        model_name="cnn",
+        model_args=args,
+        feature_config=CONFIG,
+        class_names=CLASSES,
+    )
+    t = np.arange(int(2.4 * CONFIG.sr)) / CONFIG.sr
+    y = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * np.random.default_rng(0).standard_normal(t.size)
+    sf.write(root / "clip.wav", y.astype(np.float32), CONFIG.sr, subtype="FLOAT")
+    return root
+
+
+@pytest.fixture(scope="module")
+def explained(run_and_audio):
+    root = run_and_audio
+    out = root / "out"
+    code = cli.main(
+        [
+            "explain",
+            str(root / "run"),
+            str(root / "clip.wav"),
+            "--methods",
+            "lime,shap,occlusion,gradcam,ig",
+            "--components",
+            "time",
+            "--samples",
+            "24",
+            "--out",
+            str(out),
+            "--seed",
+            "3",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_summary_lists_every_method_and_kind(explained, capsys):
+    summary = json.loads((explained / "summary.json").read_text())
+    got = {(r["method"], r["kind"]) for r in summary["results"]}
+    assert got == {
+        ("lime", "time"),
+        ("shap", "time"),
+        ("occlusion", "time"),
+        ("gradcam", "dense"),
+        ("ig", "dense"),
+    }
+    assert summary["class_names"] == list(CLASSES) and summary["segment_index"] == [0, 1]
+    probs = np.array(summary["segment_predictions"])
+    np.testing.assert_allclose(summary["track_prediction"], probs.mean(0))
+    assert summary["target"]["index"] == int(np.argmax(probs.mean(0)))
+    by = {(r["method"], r["kind"]): r for r in summary["results"]}
+    # LIME and SHAP share one set of evaluations (the hybrid)
+    assert by[("lime", "time")]["n_evaluations"] == by[("shap", "time")]["n_evaluations"] <= 2 * 24
+    assert by[("occlusion", "time")]["n_evaluations"] == 2 * 11
+    for entry in summary["results"]:
+        for f in entry["files"]:
+            assert (explained / f).is_file(), f
+    assert len(by[("shap", "time")]["top_components"]) == 3
+
+
+def test_segment_files_and_track_aggregates(explained, run_and_audio):
+    segs = [Explanation.load(explained / "segments" / f"{i:03d}" / "shap_time") for i in range(2)]
+    assert segs[0].method == "kernel_shap" and segs[0].class_names == CLASSES
+    assert segs[0].params["random_state"] != segs[1].params["random_state"]
+    track = np.load(explained / "track" / "shap_time.npz")
+    np.testing.assert_allclose(track["mean_scores"], (segs[0].scores + segs[1].scores) / 2)
+    ig = Explanation.load(explained / "segments" / "000" / "ig_dense")
+    assert ig.is_dense and ig.fill.kind == "min" and ig.params["config"] == CONFIG.to_dict()
+    cam = Explanation.load(explained / "segments" / "000" / "gradcam_dense")
+    assert cam.params["config"] == CONFIG.to_dict() and cam.params["layer"] == "features.3.0"
+    # listenable: top + rest is the segment's audio
+    y, sr = sf.read(run_and_audio / "clip.wav", dtype="float32")
+    for name in ("shap_time", "ig_dense", "gradcam_dense"):
+        top, _ = sf.read(explained / "segments" / "001" / f"{name}_top.wav", dtype="float32")
+        rest, _ = sf.read(explained / "segments" / "001" / f"{name}_rest.wav", dtype="float32")
+        segment = y[CONFIG.segment_samples : 2 * CONFIG.segment_samples]
+        err = segment - (top + rest)
+        assert 10 * np.log10(np.sum(segment**2) / np.sum(err**2)) > 40, name
+    track_top, _ = sf.read(explained / "track" / "shap_time_top.wav", dtype="float32")
+    assert track_top.size == 2 * CONFIG.segment_samples
+    assert (explained / "track" / "ig_dense.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_stems_through_the_command_line(run_and_audio, capsys):
+    root = run_and_audio
+    out = root / "stems"
+    code = cli.main(
+        [
+            "explain",
+            str(root / "run"),
+            str(root / "clip.wav"),
+            "--methods",
+            "shap",
+            "--components",
+            "stems",
+            "--samples",
+            "40",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    exp = Explanation.load(out / "segments" / "000" / "shap_stems")
+    assert exp.components.kind == "stems" and exp.scores.shape == (3, 30)
+    y, _ = sf.read(root / "clip.wav", dtype="float32")
+    top, _ = sf.read(out / "segments" / "000" / "shap_stems_top.wav", dtype="float32")
+    rest, _ = sf.read(out / "segments" / "000" / "shap_stems_rest.wav", dtype="float32")
+    segment = y[: CONFIG.segment_samples]
+    assert 10 * np.log10(np.sum(segment**2) / np.sum((segment - top - rest) ** 2)) > 40
+    assert (out / "track" / "shap_stems.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (out / "track" / "shap_stems_top.wav").exists()  # stems have no timeline
+
+
+def test_target_and_segments_options(run_and_audio, capsys):
+    root = run_and_audio
+    code = cli.main(
+        [
+            "explain",
+            str(root / "run" / "checkpoint.pt"),
+            str(root / "clip.wav"),
+            "--methods",
+            "occlusion",
+            "--components",
+            "freq",
+            "--segments",
+            "1",
+            "--target",
+            "metal",
+            "--out",
+            str(root / "o2"),
+            "--no-progress",
+            "--fill",
+            "-80",
+        ]
+    )
+    assert code == 0
+    summary = json.loads((root / "o2" / "summary.json").read_text())
+    assert summary["target"] == {"index": 2, "name": "metal"} and summary["segment_index"] == [1]
+    top, _ = sf.read(root / "o2" / "track" / "occlusion_freq_top.wav")
+    assert top.size == CONFIG.segment_samples  # the track view of one segment is that segment
+    exp = Explanation.load(root / "o2" / "segments" / "001" / "occlusion_freq")
+    assert exp.fill.kind == "constant" and exp.fill.params["value_db"] == -80.0
+    assert "metal" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--methods", "magic"], "methods="),
+        (["--components", "pixels"], "kinds="),
+        (["--target", "polka"], "target='polka'"),
+        (["--segments", "7"], "segment_index="),
+        (["--segments", "a"], "--segments='a'"),
+    ],
+)
+def test_errors_are_one_line_exit_2(run_and_audio, tmp_path, capsys, extra, message):
+    root = run_and_audio
+    code = cli.main(
+        [
+            "explain",
+            str(root / "run"),
+            str(root / "clip.wav"),
+            "--out",
+            str(tmp_path / "o"),
+            "--methods",
+            "occlusion",
+            "--components",
+            "time",
+            "--no-progress",
+            *extra,
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("genrelens explain: error:") and message in err and "\n" not in err
+
+
+def test_missing_checkpoint_is_an_error(tmp_path, run_and_audio, capsys):
+    code = cli.main(
+        ["explain", str(tmp_path), str(run_and_audio / "clip.wav"), "--out", str(tmp_path / "o")]
+    )
+    assert code == 2 and "checkpoint" in capsys.readouterr().err
