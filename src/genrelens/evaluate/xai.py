@@ -1,0 +1,538 @@
+"""``genrelens evaluate-xai RUN``: how far can each explanation method be trusted?
+
+For a class-stratified sample of held-out segments, every method is run on every component
+kind, and measured with the pure metrics of :mod:`~genrelens.evaluate.faithfulness`,
+:mod:`~.sanity`, :mod:`~.stability` and :mod:`~.groundtruth`. A **random explanation**
+(i.i.d. normal scores; a random dense map) is evaluated beside the methods in every table, so
+every number has its "no information" reference.
+
+Methods: ``lime`` and ``kernel_shap`` (computed from ONE set of model evaluations, the hybrid),
+``occlusion``, ``gradcam`` and ``ig`` (dense maps, summed over each component's cells to give
+component scores), ``random``. The explained class is the class the model predicts for the
+segment, except for ground truth, which uses the true class (whose cue is marked).
+
+Tables written to ``OUT`` (default ``RUN/xai/``)::
+
+    faithfulness.csv  method, kind: deletion / insertion AUC (mean, std), faithfulness
+                      correlation, label-flip rate after removing the top-k, n, fill
+    curves.json       mean deletion / insertion curves per method and kind (+ PNG per kind)
+    sanity.csv        Spearman (signed, absolute) between explanations of the trained and a
+                      fully re-initialised model, passes (threshold in the file)
+    stability.csv     mean pairwise Spearman across seeds and across fills
+    groundtruth.csv   relevance mass / rank accuracy / pointing game vs the chance level
+                      (only for datasets with cue masks, e.g. ``genrelens data synth``)
+    cost.csv          model evaluations and seconds per explanation
+    summary.json      all parameters and headline findings
+
+All model runs on edited inputs go through :mod:`genrelens.explain.engine` (explanations,
+deletion/insertion, random subsets); gradient methods use autograd.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrelens._io import write_csv_rows, write_json
+from genrelens.errors import ParameterError
+
+__all__ = ["evaluate_xai", "evaluate_explanations", "XAI_METHODS", "XAI_KINDS"]
+
+XAI_METHODS = ("lime", "kernel_shap", "occlusion", "gradcam", "ig")
+XAI_KINDS = ("time", "frequency", "tf_grid")
+_DENSE = ("gradcam", "ig")
+_SAMPLED = ("lime", "kernel_shap", "random")
+
+
+def evaluate_xai(
+    run: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    data: str | os.PathLike[str] | None = None,
+    cache: str | os.PathLike[str] | None = None,
+    per_class: int = 2,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Evaluate the explanation methods on the held-out segments of ``RUN``.
+
+    Parameters
+    ----------
+    run : path-like
+        Training run directory.
+    out : path-like, optional
+        Default ``RUN/xai``.
+    data, cache : path-like, optional
+        Override the run's dataset and cache folders.
+    per_class : int
+        Test segments per class.
+    **kwargs
+        Passed to :func:`evaluate_explanations`.
+
+    Returns
+    -------
+    dict
+        The content of ``summary.json``.
+    """
+    from genrelens.glob.segments import run_segments, segment_cue_mask
+
+    seed = kwargs.get("random_state", 0)
+    segs = run_segments(run, data=data, cache=cache, per_class=per_class, random_state=seed)
+    masks = [segment_cue_mask(segs, i) for i in range(len(segs.features))]
+    summary = evaluate_explanations(
+        segs.loaded.model, segs.features.logmel, segs.features.labels,
+        class_names=segs.class_names, config=segs.config,
+        out=Path(out) if out is not None else segs.run / "xai",
+        cue_masks=None if all(m is None for m in masks) else masks, **kwargs,
+    )
+    summary.update(run=str(segs.run), set=segs.set_name)
+    write_json(Path(summary["out"]) / "summary.json", summary)
+    return summary
+
+
+def evaluate_explanations(
+    model: Any,
+    logmel: np.ndarray,
+    labels: np.ndarray,
+    *,
+    class_names: Sequence[str],
+    config: Any,
+    out: str | os.PathLike[str],
+    cue_masks: Sequence[np.ndarray | None] | None = None,
+    methods: Sequence[str] = XAI_METHODS,
+    kinds: Sequence[str] = XAI_KINDS,
+    n_samples: int = 500,
+    fill: str | float = "min",
+    n_subsets: int = 50,
+    flip_k: Sequence[int] = (1, 3),
+    n_check: int = 5,
+    seeds: int = 3,
+    fills: Sequence[str] = ("min", "mean", "blur"),
+    ig_steps: int = 32,
+    random_state: int = 0,
+    batch_size: int | str = "auto",
+    plots: bool = True,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Measure faithfulness, sanity, stability, ground truth and cost of explanation methods.
+
+    Parameters
+    ----------
+    model : nn.Module
+        ``(B, 1, n_mels, n_frames) -> (B, n_classes)`` logits.
+    logmel : ndarray, shape (N, n_mels, n_frames)
+    labels : ndarray of int, shape (N,)
+        True classes.
+    class_names : sequence of str
+    config : FeatureConfig
+    out : path-like
+        Output folder.
+    cue_masks : sequence of (bool (n_mels, n_frames) or None), optional
+        Ground-truth masks per segment (None: no ground-truth table).
+    methods : sequence of str
+        From :data:`XAI_METHODS`; the random baseline is always added.
+    kinds : sequence of str
+        From :data:`XAI_KINDS`.
+    n_samples : int
+        Budget of LIME / KernelSHAP (shared evaluations).
+    fill : str or float
+        What "off" means, for explanations and for deletion/insertion (recorded).
+    n_subsets : int
+        Random subsets (of a quarter of the components) for the faithfulness correlation.
+    flip_k : sequence of int
+        Top-k removals for the label-flip rate.
+    n_check : int
+        Segments (the first ones) used for the sanity check and the stability measures.
+    seeds : int
+        Seeds compared for stability (``random_state + j``).
+    fills : sequence of str
+        Fills compared for stability (Grad-CAM has none; IG uses them as baselines).
+    ig_steps : int
+        Integrated-gradients steps.
+    random_state : int
+    batch_size : int or "auto"
+    plots : bool
+    progress : bool
+
+    Returns
+    -------
+    dict
+        The content of ``summary.json`` (also written).
+    """
+    from genrelens.evaluate.sanity import SANITY_THRESHOLD, randomize_model
+    from genrelens.explain.engine import evaluate, inference_model
+    from genrelens.glob.segments import components_of_kind, progress_bar
+
+    start = time.perf_counter()
+    methods = list(methods)
+    kinds = list(kinds)
+    bad = sorted(set(methods) - set(XAI_METHODS)) + sorted(set(kinds) - set(XAI_KINDS))
+    if bad or not methods or not kinds:
+        raise ParameterError(
+            f"methods={methods!r}, kinds={kinds!r}: expected non-empty subsets of "
+            f"{list(XAI_METHODS)} and {list(XAI_KINDS)}."
+        )
+    logmel = np.asarray(logmel, dtype=np.float32)
+    labels = np.asarray(labels)
+    n = len(logmel)
+    if n == 0 or labels.shape != (n,):
+        raise ParameterError(f"logmel has {n} segments and labels shape {labels.shape}: expected "
+                             "at least one segment and one label each.")
+    if cue_masks is not None and len(cue_masks) != n:
+        raise ParameterError(f"cue_masks has {len(cue_masks)} entries for {n} segments.")
+    out = Path(out)
+    rng = np.random.default_rng(random_state)
+    fast = inference_model(model)
+    xt = _tensor(logmel)
+    pred = evaluate(fast, lambda a, b: xt[a:b], n, batch_size=batch_size, fast=False).outputs
+    predicted = pred.argmax(axis=1)
+    ctx = _Context(model=model, fast=fast, config=config, class_names=tuple(class_names),
+                   n_samples=n_samples, batch_size=batch_size, ig_steps=ig_steps)
+    all_methods = [*methods, "random"]
+    comps = {k: components_of_kind(k, config=config, n_frames=logmel.shape[-1]) for k in kinds}
+
+    faith: dict[tuple[str, str], dict[str, list]] = {}
+    gt: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
+    cost: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for i in progress_bar(range(n), enabled=progress, desc="evaluating explanations"):
+        x = logmel[i]
+        targets = sorted({int(predicted[i]), int(labels[i])})
+        dense = ctx.dense_maps(x, methods, fill=fill, targets=targets, seed=random_state)
+        for (method, _), (_, c) in dense.items():
+            cost.setdefault((method, "dense"), []).append(c)
+        for kind, cm in comps.items():
+            views = ctx.component_scores(x, cm, methods, dense=dense, fill=fill,
+                                         seed=random_state, rng=rng)
+            for method, (scores, c) in views.items():
+                cost.setdefault((method, kind), []).append(c)
+            f = _faithfulness(ctx, x, cm, views, fill=fill, target=int(predicted[i]),
+                              n_subsets=n_subsets, flip_k=flip_k, rng=rng)
+            for method, values in f.items():
+                acc = faith.setdefault((method, kind), {})
+                for key, v in values.items():
+                    acc.setdefault(key, []).append(v)
+            mask = None if cue_masks is None else cue_masks[i]
+            if mask is not None and np.asarray(mask).any():
+                for method, (scores, _) in views.items():
+                    rel = _paint(cm, scores[int(labels[i])])
+                    gt.setdefault((method, kind), []).append(_gt(rel, mask))
+        if cue_masks is not None and cue_masks[i] is not None and np.asarray(cue_masks[i]).any():
+            for (method, _), (maps, _) in dense.items():
+                gt.setdefault((method, "dense"), []).append(_gt(maps[int(labels[i])], cue_masks[i]))
+            noise = rng.standard_normal(x.shape)
+            gt.setdefault(("random", "dense"), []).append(_gt(noise, cue_masks[i]))
+
+    # sanity check and stability on the first n_check segments, finest kind
+    check = np.arange(min(n_check, n))
+    kind = "tf_grid" if "tf_grid" in kinds else kinds[-1]
+    randomized = randomize_model(model, random_state=random_state)
+    rctx = ctx.with_model(randomized)
+    sanity = _sanity(ctx, rctx, logmel, check, comps[kind], methods, kind=kind, fill=fill,
+                     predicted=predicted, seed=random_state, rng=rng)
+    stability = _stability(ctx, logmel, check, comps[kind], methods, kind=kind, fill=fill,
+                           fills=fills, seeds=seeds, predicted=predicted, seed=random_state,
+                           rng=rng)
+
+    faith_rows = [_faith_row(m, k, v, fill) for (m, k), v in sorted(faith.items(), key=_order)]
+    gt_rows = [_gt_row(m, k, v) for (m, k), v in sorted(gt.items(), key=_order)]
+    cost_rows = [{"method": m, "kind": k, "n": len(v),
+                  "evaluations_per_explanation": float(np.mean([c[0] for c in v])),
+                  "seconds_per_explanation": float(np.mean([c[1] for c in v]))}
+                 for (m, k), v in sorted(cost.items(), key=_order)]
+    write_csv_rows(out / "faithfulness.csv", faith_rows)
+    write_csv_rows(out / "groundtruth.csv", gt_rows)
+    write_csv_rows(out / "sanity.csv", sanity)
+    write_csv_rows(out / "stability.csv", stability)
+    write_csv_rows(out / "cost.csv", cost_rows)
+    curves = {f"{m}/{k}": {key: np.mean(v[key], axis=0).tolist()
+                           for key in ("deletion_curve", "insertion_curve")}
+              for (m, k), v in faith.items()}
+    write_json(out / "curves.json", curves)
+    if plots:
+        _plots(out, faith, gt_rows, kinds)
+    summary = {
+        "out": str(out), "n_segments": int(n), "methods": all_methods, "kinds": kinds,
+        "fill": str(fill), "n_samples": n_samples, "n_subsets": n_subsets,
+        "flip_k": list(flip_k), "n_check": int(len(check)), "check_kind": kind,
+        "seeds": seeds, "fills": list(fills), "random_state": random_state,
+        "sanity_threshold": SANITY_THRESHOLD, "class_names": list(class_names),
+        "model_accuracy_on_segments": float(np.mean(predicted == labels)),
+        "faithfulness": faith_rows, "sanity": sanity, "stability": stability,
+        "groundtruth": gt_rows, "cost": cost_rows, "findings": _findings(gt_rows, sanity),
+        "seconds": time.perf_counter() - start,
+    }
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+class _Context:
+    """The model (and its inference copy) plus fixed parameters of every explanation call."""
+
+    def __init__(self, *, model: Any, fast: Any, config: Any, class_names: tuple[str, ...],
+                 n_samples: int, batch_size: Any, ig_steps: int) -> None:
+        self.model, self.fast, self.config = model, fast, config
+        self.class_names, self.n_samples = class_names, n_samples
+        self.batch_size, self.ig_steps = batch_size, ig_steps
+
+    def with_model(self, model: Any) -> _Context:
+        from genrelens.explain.engine import inference_model
+
+        return _Context(model=model, fast=inference_model(model), config=self.config,
+                        class_names=self.class_names, n_samples=self.n_samples,
+                        batch_size=self.batch_size, ig_steps=self.ig_steps)
+
+    def dense_maps(self, x: np.ndarray, methods: Sequence[str], *, fill: Any,
+                   targets: Sequence[int], seed: int) -> dict:
+        """``{(method, "dense"): (maps (n_classes, n_mels, n_frames), (evals, seconds))}``."""
+        from genrelens.explain.api import explain
+
+        out = {}
+        for method in (m for m in methods if m in _DENSE):
+            kw: dict[str, Any] = {"targets": list(targets)}
+            if method == "ig":
+                kw["n_steps"] = self.ig_steps
+            exp = explain(self.model, x, method=method, fill=fill, random_state=seed,
+                          config=self.config, class_names=self.class_names, **kw)
+            out[(method, "dense")] = (np.asarray(exp.scores), _cost(exp))
+        return out
+
+    def component_scores(self, x: np.ndarray, comps: Any, methods: Sequence[str], *,
+                         dense: dict, fill: Any, seed: int, rng: np.random.Generator) -> dict:
+        """``{method: (scores (n_classes, M), (evals, seconds))}`` incl. the random baseline."""
+        from genrelens.explain.api import explain
+
+        views: dict[str, tuple[np.ndarray, tuple[float, float]]] = {}
+        sampled = [m for m in methods if m in ("lime", "kernel_shap")]
+        if sampled:
+            exp = explain(self.fast, x, method="hybrid" if len(sampled) == 2 else sampled[0],
+                          components=comps, fill=fill, n_samples=self.n_samples,
+                          random_state=seed, config=self.config, class_names=self.class_names,
+                          batch_size=self.batch_size, fast=False)
+            for m in sampled:  # the hybrid's evaluations are shared: each view carries them
+                views[m] = (np.asarray(exp.as_method(m).scores if exp.others else exp.scores),
+                            _cost(exp))
+        if "occlusion" in methods:
+            exp = explain(self.fast, x, method="occlusion", components=comps, fill=fill,
+                          config=self.config, class_names=self.class_names,
+                          batch_size=self.batch_size, fast=False)
+            views["occlusion"] = (np.asarray(exp.scores), _cost(exp))
+        for (method, _), (maps, c) in dense.items():
+            views[method] = (_project(comps, maps), c)
+        n_classes = len(self.class_names)
+        views["random"] = (rng.standard_normal((n_classes, comps.n_components)), (0.0, 0.0))
+        return views
+
+
+def _faithfulness(ctx: _Context, x: np.ndarray, comps: Any, views: dict, *, fill: Any,
+                  target: int, n_subsets: int, flip_k: Sequence[int],
+                  rng: np.random.Generator) -> dict[str, dict[str, Any]]:
+    """Deletion/insertion curves, faithfulness correlation and label flips of every view."""
+    from genrelens.evaluate.faithfulness import (
+        curve_auc,
+        faithfulness_correlation,
+        random_subsets,
+        removal_masks,
+    )
+    from genrelens.explain.engine import evaluate_masks
+    from genrelens.explain.fill import resolve_fill
+
+    m = comps.n_components
+    fill_obj = resolve_fill(fill, x, config=comps.config, rng=np.random.default_rng(0))
+    subsets = random_subsets(m, n_subsets=n_subsets, subset_size=max(1, m // 4), rng=rng)
+    blocks, layout = [np.ones((1, m)), 1.0 - subsets], {}
+    row = 1 + n_subsets
+    for method, (scores, _) in views.items():
+        z_del, frac = removal_masks(scores[target], mode="deletion")
+        z_ins, _ = removal_masks(scores[target], mode="insertion")
+        layout[method] = (row, row + m + 1, row + 2 * (m + 1))
+        blocks += [z_del, z_ins]
+        row += 2 * (m + 1)
+    res = evaluate_masks(ctx.fast, x, comps, np.concatenate(blocks), fill=fill_obj,
+                         batch_size=ctx.batch_size, fast=False)
+    y = res.outputs
+    full = y[0]
+    drops = full[target] - y[1 : 1 + n_subsets, target]
+    out = {}
+    for method, (scores, _) in views.items():
+        a, b, c = layout[method]
+        deletion, insertion = y[a:b, target], y[b:c, target]
+        flips = {f"flip@{k}": float(y[a + k].argmax() != full.argmax()) for k in flip_k if k <= m}
+        out[method] = {
+            "deletion_auc": curve_auc(deletion, frac), "insertion_auc": curve_auc(insertion, frac),
+            "faithfulness_corr": faithfulness_correlation(scores=scores[target], removed=subsets,
+                                                          drops=drops),
+            "deletion_curve": deletion, "insertion_curve": insertion, **flips,
+        }
+    return out
+
+
+def _sanity(ctx: _Context, rctx: _Context, logmel: np.ndarray, check: np.ndarray, comps: Any,
+            methods: Sequence[str], *, kind: str, fill: Any, predicted: np.ndarray, seed: int,
+            rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Adebayo et al.'s model-parameter randomisation test, per method (component scores and
+    dense maps)."""
+    from genrelens.evaluate.sanity import SANITY_THRESHOLD, passes_sanity, sanity_correlation
+
+    trained: dict[tuple[str, str], list[np.ndarray]] = {}
+    random_: dict[tuple[str, str], list[np.ndarray]] = {}
+    for i in check:
+        x, t = logmel[i], int(predicted[i])
+        for c, store in ((ctx, trained), (rctx, random_)):
+            dense = c.dense_maps(x, methods, fill=fill, targets=[t], seed=seed)
+            views = c.component_scores(x, comps, methods, dense=dense, fill=fill, seed=seed,
+                                       rng=rng)
+            for method, (scores, _) in views.items():
+                store.setdefault((method, kind), []).append(scores[t])
+            for (method, _), (maps, _) in dense.items():
+                store.setdefault((method, "dense"), []).append(maps[t].ravel())
+    rows = []
+    for key in sorted(trained, key=_order):
+        corr = sanity_correlation(np.stack(trained[key]), np.stack(random_[key]))
+        rows.append({"method": key[0], "kind": key[1], "spearman": corr["spearman"],
+                     "spearman_abs": corr["spearman_abs"], "n": corr["n"],
+                     "threshold": SANITY_THRESHOLD, "passes": passes_sanity(corr)})
+    return rows
+
+
+def _stability(ctx: _Context, logmel: np.ndarray, check: np.ndarray, comps: Any,
+               methods: Sequence[str], *, kind: str, fill: Any, fills: Sequence[str],
+               seeds: int, predicted: np.ndarray, seed: int,
+               rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Mean pairwise Spearman of the scores across seeds and across fills."""
+    from genrelens.evaluate.stability import pairwise_rank_correlation
+
+    runs: dict[tuple[str, str], list[list[np.ndarray]]] = {}
+    for i in check:
+        x, t = logmel[i], int(predicted[i])
+        per: dict[tuple[str, str], list[np.ndarray]] = {}
+        for over, settings in (("seed", [(fill, seed + j) for j in range(seeds)]),
+                               ("fill", [(f, seed) for f in fills])):
+            for f, s in settings:
+                dense = ctx.dense_maps(x, methods, fill=f, targets=[t], seed=s)
+                views = ctx.component_scores(x, comps, methods, dense=dense, fill=f, seed=s,
+                                             rng=rng)
+                for method, (scores, _) in views.items():
+                    if over == "fill" and method in ("gradcam", "random"):
+                        continue  # Grad-CAM has no fill; the random baseline ignores it
+                    per.setdefault((method, over), []).append(scores[t])
+        for key, vectors in per.items():
+            runs.setdefault(key, []).append(vectors)
+    rows = []
+    for (method, over), per_segment in sorted(runs.items(), key=_order):
+        values = [pairwise_rank_correlation(v)[0] for v in per_segment]
+        rows.append({"method": method, "kind": kind, "over": over,
+                     "compared": ",".join(str(f) for f in fills) if over == "fill"
+                     else f"{seeds} seeds", "mean_spearman": float(np.mean(values)),
+                     "n": len(values)})
+    return rows
+
+
+def _gt(relevance: np.ndarray, mask: np.ndarray) -> tuple[float, float, float, float]:
+    from genrelens.evaluate.groundtruth import (
+        mask_fraction,
+        pointing_game,
+        relevance_mass_accuracy,
+        relevance_rank_accuracy,
+    )
+
+    return (relevance_mass_accuracy(relevance, mask), relevance_rank_accuracy(relevance, mask),
+            pointing_game(relevance, mask), mask_fraction(mask))
+
+
+def _gt_row(method: str, kind: str, values: list) -> dict[str, Any]:
+    v = np.asarray(values, dtype=float)
+    mass, rank, point, chance = np.nanmean(v, axis=0)
+    return {"method": method, "kind": kind, "n": len(v), "mass_accuracy": mass,
+            "rank_accuracy": rank, "pointing_game": point, "chance": chance,
+            "rank_accuracy_over_chance": rank - chance}
+
+
+def _faith_row(method: str, kind: str, v: dict[str, list], fill: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"method": method, "kind": kind, "fill": str(fill),
+                           "n": len(v["deletion_auc"])}
+    for key in ("deletion_auc", "insertion_auc", "faithfulness_corr"):
+        row[key] = float(np.mean(v[key]))
+        row[f"{key}_std"] = float(np.std(v[key]))
+    for key in sorted(k for k in v if k.startswith("flip@")):
+        row[key] = float(np.mean(v[key]))
+    return row
+
+
+def _findings(gt_rows: list[dict[str, Any]], sanity: list[dict[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "passes_sanity": sorted({r["method"] for r in sanity if r["passes"]} - {"random"}),
+        "fails_sanity": sorted({r["method"] for r in sanity if not r["passes"]} - {"random"}),
+    }
+    real = [r for r in gt_rows if r["method"] != "random"]
+    if real:
+        best = max(real, key=lambda r: r["rank_accuracy_over_chance"])
+        found["best_localisation"] = {
+            k: best[k] for k in ("method", "kind", "rank_accuracy", "chance", "mass_accuracy",
+                                 "pointing_game")
+        }
+    return found
+
+
+def _plots(out: Path, faith: dict, gt_rows: list[dict[str, Any]], kinds: Sequence[str]) -> None:
+    from genrelens import display
+
+    for kind in kinds:
+        for curve in ("deletion", "insertion"):
+            curves = {m: np.mean(v[f"{curve}_curve"], axis=0)
+                      for (m, k), v in sorted(faith.items(), key=_order) if k == kind}
+            if not curves:
+                continue
+            length = len(next(iter(curves.values())))
+            fig = display.plot_curves(np.linspace(0, 1, length), curves,
+                                      xlabel=f"fraction of components {'removed' if curve == 'deletion' else 'restored'}",
+                                      ylabel="probability of the predicted class",
+                                      title=f"{curve} curves ({kind})")
+            display.save_png(fig, out / f"{curve}_{kind}.png")
+    if gt_rows:
+        labels = [f"{r['method']} / {r['kind']}" for r in gt_rows]
+        fig = display.plot_bars(np.array([r["rank_accuracy_over_chance"] for r in gt_rows]), labels,
+                                horizontal=True, ylabel="rank accuracy minus chance",
+                                title="localisation of the synthetic cues")
+        display.save_png(fig, out / "groundtruth.png")
+
+
+def _project(comps: Any, maps: np.ndarray) -> np.ndarray:
+    """Dense maps ``(n_classes, n_mels, n_frames)`` summed over each component's cells."""
+    cmap = np.asarray(comps.map)
+    flat = maps.reshape(maps.shape[0], -1)
+    ids = cmap.ravel()
+    keep = ids >= 0
+    out = np.zeros((maps.shape[0], comps.n_components))
+    for c in range(maps.shape[0]):
+        out[c] = np.bincount(ids[keep], weights=flat[c, keep], minlength=comps.n_components)
+    return out
+
+
+def _paint(comps: Any, scores: np.ndarray) -> np.ndarray:
+    """Component scores spread evenly over their cells, ``(n_mels, n_frames)``."""
+    cmap = np.asarray(comps.map)
+    counts = np.bincount(cmap[cmap >= 0], minlength=scores.size)
+    per_cell = np.append(scores / np.maximum(counts, 1), 0.0)
+    return per_cell[cmap]
+
+
+def _cost(exp: Any) -> tuple[float, float]:
+    return float(exp.cost.get("n_evaluations", 0)), float(exp.cost.get("seconds", 0.0))
+
+
+def _tensor(logmel: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(logmel, dtype=np.float32)).unsqueeze(1)
+
+
+_METHOD_ORDER = {m: i for i, m in enumerate((*XAI_METHODS, "random"))}
+
+
+def _order(item: Any) -> tuple:
+    key = item[0] if isinstance(item[0], tuple) else item
+    return (_METHOD_ORDER.get(key[0], 99), str(key[1]))

@@ -1,0 +1,347 @@
+"""``genrelens global RUN``: the hybrid global view of a trained model.
+
+The chain (DESIGN.md, "the hybrid method"):
+
+1. **Local explanations** of a class-stratified sample of held-out segments
+   (:func:`genrelens.glob.segments.run_segments`), by default with the hybrid method (LIME and
+   KernelSHAP from one set of model evaluations), for each component kind asked for
+   (frequency bands, time segments, time-frequency grid, HPSS stems).
+2. **Aggregation** per genre (:func:`genrelens.glob.aggregate.aggregate_scores`): mean signed
+   and mean absolute score of every component for the genre's own class, with spread.
+3. **Ranking** of the audio descriptors per genre from the aggregated KernelSHAP scores
+   (:func:`genrelens.glob.aggregate.rank_descriptors`; band scores -> band energies, see the
+   mapping there).
+4. **ALE curves** (:func:`genrelens.glob.descriptors.descriptor_ale`) of every descriptor that
+   is in some genre's top-k, over a larger sample of held-out segments; each genre's figure
+   shows its top-k curves for its own class, with the data distribution as a rug.
+
+Files written to ``OUT`` (default ``RUN/global/``)::
+
+    aggregate.csv / aggregate.json       per method, kind, genre, component: mean, mean_abs, std, n
+    aggregate_<method>_<kind>.png        genre x component heat map of the mean signed score
+    descriptor_ranking.csv               per genre: rank, descriptor, importance (projection)
+    ale/<descriptor>.json / .png         ALE of each ranked descriptor, all classes
+    genres/<genre>.png                   the genre's top-k ALE curves for its class
+    summary.json                         parameters, cost, per-genre findings in words
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrelens._io import safe_file_name as _safe
+from genrelens._io import write_csv_rows, write_json
+from genrelens.errors import ParameterError
+
+__all__ = ["global_view", "global_analysis", "KINDS"]
+
+#: Component kinds of the global view.
+KINDS = ("frequency", "time", "tf_grid", "stems")
+
+
+def global_view(
+    run: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    data: str | os.PathLike[str] | None = None,
+    cache: str | os.PathLike[str] | None = None,
+    method: str = "hybrid",
+    kinds: Sequence[str] = ("frequency", "time"),
+    per_class: int = 4,
+    ale_per_class: int = 20,
+    n_samples: int = 256,
+    fill: str | float = "min",
+    n_bands: int = 8,
+    top_k: int = 3,
+    descriptors: Sequence[str] = (),
+    n_bins: int = 8,
+    n_bootstrap: int = 50,
+    ale_output: str = "probabilities",
+    random_state: int = 0,
+    batch_size: int | str = "auto",
+    plots: bool = True,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Compute and write the global view of ``RUN`` (see the module docstring).
+
+    Parameters
+    ----------
+    run : path-like
+        Training run directory.
+    out : path-like, optional
+        Output folder (default ``RUN/global``).
+    data, cache : path-like, optional
+        Override the dataset and cache folders of the run.
+    method : {"hybrid", "kernel_shap", "lime", "occlusion"}
+        Local method; the ranking uses its primary scores (hybrid: KernelSHAP).
+    kinds : sequence of {"frequency", "time", "tf_grid", "stems"}
+        Component kinds explained and aggregated; must include "frequency" (the ranking's).
+    per_class : int
+        Segments per genre explained locally.
+    ale_per_class : int
+        Segments per genre the ALE curves are averaged over (at least ``per_class``).
+    n_samples : int
+        Model evaluations per local explanation.
+    fill : str or float
+        What "off" means for the local explanations.
+    n_bands : int
+        Frequency bands (components and band-energy descriptors share them).
+    top_k : int
+        Descriptors per genre with ALE curves.
+    descriptors : sequence of str
+        Further descriptors to compute ALE for in any case (e.g. ``["tempo"]``).
+    n_bins, n_bootstrap : int
+        ALE bins and bootstrap replicates.
+    ale_output : {"probabilities", "logits"}
+        What the ALE curves show. A confident model's probabilities saturate (small local
+        edits barely move them); logits show the same effects unsquashed.
+    random_state : int
+    batch_size : int or "auto"
+    plots : bool
+    progress : bool
+
+    Returns
+    -------
+    dict
+        The content of ``summary.json``.
+    """
+    from genrelens.glob.segments import run_segments, segment_waveform
+
+    _check_counts(per_class=per_class, ale_per_class=ale_per_class, top_k=top_k)
+    segs = run_segments(run, data=data, cache=cache, per_class=max(per_class, ale_per_class),
+                        random_state=random_state, progress=progress)
+    summary = global_analysis(
+        segs.loaded.model, segs.features.logmel, segs.features.labels,
+        class_names=segs.class_names, config=segs.config,
+        out=Path(out) if out is not None else segs.run / "global",
+        waveform=lambda i: segment_waveform(segs, i), method=method, kinds=kinds,
+        per_class=per_class, n_samples=n_samples, fill=fill, n_bands=n_bands, top_k=top_k,
+        descriptors=descriptors, n_bins=n_bins, n_bootstrap=n_bootstrap, ale_output=ale_output,
+        random_state=random_state, batch_size=batch_size, plots=plots, progress=progress,
+    )
+    summary["run"] = str(segs.run)
+    summary["set"] = segs.set_name
+    write_json(Path(summary["out"]) / "summary.json", summary)
+    return summary
+
+
+def global_analysis(
+    model: Any,
+    logmel: np.ndarray,
+    labels: np.ndarray,
+    *,
+    class_names: Sequence[str],
+    config: Any,
+    out: str | os.PathLike[str],
+    waveform: Callable[[int], np.ndarray] | None = None,
+    method: str = "hybrid",
+    kinds: Sequence[str] = ("frequency", "time"),
+    per_class: int = 4,
+    n_samples: int = 256,
+    fill: str | float = "min",
+    n_bands: int = 8,
+    top_k: int = 3,
+    descriptors: Sequence[str] = (),
+    n_bins: int = 8,
+    n_bootstrap: int = 50,
+    ale_output: str = "probabilities",
+    random_state: int = 0,
+    batch_size: int | str = "auto",
+    plots: bool = True,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """The global view of ``model`` on given segments (what :func:`global_view` runs on a run).
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        ``(B, 1, n_mels, n_frames) -> (B, n_classes)`` logits.
+    logmel : ndarray, shape (N, n_mels, n_frames)
+        Segments; the ALE curves use all of them, the local explanations ``per_class`` of each
+        genre.
+    labels : ndarray of int, shape (N,)
+        True class of each segment (the genre it is aggregated under).
+    class_names : sequence of str
+    config : FeatureConfig
+    out : path-like
+        Output folder.
+    waveform : callable, optional
+        ``waveform(i) -> (segment_samples,)`` audio of segment ``i``; needed for ``"stems"``.
+    Other parameters
+        As in :func:`global_view`.
+
+    Returns
+    -------
+    dict
+        The content of ``summary.json`` (also written).
+    """
+    from genrelens.explain import components as C
+    from genrelens.explain.api import explain
+    from genrelens.explain.engine import inference_model
+    from genrelens.glob.aggregate import aggregate_scores, descriptor_directions, rank_descriptors
+    from genrelens.glob.descriptors import default_descriptors, descriptor_ale
+    from genrelens.glob.segments import components_of_kind, progress_bar
+
+    start = time.perf_counter()
+    out = Path(out)
+    class_names = tuple(class_names)
+    kinds = list(kinds)
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or "frequency" not in kinds:
+        raise ParameterError(
+            f"kinds={kinds!r} is invalid: expected a subset of {list(KINDS)} that includes "
+            "'frequency' (descriptors are ranked from band scores)."
+        )
+    if "stems" in kinds and waveform is None:
+        raise ParameterError("kinds includes 'stems' but no waveform= was given: stems need audio.")
+    if method not in ("hybrid", "kernel_shap", "lime", "occlusion"):
+        raise ParameterError(
+            f"method={method!r} is invalid for the global view: expected hybrid, kernel_shap, "
+            "lime or occlusion (component scores)."
+        )
+    _check_counts(per_class=per_class, top_k=top_k)
+    logmel = np.asarray(logmel, dtype=np.float32)
+    labels = np.asarray(labels)
+    local = _stratified_subset(labels, per_class, random_state)
+    all_descs = {d.name: d for d in default_descriptors(config, n_bands=n_bands)}
+    missing = sorted(set(descriptors) - set(all_descs))
+    if missing:
+        raise ParameterError(
+            f"descriptors={list(descriptors)!r}: unknown {missing}; expected names from "
+            f"{list(all_descs)}."
+        )
+    fast_model = inference_model(model)
+    n_frames = logmel.shape[-1]
+    cost = {"local_evaluations": 0, "ale_evaluations": 0}
+    scores: dict[tuple[str, str], list[np.ndarray]] = {}
+    comps_of_kind: dict[str, Any] = {}
+    for kind in kinds:
+        fixed = None if kind == "stems" else components_of_kind(
+            kind, config=config, n_frames=n_frames, n_bands=n_bands)
+        for i in progress_bar(local, enabled=progress, desc=f"explaining ({kind})"):
+            comps = fixed if fixed is not None else C.stems(waveform(i), config=config)
+            comps_of_kind.setdefault(kind, comps)
+            exp = explain(fast_model, logmel[i], method=method, components=comps, fill=fill,
+                          n_samples=n_samples, random_state=random_state, config=config,
+                          class_names=class_names, batch_size=batch_size, fast=False)
+            cost["local_evaluations"] += int(exp.cost.get("n_evaluations", 0))
+            for view in list(exp.others) or [exp.method]:  # hybrid: its LIME and SHAP views
+                scores.setdefault((view, kind), []).append(np.asarray(exp.as_method(view).scores))
+    local_labels = labels[local]
+    rows: list[dict[str, Any]] = []
+    for (view, kind), stack in scores.items():
+        names = comps_of_kind[kind].names
+        for row in aggregate_scores(np.stack(stack), local_labels, class_names=class_names,
+                                    component_names=names, kind=kind):
+            rows.append({"method": view, **row})
+    write_csv_rows(out / "aggregate.csv", rows)
+    write_json(out / "aggregate.json", rows)
+
+    # ranking from the primary scores (hybrid: KernelSHAP), frequency (+ stems) kinds
+    primary = "kernel_shap" if method == "hybrid" else method
+    ranking_rows: list[dict[str, Any]] = []
+    top: dict[str, list[tuple[str, float]]] = {}
+    for c, genre in enumerate(class_names):
+        mine = local_labels == c
+        ranked: list[tuple[str, float]] = []
+        for kind in ("frequency", "stems"):
+            if (primary, kind) not in scores:
+                continue
+            directions = descriptor_directions(comps_of_kind[kind], list(all_descs.values()))
+            ranked += rank_descriptors(np.stack(scores[(primary, kind)])[mine, c], directions)
+        ranked.sort(key=lambda item: (-item[1], item[0]))
+        top[genre] = ranked[:top_k]
+        ranking_rows += [{"genre": genre, "rank": r + 1, "descriptor": n, "importance": v}
+                         for r, (n, v) in enumerate(ranked)]
+    write_csv_rows(out / "descriptor_ranking.csv", ranking_rows)
+
+    # ALE of every descriptor in some genre's top-k, over all loaded segments
+    wanted = sorted({n for items in top.values() for n, _ in items} | set(descriptors))
+    ale_results = {}
+    for name in progress_bar(wanted, enabled=progress, desc="ALE"):
+        res = descriptor_ale(fast_model, logmel, all_descs[name], class_names=class_names,
+                             n_bins=n_bins, n_bootstrap=n_bootstrap, random_state=random_state,
+                             output=ale_output, batch_size=batch_size)
+        cost["ale_evaluations"] += res.n_evaluations
+        ale_results[name] = res
+        path = res.save(out / "ale" / f"{_safe(name)}.json")
+        if plots:
+            from genrelens import display
+
+            display.save_png(display.plot_ale_result(res, title=name), path.with_suffix(".png"))
+    def what(genre: str) -> str:
+        return f"P({genre})" if ale_output == "probabilities" else f"the {ale_output} of {genre}"
+
+    findings = {}
+    for c, genre in enumerate(class_names):
+        items = []
+        for name, importance in top[genre]:
+            res = ale_results[name]
+            grid, curve = res.grid_values[0], res.average[c]
+            unit = res.params["units"][0]
+            change = float(curve[-1] - curve[0])
+            items.append({
+                "descriptor": name, "importance": importance, "unit": unit,
+                "from": float(grid[0]), "to": float(grid[-1]), "change": change,
+                "text": f"{name} from {grid[0]:.1f} to {grid[-1]:.1f} {unit} changes "
+                        f"{what(genre)} by {change:+.3f}",
+            })
+        findings[genre] = items
+        if plots and items:
+            from genrelens import display
+
+            fig = display.plot_ale_panels([ale_results[i["descriptor"]] for i in items],
+                                          output=genre, title=f"{genre}: top descriptors")
+            display.save_png(fig, out / "genres" / f"{_safe(genre)}.png")
+    if plots:
+        _plot_aggregates(rows, class_names, comps_of_kind, out)
+    summary = {
+        "out": str(out), "method": method, "kinds": kinds,
+        "fill": fill, "n_samples": n_samples, "n_bands": n_bands, "top_k": top_k,
+        "n_bins": n_bins, "n_bootstrap": n_bootstrap, "ale_output": ale_output,
+        "random_state": random_state,
+        "n_local_segments": int(len(local)), "n_ale_segments": int(len(logmel)),
+        "class_names": list(class_names), "findings": findings,
+        "cost": {**cost, "seconds": time.perf_counter() - start},
+        "descriptor_mapping": "see genrelens.glob.aggregate (band scores -> band energies, "
+                              "all bands -> loudness, log-frequency slope -> spectral tilt, "
+                              "harmonic minus percussive stems -> hp_balance; tempo unranked)",
+    }
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def _check_counts(**counts: int) -> None:
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ParameterError(f"{name}={value!r} is invalid: expected a positive integer.")
+
+
+def _stratified_subset(labels: np.ndarray, per_class: int, random_state: int) -> np.ndarray:
+    """Indices of at most ``per_class`` items of each label, seeded, sorted."""
+    rng = np.random.default_rng(random_state)
+    picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
+    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=int)
+
+
+def _plot_aggregates(rows: list[dict[str, Any]], class_names: Sequence[str],
+                     comps_of_kind: dict[str, Any], out: Path) -> None:
+    from genrelens import display
+
+    for view, kind in sorted({(r["method"], r["kind"]) for r in rows}):
+        names = comps_of_kind[kind].names
+        matrix = np.full((len(class_names), len(names)), np.nan)
+        for r in rows:
+            if r["method"] == view and r["kind"] == kind:
+                matrix[class_names.index(r["genre"]), r["index"]] = r["mean"]
+        if kind == "tf_grid" or len(names) > 40:
+            continue  # too many columns for a readable table; see aggregate.csv
+        fig = display.plot_matrix(matrix, row_labels=list(class_names), col_labels=list(names),
+                                  title=f"mean {view} score for the genre's class ({kind})")
+        display.save_png(fig, out / f"aggregate_{view}_{kind}.png")

@@ -1,0 +1,192 @@
+"""The segments a global view or an explanation-quality study runs on: a run's held-out data.
+
+:func:`run_segments` opens a training run directory (``RUN/checkpoint.pt``, ``RUN/split.json``,
+``RUN/train_config.json``), loads the cached log-mels of one set of the split (the test set by
+default; the cache is prepared if needed) and selects a class-stratified, seeded sample of its
+segments. Helpers give a selected segment's waveform (for stem components) and, on the
+synthetic dataset, its ground-truth cue mask.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrelens.errors import GenrelensError, ParameterError
+
+__all__ = [
+    "RunSegments",
+    "run_segments",
+    "segment_waveform",
+    "segment_cue_mask",
+    "components_of_kind",
+    "progress_bar",
+]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RunSegments:
+    """A trained model with a selection of held-out segments.
+
+    Attributes
+    ----------
+    run : pathlib.Path
+    loaded : LoadedModel
+        The checkpoint (model in eval mode, class names, feature config).
+    dataset : Dataset
+    features : Features
+        The selected segments (``logmel (N, n_mels, n_frames)``, ``labels``, ``track_ids``,
+        ``segment_index``).
+    set_name : str
+    """
+
+    run: Path
+    loaded: Any
+    dataset: Any
+    features: Any
+    set_name: str
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The model's class names."""
+        return tuple(self.loaded.class_names)
+
+    @property
+    def config(self) -> Any:
+        """The model's FeatureConfig."""
+        return self.loaded.feature_config
+
+
+def run_segments(
+    run: str | os.PathLike[str],
+    *,
+    data: str | os.PathLike[str] | None = None,
+    cache: str | os.PathLike[str] | None = None,
+    set_name: str = "test",
+    per_class: int | None = None,
+    random_state: int = 0,
+    progress: bool = False,
+) -> RunSegments:
+    """Load ``RUN``'s model and a class-stratified sample of the segments of one split set.
+
+    Parameters
+    ----------
+    run : path-like
+        A run directory made by ``genrelens train``.
+    data, cache : path-like, optional
+        Override the dataset and cache folders recorded in ``RUN/train_config.json``.
+    set_name : {"test", "valid", "train"}
+    per_class : int, optional
+        At most this many segments per true class, drawn without replacement with
+        ``random_state`` (default: all segments of the set).
+    random_state : int
+    progress : bool
+        Progress bar while the cache is prepared.
+
+    Returns
+    -------
+    RunSegments
+    """
+    from genrelens.cache import load_features, prepare
+    from genrelens.data import Split, open_dataset
+    from genrelens.models import load_checkpoint
+
+    root = Path(run)
+    if set_name not in ("train", "valid", "test"):
+        raise ParameterError(f"set_name={set_name!r} is invalid: expected train, valid or test.")
+    if per_class is not None and (isinstance(per_class, bool) or not isinstance(per_class, int)
+                                  or per_class < 1):
+        raise ParameterError(f"per_class={per_class!r} is invalid: expected a positive integer.")
+    try:
+        settings = json.loads((root / "train_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GenrelensError(
+            f"{root / 'train_config.json'} cannot be read ({exc}): is {root} a run directory "
+            "made by `genrelens train`?"
+        ) from None
+    loaded = load_checkpoint(root / "checkpoint.pt")
+    split = Split.load(root / "split.json")
+    dataset = open_dataset(data if data is not None else settings["data"])
+    part = dataset.subset(getattr(split, set_name))
+    cache_dir = Path(cache if cache is not None else settings["cache"])
+    prepare(part, cache_dir=cache_dir, config=loaded.feature_config, progress=progress)
+    features = load_features(part, cache_dir=cache_dir, config=loaded.feature_config)
+    if tuple(features.class_names) != tuple(loaded.class_names):
+        raise GenrelensError(
+            f"the dataset's classes {list(features.class_names)} differ from the checkpoint's "
+            f"{list(loaded.class_names)}."
+        )
+    if len(features) == 0:
+        raise GenrelensError(f"the {set_name} set of {root} has no usable segments.")
+    keep = np.arange(len(features))
+    if per_class is not None:
+        rng = np.random.default_rng(random_state)
+        chosen = []
+        for c in range(len(features.class_names)):
+            idx = np.flatnonzero(features.labels == c)
+            chosen.append(rng.choice(idx, size=min(per_class, idx.size), replace=False))
+        keep = np.sort(np.concatenate(chosen))
+    selected = dataclasses.replace(
+        features,
+        logmel=features.logmel[keep],
+        track_ids=features.track_ids[keep],
+        segment_index=features.segment_index[keep],
+        labels=features.labels[keep],
+    )
+    return RunSegments(run=root, loaded=loaded, dataset=dataset, features=selected,
+                       set_name=set_name)
+
+
+def segment_waveform(segments: RunSegments, i: int) -> np.ndarray:
+    """The waveform ``(segment_samples,)`` of selected segment ``i`` (for stem components)."""
+    from genrelens.audio import load_audio, segment_audio
+
+    config = segments.config
+    track = segments.dataset.track(str(segments.features.track_ids[i]))
+    y = load_audio(track.path, sr=config.sr)
+    return segment_audio(y, config=config)[int(segments.features.segment_index[i])]
+
+
+def segment_cue_mask(segments: RunSegments, i: int) -> np.ndarray | None:
+    """The ground-truth cue mask ``(n_mels, n_frames)`` of selected segment ``i``, or None.
+
+    Available for datasets made by ``genrelens data synth`` (a ``cues/`` folder beside or
+    above the genre folders); ``None`` otherwise.
+    """
+    root = Path(segments.dataset.root)
+    base = next((p for p in (root, root.parent) if (p / "cues").is_dir()), None)
+    if base is None:
+        return None
+    from genrelens.data.synthetic import cue_mask, load_cues
+
+    config = segments.config
+    record = load_cues(base, str(segments.features.track_ids[i]))
+    start = float(segments.features.segment_index[i]) * config.segment_hop_seconds
+    n_frames = int(segments.features.logmel.shape[-1])
+    return cue_mask(record.events, config=config, start=start, n_frames=n_frames)
+
+
+def components_of_kind(kind: str, *, config: Any, n_frames: int, n_bands: int = 8) -> Any:
+    """The same-for-every-segment components of a kind: ``"time"`` (10 segments),
+    ``"frequency"`` (``n_bands`` log-spaced bands) or ``"tf_grid"`` (10 x 8 patches)."""
+    from genrelens.explain import components as C
+
+    if kind == "time":
+        return C.time_segments(config=config, n_frames=n_frames)
+    if kind == "frequency":
+        return C.frequency_bands(config=config, n_frames=n_frames, n_bands=n_bands)
+    if kind == "tf_grid":
+        return C.tf_grid(config=config, n_frames=n_frames)
+    raise ParameterError(f"kind={kind!r} is invalid: expected time, frequency or tf_grid.")
+
+
+def progress_bar(items: Any, *, enabled: bool, desc: str) -> Any:
+    """``items`` wrapped in a tqdm progress bar on stderr (a no-op when not ``enabled``)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(items, disable=not enabled, desc=desc, leave=False)
