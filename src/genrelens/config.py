@@ -9,11 +9,30 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from genrelens.errors import ParameterError
 
-__all__ = ["FeatureConfig"]
+__all__ = ["FeatureConfig", "dataclass_from_dict"]
+
+_T = TypeVar("_T")
+
+
+def dataclass_from_dict(cls: type[_T], data: dict[str, Any]) -> _T:
+    """Build the dataclass ``cls`` from a dict of its fields (``from_dict`` of config classes).
+
+    Raises
+    ------
+    ParameterError
+        If ``data`` has keys that are not fields of ``cls`` (named in the message).
+    """
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ParameterError(
+            f"{cls.__name__} got unknown keys {unknown}: expected a subset of {sorted(known)}."
+        )
+    return cls(**data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,13 +144,7 @@ class FeatureConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
         """Build from :meth:`to_dict` output; unknown keys raise :class:`ParameterError`."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ParameterError(
-                f"FeatureConfig got unknown keys {unknown}: expected a subset of {sorted(known)}."
-            )
-        return cls(**data)
+        return dataclass_from_dict(cls, data)
 
     def digest(self) -> str:
         """A stable 16-hex-digit hash of the configuration, used to key caches."""

@@ -85,6 +85,23 @@ def _short(labels: Sequence[Any], width: int = 24) -> list[str]:
     return [str(x) if len(str(x)) <= width else str(x)[: width - 1] + "…" for x in labels]
 
 
+def _decorate(ax: Any, *, xlabel: Any = None, ylabel: Any = None, title: Any = None) -> None:
+    """Set the axis labels and the title of ``ax`` that are given (None or empty: left out)."""
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+
+
+def _category_xticks(ax: Any, labels: Sequence[Any], *, tilt: bool) -> None:
+    """One shortened tick label per category on the x axis, tilted by 45 degrees if ``tilt``."""
+    ax.set_xticks(np.arange(len(labels)))
+    ax.set_xticklabels(_short(labels), rotation=45 if tilt else 0,
+                       ha="right" if tilt else "center", fontsize=8)
+
+
 def png_bytes(fig: Any, *, dpi: int = 90, palette: bool = False) -> bytes:
     """Render ``fig`` as PNG bytes and close it.
 
@@ -127,10 +144,7 @@ def plot_waveform(y: np.ndarray, *, sr: int, ax: Any = None, title: str | None =
     t = np.arange(blocks.shape[0]) * step / sr
     ax.fill_between(t, blocks.min(axis=1), blocks.max(axis=1), color="#3b6ea5", linewidth=0)
     ax.set_xlim(0, y.size / sr)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("amplitude")
-    if title:
-        ax.set_title(title, fontsize=10)
+    _decorate(ax, xlabel="time (s)", ylabel="amplitude", title=title)
     return fig
 
 
@@ -172,9 +186,7 @@ def plot_logmel(
     image = ax.imshow(logmel, origin="lower", aspect="auto", cmap="magma",
                       extent=(0, seconds, -0.5, logmel.shape[0] - 0.5), interpolation="nearest")
     _mel_ticks(ax, mel_hz)
-    ax.set_xlabel("time (s)")
-    if title:
-        ax.set_title(title, fontsize=10)
+    _decorate(ax, xlabel="time (s)", title=title)
     if colorbar:
         fig.colorbar(image, ax=ax, label="dB", pad=0.01)
     return fig
@@ -206,9 +218,7 @@ def plot_overlay(
     image = ax.imshow(masked, origin="lower", aspect="auto", cmap=ATTRIBUTION_CMAP, alpha=0.7,
                       vmin=-limit, vmax=limit, extent=extent, interpolation="nearest")
     _mel_ticks(ax, mel_hz)
-    ax.set_xlabel("time (s)")
-    if title:
-        ax.set_title(title, fontsize=10)
+    _decorate(ax, xlabel="time (s)", title=title)
     fig.colorbar(image, ax=ax, label="attribution", pad=0.01)
     return fig
 
@@ -237,20 +247,12 @@ def plot_bars(
         ax.set_yticklabels(_short(labels), fontsize=8)
         ax.invert_yaxis()
         ax.axvline(0, color="black", linewidth=0.6)
-        ax.set_xlabel(ylabel)
-        if xlabel:
-            ax.set_ylabel(xlabel)
+        _decorate(ax, xlabel=ylabel, ylabel=xlabel, title=title)
     else:
         ax.bar(pos, values, color=colors)
-        ax.set_xticks(pos)
-        ax.set_xticklabels(_short(labels), rotation=45 if len(labels) > 6 else 0, ha="right"
-                           if len(labels) > 6 else "center", fontsize=8)
+        _category_xticks(ax, labels, tilt=len(labels) > 6)
         ax.axhline(0, color="black", linewidth=0.6)
-        ax.set_ylabel(ylabel)
-        if xlabel:
-            ax.set_xlabel(xlabel)
-    if title:
-        ax.set_title(title, fontsize=10)
+        _decorate(ax, xlabel=xlabel, ylabel=ylabel, title=title)
     return fig
 
 
@@ -283,9 +285,7 @@ def plot_matrix(
                           vmax=limit or 1.0, aspect="auto")
     else:
         image = ax.imshow(matrix, cmap=cmap or "Blues", aspect="auto")
-    ax.set_xticks(np.arange(n_cols))
-    ax.set_xticklabels(_short(col_labels), rotation=45 if n_cols > 5 else 0,
-                       ha="right" if n_cols > 5 else "center", fontsize=8)
+    _category_xticks(ax, col_labels, tilt=n_cols > 5)
     ax.set_yticks(np.arange(n_rows))
     ax.set_yticklabels(_short(row_labels), fontsize=8)
     if annotate:
@@ -296,12 +296,7 @@ def plot_matrix(
                 dark = not diverging and top and v > 0.6 * top
                 ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
                         color="white" if dark else "black")
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    if ylabel:
-        ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title, fontsize=10)
+    _decorate(ax, xlabel=xlabel, ylabel=ylabel, title=title)
     fig.colorbar(image, ax=ax, pad=0.01)
     return fig
 
@@ -325,14 +320,10 @@ def plot_confusion(
             if counts[i, j]:
                 ax.text(j, i, f"{counts[i, j]:.0f}", ha="center", va="center", fontsize=7,
                         color="white" if share[i, j] > 0.6 else "black")
-    ax.set_xticks(np.arange(n))
-    ax.set_xticklabels(_short(class_names), rotation=45, ha="right", fontsize=8)
+    _category_xticks(ax, class_names, tilt=True)
     ax.set_yticks(np.arange(n))
     ax.set_yticklabels(_short(class_names), fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if title:
-        ax.set_title(title, fontsize=10)
+    _decorate(ax, xlabel="predicted", ylabel="true", title=title)
     fig.colorbar(image, ax=ax, label="fraction of true class", pad=0.01)
     return fig
 
@@ -400,12 +391,9 @@ def plot_ale(
                 np.full(len(feature_values), ax.get_ylim()[0]), "|", color="black", alpha=0.3,
                 markersize=6)
     ax.axhline(0, color="black", linewidth=0.5)
-    ax.set_xlabel(feature_name)
-    ax.set_ylabel(ylabel)
     ax.legend(fontsize=7, ncol=2 if len(output_names) > 5 else 1, loc="best")
     ax.grid(alpha=0.3)
-    if title:
-        ax.set_title(title, fontsize=10)
+    _decorate(ax, xlabel=feature_name, ylabel=ylabel, title=title)
     return fig
 
 
@@ -447,11 +435,8 @@ def plot_ale_result(
                           shading="gouraud")
     data = np.asarray(result.feature_values, dtype=float)
     ax.plot(data[:, 0], data[:, 1], ".", color="black", alpha=0.25, markersize=2)
-    ax.set_xlabel(labels[0])
-    ax.set_ylabel(labels[1])
+    _decorate(ax, xlabel=labels[0], ylabel=labels[1], title=title)
     fig.colorbar(image, ax=ax, label=f"second-order ALE, {names[k]}", pad=0.01)
-    if title:
-        ax.set_title(title, fontsize=10)
     return fig
 
 
@@ -506,14 +491,9 @@ def plot_curves(
             half = np.asarray(spread[name], dtype=float)
             ax.fill_between(x, values - half, values + half, color=line.get_color(), alpha=0.15,
                             linewidth=0)
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    if ylabel:
-        ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
+    _decorate(ax, xlabel=xlabel, ylabel=ylabel, title=title)
     return fig
 
 
@@ -529,11 +509,7 @@ def plot_histogram(
     """Draw a histogram of ``values`` (e.g. track durations in seconds)."""
     fig, ax = _axes(ax, (5.0, 2.2), (0.6, 0.15, 0.5, 0.3))
     ax.hist(np.asarray(values, dtype=float), bins=bins, color="#3b6ea5", edgecolor="white")
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title, fontsize=10)
+    _decorate(ax, xlabel=xlabel, ylabel=ylabel, title=title)
     return fig
 
 
@@ -555,13 +531,9 @@ def plot_stacked_counts(
         ax.bar(np.arange(len(labels)), row, bottom=bottom, label=_short([name])[0])
         bottom += row
     ax.set_xlim(-0.6, len(labels) + 0.9 + 0.1 * len(labels))  # room for the legend at the right
-    ax.set_xticks(np.arange(len(labels)))
-    ax.set_xticklabels(_short(labels), rotation=45 if len(labels) > 5 else 0,
-                       ha="right" if len(labels) > 5 else "center", fontsize=8)
-    ax.set_ylabel(ylabel)
+    _category_xticks(ax, labels, tilt=len(labels) > 5)
     ax.legend(fontsize=7, loc="upper right")
-    if title:
-        ax.set_title(title, fontsize=10)
+    _decorate(ax, ylabel=ylabel, title=title)
     return fig
 
 

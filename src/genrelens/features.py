@@ -191,6 +191,20 @@ def _check_waveform(t: torch.Tensor, *, name: str = "y") -> None:
         )
 
 
+def _as_stft_tensor(spec: np.ndarray | torch.Tensor, *,
+                    config: FeatureConfig) -> tuple[torch.Tensor, bool]:
+    """:func:`_as_tensor` of ``spec``, checked to be a complex STFT ``(..., 1 + n_fft // 2,
+    n_frames)``."""
+    t, was_numpy = _as_tensor(spec, name="spec")
+    n_freq = 1 + config.n_fft // 2
+    if not t.is_complex() or t.ndim < 2 or t.shape[-2] != n_freq:
+        raise ParameterError(
+            f"spec has dtype {t.dtype} and shape {tuple(t.shape)}: expected a complex STFT of "
+            f"shape (..., {n_freq}, n_frames) for n_fft={config.n_fft}."
+        )
+    return t, was_numpy
+
+
 def _real_dtype(t: torch.Tensor) -> torch.dtype:
     """float64 for float64 input, float32 for everything else."""
     return torch.float64 if t.dtype in (torch.float64, torch.complex128) else torch.float32
@@ -325,13 +339,7 @@ def istft(spec: ArrayT, *, config: FeatureConfig, length: int) -> ArrayT:
         integer, or the window overlap cannot be inverted (``hop_length`` too close to
         ``n_fft`` for the Hann window).
     """
-    t, was_numpy = _as_tensor(spec, name="spec")
-    n_freq = 1 + config.n_fft // 2
-    if not t.is_complex() or t.ndim < 2 or t.shape[-2] != n_freq:
-        raise ParameterError(
-            f"spec has dtype {t.dtype} and shape {tuple(t.shape)}: expected a complex STFT of "
-            f"shape (..., {n_freq}, n_frames) for n_fft={config.n_fft}."
-        )
+    t, was_numpy = _as_stft_tensor(spec, config=config)
     if not isinstance(length, int) or isinstance(length, bool) or length <= 0:
         raise ParameterError(f"length={length!r} is invalid: expected a positive integer.")
     _check_overlap_add(config)
@@ -401,13 +409,7 @@ def mel_power_from_stft(spec: ArrayT, *, config: FeatureConfig) -> ArrayT:
     numpy.ndarray or torch.Tensor, shape (..., n_mels, n_frames), real
         float64 for complex128 input, else float32; same array type as ``spec``.
     """
-    t, was_numpy = _as_tensor(spec, name="spec")
-    n_freq = 1 + config.n_fft // 2
-    if not t.is_complex() or t.ndim < 2 or t.shape[-2] != n_freq:
-        raise ParameterError(
-            f"spec has dtype {t.dtype} and shape {tuple(t.shape)}: expected a complex STFT of "
-            f"shape (..., {n_freq}, n_frames) for n_fft={config.n_fft}."
-        )
+    t, was_numpy = _as_stft_tensor(spec, config=config)
     power = _power(t).to(_real_dtype(t)).transpose(-1, -2)
     mel = _mel_project(power, filterbank=_filterbank64(config), config=config)
     return _from_tensor(mel.transpose(-1, -2).contiguous(), was_numpy)

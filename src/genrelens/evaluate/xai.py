@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,20 +78,15 @@ def evaluate_xai(
     dict
         The content of ``summary.json``.
     """
-    from genrelens.glob.segments import run_segments, segment_cue_mask
+    from genrelens.glob.segments import analyse_segments, run_segments, segment_cue_mask
 
     seed = kwargs.get("random_state", 0)
     segs = run_segments(run, data=data, cache=cache, per_class=per_class, random_state=seed)
     masks = [segment_cue_mask(segs, i) for i in range(len(segs.features))]
-    summary = evaluate_explanations(
-        segs.loaded.model, segs.features.logmel, segs.features.labels,
-        class_names=segs.class_names, config=segs.config,
-        out=Path(out) if out is not None else segs.run / "xai",
+    return analyse_segments(
+        evaluate_explanations, segs, out=out, default_out="xai",
         cue_masks=None if all(m is None for m in masks) else masks, **kwargs,
     )
-    summary.update(run=str(segs.run), set=segs.set_name)
-    write_json(Path(summary["out"]) / "summary.json", summary)
-    return summary
 
 
 def evaluate_explanations(

@@ -51,22 +51,12 @@ def global_view(
     out: str | os.PathLike[str] | None = None,
     data: str | os.PathLike[str] | None = None,
     cache: str | os.PathLike[str] | None = None,
-    method: str = "hybrid",
-    kinds: Sequence[str] = ("frequency", "time"),
     per_class: int = 4,
     ale_per_class: int = 20,
-    n_samples: int = 256,
-    fill: str | float = "min",
-    n_bands: int = 8,
     top_k: int = 3,
-    descriptors: Sequence[str] = (),
-    n_bins: int = 8,
-    n_bootstrap: int = 50,
-    ale_output: str = "probabilities",
     random_state: int = 0,
-    batch_size: int | str = "auto",
-    plots: bool = True,
     progress: bool = False,
+    **kwargs: Any,
 ) -> dict[str, Any]:
     """Compute and write the global view of ``RUN`` (see the module docstring).
 
@@ -78,57 +68,34 @@ def global_view(
         Output folder (default ``RUN/global``).
     data, cache : path-like, optional
         Override the dataset and cache folders of the run.
-    method : {"hybrid", "kernel_shap", "lime", "occlusion"}
-        Local method; the ranking uses its primary scores (hybrid: KernelSHAP).
-    kinds : sequence of {"frequency", "time", "tf_grid", "stems"}
-        Component kinds explained and aggregated; must include "frequency" (the ranking's).
     per_class : int
         Segments per genre explained locally.
     ale_per_class : int
         Segments per genre the ALE curves are averaged over (at least ``per_class``).
-    n_samples : int
-        Model evaluations per local explanation.
-    fill : str or float
-        What "off" means for the local explanations.
-    n_bands : int
-        Frequency bands (components and band-energy descriptors share them).
     top_k : int
         Descriptors per genre with ALE curves.
-    descriptors : sequence of str
-        Further descriptors to compute ALE for in any case (e.g. ``["tempo"]``).
-    n_bins, n_bootstrap : int
-        ALE bins and bootstrap replicates.
-    ale_output : {"probabilities", "logits"}
-        What the ALE curves show. A confident model's probabilities saturate (small local
-        edits barely move them); logits show the same effects unsquashed.
     random_state : int
-    batch_size : int or "auto"
-    plots : bool
     progress : bool
+    **kwargs
+        Passed to :func:`global_analysis` (``method``, ``kinds``, ``n_samples``, ``fill``,
+        ``n_bands``, ``descriptors``, ``n_bins``, ``n_bootstrap``, ``ale_output``,
+        ``batch_size``, ``plots``).
 
     Returns
     -------
     dict
         The content of ``summary.json``.
     """
-    from genrelens.glob.segments import run_segments, segment_waveform
+    from genrelens.glob.segments import analyse_segments, run_segments, segment_waveform
 
     _check_counts(per_class=per_class, ale_per_class=ale_per_class, top_k=top_k)
     segs = run_segments(run, data=data, cache=cache, per_class=max(per_class, ale_per_class),
                         random_state=random_state, progress=progress)
-    summary = global_analysis(
-        segs.loaded.model, segs.features.logmel, segs.features.labels,
-        class_names=segs.class_names, config=segs.config,
-        out=Path(out) if out is not None else segs.run / "global",
-        waveform=lambda i: segment_waveform(segs, i), method=method, kinds=kinds,
-        per_class=per_class, n_samples=n_samples, fill=fill, n_bands=n_bands, top_k=top_k,
-        descriptors=descriptors, n_bins=n_bins, n_bootstrap=n_bootstrap, ale_output=ale_output,
-        random_state=random_state, batch_size=batch_size, plots=plots, progress=progress,
+    return analyse_segments(
+        global_analysis, segs, out=out, default_out="global",
+        waveform=lambda i: segment_waveform(segs, i), per_class=per_class, top_k=top_k,
+        random_state=random_state, progress=progress, **kwargs,
     )
-    summary["run"] = str(segs.run)
-    summary["set"] = segs.set_name
-    write_json(Path(summary["out"]) / "summary.json", summary)
-    return summary
 
 
 def global_analysis(
@@ -173,8 +140,31 @@ def global_analysis(
         Output folder.
     waveform : callable, optional
         ``waveform(i) -> (segment_samples,)`` audio of segment ``i``; needed for ``"stems"``.
-    Other parameters
-        As in :func:`global_view`.
+    method : {"hybrid", "kernel_shap", "lime", "occlusion"}
+        Local method; the ranking uses its primary scores (hybrid: KernelSHAP).
+    kinds : sequence of {"frequency", "time", "tf_grid", "stems"}
+        Component kinds explained and aggregated; must include "frequency" (the ranking's).
+    per_class : int
+        Segments per genre explained locally.
+    n_samples : int
+        Model evaluations per local explanation.
+    fill : str or float
+        What "off" means for the local explanations.
+    n_bands : int
+        Frequency bands (components and band-energy descriptors share them).
+    top_k : int
+        Descriptors per genre with ALE curves.
+    descriptors : sequence of str
+        Further descriptors to compute ALE for in any case (e.g. ``["tempo"]``).
+    n_bins, n_bootstrap : int
+        ALE bins and bootstrap replicates.
+    ale_output : {"probabilities", "logits"}
+        What the ALE curves show. A confident model's probabilities saturate (small local
+        edits barely move them); logits show the same effects unsquashed.
+    random_state : int
+    batch_size : int or "auto"
+    plots : bool
+    progress : bool
 
     Returns
     -------

@@ -4,7 +4,8 @@
 ``RUN/train_config.json``), loads the cached log-mels of one set of the split (the test set by
 default; the cache is prepared if needed) and selects a class-stratified, seeded sample of its
 segments. Helpers give a selected segment's waveform (for stem components) and, on the
-synthetic dataset, its ground-truth cue mask.
+synthetic dataset, its ground-truth cue mask; :func:`analyse_segments` runs an analysis (the
+global view, the explanation-quality study) on the selection and records the run in its summary.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from genrelens._io import write_json
 from genrelens.errors import GenrelensError, ParameterError
 
 __all__ = [
     "RunSegments",
     "run_segments",
+    "analyse_segments",
     "segment_waveform",
     "segment_cue_mask",
     "components_of_kind",
@@ -140,6 +144,47 @@ def run_segments(
     )
     return RunSegments(run=root, loaded=loaded, dataset=dataset, features=selected,
                        set_name=set_name)
+
+
+def analyse_segments(
+    analysis: Callable[..., dict[str, Any]],
+    segments: RunSegments,
+    *,
+    out: str | os.PathLike[str] | None,
+    default_out: str,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Run an analysis of a run's model on the selected segments and record the run.
+
+    Calls ``analysis(model, logmel, labels, class_names=..., config=..., out=..., **kwargs)``
+    (e.g. :func:`genrelens.glob.pipeline.global_analysis`,
+    :func:`genrelens.evaluate.xai.evaluate_explanations`), adds ``run`` and ``set`` to the
+    summary it returns and rewrites ``summary.json`` in its ``out`` folder.
+
+    Parameters
+    ----------
+    analysis : callable
+        Returns the content of the ``summary.json`` it wrote, with the folder under ``"out"``.
+    segments : RunSegments
+    out : path-like or None
+        Output folder; None: ``RUN/<default_out>``.
+    default_out : str
+    **kwargs
+        Passed to ``analysis``.
+
+    Returns
+    -------
+    dict
+        The summary, with ``run`` and ``set``.
+    """
+    summary = analysis(
+        segments.loaded.model, segments.features.logmel, segments.features.labels,
+        class_names=segments.class_names, config=segments.config,
+        out=Path(out) if out is not None else segments.run / default_out, **kwargs,
+    )
+    summary.update(run=str(segments.run), set=segments.set_name)
+    write_json(Path(summary["out"]) / "summary.json", summary)
+    return summary
 
 
 def segment_waveform(segments: RunSegments, i: int) -> np.ndarray:

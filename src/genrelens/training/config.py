@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from genrelens.config import dataclass_from_dict
 from genrelens.errors import ParameterError
 from genrelens.models.layers import check_positive_int
 from genrelens.models.registry import check_model_args
@@ -113,11 +114,5 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build from :meth:`to_dict` output; unknown keys raise :class:`ParameterError`."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ParameterError(
-                f"TrainConfig got unknown keys {unknown}: expected a subset of {sorted(known)}."
-            )
-        return cls(**data)
+        return dataclass_from_dict(cls, data)
 
