@@ -80,8 +80,971 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
         add(data_sub)
 
 
+def _add_data_check(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "check",
+        help="Report what a dataset folder holds and what is wrong with it.",
+        description="Decode every file of the dataset in DIR (GTZAN in its original or Kaggle "
+        "layout, or DIR/<label>/*.wav|au|flac|ogg|mp3) and report counts per class, durations, "
+        "unreadable files with reasons and byte-identical duplicates. Exit status 1 when the "
+        "dataset is unusable (no readable tracks or fewer than 2 classes), else 0.",
+    )
+    parser.add_argument("dir", metavar="DIR", help="dataset folder")
+    parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    parser.add_argument(
+        "--segment-seconds",
+        type=float,
+        default=3.0,
+        help="segment length; shorter files are reported as too short (default 3)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_cmd_data_check)
+
+
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    from genrelens._io import write_json
+    from genrelens.config import FeatureConfig
+    from genrelens.data import open_dataset
+    from genrelens.data.check import check_dataset
+
+    config = FeatureConfig(
+        segment_seconds=args.segment_seconds, segment_hop_seconds=args.segment_seconds
+    )
+    report = check_dataset(open_dataset(args.dir), config=config, progress=not args.no_progress)
+    print(report.format())
+    if args.json:
+        write_json(args.json, report.to_dict())
+    return 0 if report.usable else 1
+
+
+def _add_data_fetch_split(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "fetch-split",
+        help="Download a published split's lists and verify their checksums.",
+        description="Download the three lists of the fault-filtered, artist-disjoint GTZAN split "
+        "(Kereliuk, Sturm & Larsen 2015; 443/197/290 tracks) from repository coreyker/dnn-mgr at "
+        "a fixed commit, verify their sha256 and write them atomically (nothing is written on a "
+        "mismatch). Default destination: $XDG_CACHE_HOME/genrelens/splits/gtzan-ff, where "
+        "training finds them; elsewhere, pass the folder as --split-dir.",
+    )
+    parser.add_argument("name", choices=["gtzan-ff"], help="the split to fetch")
+    parser.add_argument("--out", metavar="DIR", help="destination folder")
+    parser.add_argument(
+        "--force", action="store_true", help="download even if verified lists are present"
+    )
+    parser.set_defaults(func=_cmd_data_fetch_split)
+
+
+def _cmd_data_fetch_split(args: argparse.Namespace) -> int:
+    from genrelens.data.splits import fetch_split, read_split_lists
+
+    dest = fetch_split(args.name, out=args.out, force=args.force)
+    sizes = {k: len(v) for k, v in read_split_lists(dest).items()}
+    counts = ", ".join(f"{k} {n}" for k, n in sizes.items())
+    print(f"{args.name}: verified lists in {dest} ({counts})")
+    return 0
+
+
+def _add_split_options(parser: argparse.ArgumentParser, *, saved: bool = True) -> None:
+    """Add how a command chooses its split: ``--split JSON`` (if ``saved``), ``--split-dir``,
+    ``--no-verify``; read them back with :func:`_split_from_args`."""
+    group = parser.add_argument_group("split")
+    if saved:
+        group.add_argument(
+            "--split", metavar="JSON", help="a split saved by `genrelens data split` (wins)"
+        )
+    group.add_argument(
+        "--split-dir",
+        metavar="DIR",
+        help="folder with the fault-filtered GTZAN lists (train.txt or train_filtered.txt, ...); "
+        "default: the ones `genrelens data fetch-split gtzan-ff` stored, else a random split",
+    )
+    group.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="accept lists whose sha256 differs from the published ones (e.g. .au entries)",
+    )
+
+
+def _split_from_args(args: argparse.Namespace, dataset, *, random_state: int = 0):
+    """The :class:`~genrelens.data.Split` chosen by :func:`_add_split_options`' arguments."""
+    from genrelens.data import default_split
+    from genrelens.data.splits import Split
+
+    if getattr(args, "split", None):
+        split = Split.load(args.split)
+        split.validate(dataset)
+        return split
+    return default_split(
+        dataset, split_dir=args.split_dir, random_state=random_state, verify=not args.no_verify
+    )
+
+
+def _add_data_split(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "split",
+        help="Write a train/valid/test split of a dataset's tracks as JSON.",
+        description="Split the tracks of the dataset in DIR (never its segments) and write the "
+        "split as JSON. Methods: default (fault-filtered for GTZAN when its lists are available, "
+        "else stratified random), gtzan-ff, random, kfold (writes OUT/fold-K.json).",
+    )
+    parser.add_argument("dir", metavar="DIR", help="dataset folder")
+    parser.add_argument("--out", metavar="PATH", required=True, help="split JSON (kfold: folder)")
+    parser.add_argument(
+        "--method", choices=["default", "gtzan-ff", "random", "kfold"], default="default"
+    )
+    _add_split_options(parser, saved=False)
+    parser.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
+    parser.add_argument("--valid-fraction", type=float, default=0.1)
+    parser.add_argument("--test-fraction", type=float, default=0.2)
+    parser.add_argument("--folds", type=int, default=5, help="folds of kfold (default 5)")
+    parser.set_defaults(func=_cmd_data_split)
+
+
+def _cmd_data_split(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from genrelens.data import open_dataset
+    from genrelens.data import splits as sp
+
+    dataset = open_dataset(args.dir)
+    if args.method == "kfold":
+        folds = sp.kfold_splits(
+            dataset, n_folds=args.folds, valid_fraction=args.valid_fraction, random_state=args.seed
+        )
+        made = [(s, s.save(Path(args.out) / f"fold-{k + 1}.json")) for k, s in enumerate(folds)]
+    elif args.method == "random":
+        split = sp.random_split(
+            dataset,
+            valid_fraction=args.valid_fraction,
+            test_fraction=args.test_fraction,
+            random_state=args.seed,
+        )
+        made = [(split, split.save(args.out))]
+    elif args.method == "gtzan-ff":
+        split = sp.fault_filtered_split(
+            dataset, split_dir=args.split_dir, verify=not args.no_verify
+        )
+        made = [(split, split.save(args.out))]
+    else:
+        split = _split_from_args(args, dataset, random_state=args.seed)
+        made = [(split, split.save(args.out))]
+    for split, path in made:
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in split.sets().items())
+        print(f"{split.name}: {sizes} -> {path}")
+    for warning in made[0][0].warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _add_data_synth(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "synth",
+        help="Synthesise the built-in GTZAN-layout dataset with stems and cue ground truth.",
+        description="Write procedurally synthesised music (numpy only, no downloads) for the ten "
+        "GTZAN genres in the GTZAN original layout (OUT/genres/<genre>/<genre>.000NN.wav), with "
+        "its stems (OUT/stems/<id>/{drums,bass,harmony,lead}.wav, summing to the mix), the "
+        "time-frequency location of each genre-defining cue (OUT/cues/<id>.json) and "
+        "OUT/synth.json. The same seed gives byte-identical files.",
+    )
+    parser.add_argument("--out", metavar="DIR", required=True, help="new or empty folder")
+    parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    parser.add_argument(
+        "--per-genre", type=int, default=10, metavar="N", help="tracks per genre (default 10)"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=30.0, metavar="S", help="seconds per track (default 30)"
+    )
+    parser.add_argument("--sr", type=int, default=22050, help="sampling rate (default 22050)")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--no-stems", action="store_true", help="skip the stems (about 1 GB per 100 x 30 s)"
+    )
+    parser.add_argument("--force", action="store_true", help="write into a non-empty DIR")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_cmd_data_synth)
+
+
+def _cmd_data_synth(args: argparse.Namespace) -> int:
+    import time
+
+    from genrelens.data.gtzan import GTZAN_GENRES
+    from genrelens.data.synthetic import synthesize_dataset
+
+    started = time.perf_counter()
+    out = synthesize_dataset(
+        args.out,
+        n_per_genre=args.per_genre,
+        duration=args.duration,
+        sr=args.sr,
+        seed=args.seed,
+        stems=not args.no_stems,
+        force=args.force,
+        jobs=args.jobs,
+        progress=not args.no_progress,
+    )
+    print(
+        f"synth: {len(GTZAN_GENRES) * args.per_genre} tracks of {args.duration:g} s (seed {args.seed}) -> {out} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+#: FeatureConfig fields settable on the command line: (flag, field, type).
+_FEATURE_OPTIONS = (
+    ("--sr", "sr", int),
+    ("--n-fft", "n_fft", int),
+    ("--hop-length", "hop_length", int),
+    ("--n-mels", "n_mels", int),
+    ("--fmin", "fmin", float),
+    ("--fmax", "fmax", float),
+    ("--segment-seconds", "segment_seconds", float),
+    ("--segment-hop-seconds", "segment_hop_seconds", float),
+)
+
+
+def _add_feature_options(parser: argparse.ArgumentParser) -> None:
+    """Add the FeatureConfig flags; read them back with :func:`_feature_config_from_args`."""
+    group = parser.add_argument_group("features (default: FeatureConfig defaults)")
+    for flag, field, kind in _FEATURE_OPTIONS:
+        group.add_argument(flag, dest=f"feature_{field}", type=kind, metavar=kind.__name__.upper())
+
+
+def _feature_config_from_args(args: argparse.Namespace):
+    """The FeatureConfig of :func:`_add_feature_options`' flags (unset flags keep defaults;
+    ``--segment-seconds`` alone also sets the hop, for non-overlapping segments)."""
+    from genrelens.config import FeatureConfig
+
+    given = {
+        field: getattr(args, f"feature_{field}")
+        for _, field, _ in _FEATURE_OPTIONS
+        if getattr(args, f"feature_{field}") is not None
+    }
+    if "segment_seconds" in given:
+        given.setdefault("segment_hop_seconds", given["segment_seconds"])
+    return FeatureConfig(**given)
+
+
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "prepare",
+        help="Compute and cache the log-mel features of every segment of a dataset.",
+        description="Compute the log-mel spectrogram of every segment of every track of the "
+        "dataset in DIR once, into CACHE/<config digest>/ (HDF5, keyed by the feature "
+        "configuration and the sha256 of each file). Re-running computes only new or changed "
+        "files; an interrupted run resumes. Unusable files are skipped and listed with their "
+        "reason. Exit status 1 when no track is usable, else 0.",
+    )
+    parser.add_argument("--data", metavar="DIR", required=True, help="dataset folder")
+    parser.add_argument("--cache", metavar="CACHE", required=True, help="feature cache folder")
+    _add_feature_options(parser)
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="tracks processed concurrently, one per thread (default: the CPUs available, "
+        "at most 8)",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_cmd_prepare)
+
+
+def default_jobs() -> int:
+    """Worker threads of batch commands by default: the CPUs this process may use, at most 8."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(8, n))
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from genrelens._io import write_json
+    from genrelens.cache import prepare
+    from genrelens.data import open_dataset
+
+    report = prepare(
+        open_dataset(args.data),
+        cache_dir=args.cache,
+        config=_feature_config_from_args(args),
+        progress=not args.no_progress,
+        jobs=default_jobs() if args.jobs is None else args.jobs,
+    )
+    print(report.summary())
+    if args.json:
+        write_json(args.json, report.to_dict())
+    return 0 if report.n_segments else 1
+
+
+
+def _add_explain(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "explain",
+        help="Explain a trained model's decisions on an audio clip or a whole track.",
+        description="Cut AUDIO into the model's segments, explain every segment with every "
+        "method and component kind, and write per-segment explanations (JSON + NPZ), plots "
+        "(PNG) and listenable explanations (WAV: the top-k components and the rest), plus "
+        "track-level aggregates (mean over segments; segments side by side) and summary.json "
+        "to DIR. When both lime and shap are asked for they share one set of model evaluations.",
+    )
+    parser.add_argument(
+        "run", metavar="RUN", help="training run directory (RUN/checkpoint.pt) or a checkpoint file"
+    )
+    parser.add_argument("audio", metavar="AUDIO", help="audio file: a clip or a whole track")
+    parser.add_argument(
+        "--methods",
+        default="shap",
+        metavar="LIST",
+        help="comma-separated from lime,shap,hybrid,occlusion,gradcam,ig (default shap)",
+    )
+    parser.add_argument(
+        "--components",
+        default="tf",
+        metavar="LIST",
+        help="comma-separated from time,freq,tf,stems (default tf); ignored by gradcam/ig",
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="model evaluations per LIME/SHAP explanation (default 1000)",
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--target",
+        metavar="CLASS",
+        help="class name or index for plots and WAVs (default: the track's predicted class)",
+    )
+    parser.add_argument(
+        "--fill",
+        default="min",
+        help="what 'off' means / IG baseline: min (silence), "
+        "clip_min, mean, noise, blur or a number in dB (default min)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--segments", metavar="LIST", help="comma-separated segment indices (default all)"
+    )
+    parser.add_argument(
+        "--top-k", type=int, default=3, metavar="K", help="components in the top WAV (default 3)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_cmd_explain)
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from genrelens.audio import load_audio, segment_audio
+    from genrelens.errors import ParameterError
+    from genrelens.explain.track import explain_track, write_track
+    from genrelens.models import load_checkpoint
+
+    def csv(text: str, name: str) -> list[str]:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        if not items:
+            raise ParameterError(f"{name}={text!r} is invalid: expected a comma-separated list.")
+        return items
+
+    run = Path(args.run)
+    checkpoint = run / "checkpoint.pt" if run.is_dir() else run
+    loaded = load_checkpoint(checkpoint)
+    config = loaded.feature_config
+    segments = segment_audio(load_audio(args.audio, sr=config.sr), config=config, path=args.audio)
+    try:
+        fill: str | float = float(args.fill)
+    except ValueError:
+        fill = args.fill
+    try:
+        index = (
+            None if args.segments is None else [int(i) for i in csv(args.segments, "--segments")]
+        )
+    except ValueError:
+        raise ParameterError(
+            f"--segments={args.segments!r} is invalid: expected comma-separated segment indices."
+        ) from None
+    target = int(args.target) if args.target is not None and args.target.isdigit() else args.target
+    names = loaded.class_names
+    if target is not None and not (
+        target in names or isinstance(target, int) and target < len(names)
+    ):
+        raise ParameterError(
+            f"target={target!r} is not a class of the model: expected one of {list(names)} or an "
+            f"index 0..{len(names) - 1}."
+        )
+    results = explain_track(
+        loaded,
+        segments,
+        config=config,
+        methods=csv(args.methods, "--methods"),
+        kinds=csv(args.components, "--components"),
+        n_samples=args.samples,
+        fill=fill,
+        random_state=args.seed,
+        segment_index=index,
+        progress=not args.no_progress,
+    )
+    summary_path = write_track(
+        results,
+        segments,
+        args.out,
+        target=target,
+        k=args.top_k,
+        summary={
+            "audio": str(args.audio),
+            "checkpoint": str(checkpoint),
+            "model_name": loaded.model_name,
+            "methods": args.methods,
+            "components": args.components,
+            "n_samples": args.samples,
+            "fill": args.fill,
+            "seed": args.seed,
+        },
+    )
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    probs = summary["track_prediction"]
+    best = max(range(len(probs)), key=probs.__getitem__)
+    print(
+        f"track: {len(summary['segment_index'])} segments explained; "
+        f"predicted {names[best]} (p={probs[best]:.2f}); "
+        f"explaining {summary['target']['name']}"
+    )
+    for entry in summary["results"]:
+        tops = ", ".join(
+            f"{t['name']} ({t['mean_score']:+.3g})" for t in entry.get("top_components", [])
+        )
+        print(
+            f"{entry['method']:>9} {entry['kind']:<5} {entry['n_evaluations']:>7} evaluations "
+            f"{entry['seconds']:7.1f} s  {tops}"
+        )
+    print(f"-> {summary_path}")
+    return 0
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "train",
+        help="Train a genre classifier on a dataset folder into a run directory.",
+        description="Train MODEL on the log-mel segments of the dataset in DIR, keep the "
+        "checkpoint with the lowest validation loss (RUN/checkpoint.pt), stop early, and "
+        "evaluate the test set once at the end. Interrupted runs resume from RUN/last.pt when "
+        "the same command is given again. Data-parallel on CPU with "
+        "`torchrun --nproc_per_node=N -m genrelens train ...`.",
+    )
+    parser.add_argument("--data", metavar="DIR", required=True, help="dataset folder")
+    parser.add_argument("--out", metavar="RUN", required=True, help="run directory")
+    parser.add_argument("--model", default="cnn", help="cnn (default), shortchunk or vgg16")
+    parser.add_argument(
+        "--model-args", metavar="JSON", default="{}",
+        help='constructor arguments as JSON, e.g. \'{"n_channels": 32}\'',
+    )
+    parser.add_argument(
+        "--pretrained", metavar="PATH", nargs="?", const="", default=None,
+        help="vgg16: start from torchvision's ImageNet weights (PATH, or torch hub's cache "
+        "when no PATH is given); never downloaded",
+    )
+    parser.add_argument("--cache", metavar="DIR", help="log-mel cache (default RUN/../cache)")
+    _add_split_options(parser)
+    parser.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
+    parser.add_argument("--batch-size", type=int, default=32, help="global batch (default 32)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="Adam L2 (default 0)")
+    parser.add_argument("--patience", type=int, default=6, help="early stopping (default 6)")
+    parser.add_argument(
+        "--lr-patience", type=int, default=2, help="epochs before halving the rate (default 2)"
+    )
+    parser.add_argument("--spec-augment", action="store_true", help="time/frequency masking")
+    parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="0: off")
+    parser.add_argument("--class-weight", choices=["balanced", "none"], default="balanced")
+    parser.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    parser.add_argument("--threads", type=int, help="torch threads per process")
+    parser.add_argument("--restart", action="store_true", help="discard a previous run in RUN")
+    parser.add_argument("--no-evaluate", action="store_true", help="skip the test evaluation")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_cmd_train)
+
+
+def _print_metrics(metrics: dict) -> None:
+    for level in ("segment", "track"):
+        m = metrics[level]
+        print(
+            f"test {level}s: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, "
+            f"loss {m['loss']:.3f} (n={m['n']})"
+        )
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import json
+    import warnings
+
+    from genrelens.errors import ParameterError
+    from genrelens.models.vgg import default_vgg16_weights_path
+    from genrelens.training import TrainConfig
+    from genrelens.training.run import train_run
+
+    try:
+        model_args = json.loads(args.model_args)
+    except ValueError as exc:
+        raise ParameterError(f"--model-args {args.model_args!r} is not JSON: {exc}.") from None
+    if not isinstance(model_args, dict):
+        raise ParameterError(f"--model-args {args.model_args!r}: expected a JSON object.")
+    pretrained = args.pretrained
+    if pretrained == "":
+        pretrained = str(default_vgg16_weights_path())
+    config = TrainConfig(
+        model=args.model, model_args=model_args, pretrained=pretrained, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        lr_patience=args.lr_patience, patience=args.patience, spec_augment=args.spec_augment,
+        mixup_alpha=args.mixup, class_weight=args.class_weight, seed=args.seed,
+        threads=args.threads,
+    )
+    split = None
+    if args.split or args.split_dir or args.no_verify:
+        from genrelens.data import open_dataset
+
+        split = _split_from_args(args, open_dataset(args.data), random_state=args.seed)
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"genrelens train: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        result = train_run(
+            args.data, out=args.out, config=config, cache_dir=args.cache, split=split,
+            restart=args.restart, evaluate=not args.no_evaluate, progress=not args.no_progress,
+        )
+    fit = result.fit
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(
+            f"{args.out}: best epoch {fit.best_epoch} of {fit.epochs_run}, validation loss "
+            f"{fit.best_valid_loss:.4f}, accuracy {fit.best_valid_accuracy:.3f}"
+            + (" (stopped early)" if fit.stopped_early else "")
+            + (
+                f"; {fit.seconds:.0f} s, {fit.train_segments_per_second:.0f} training segments/s"
+                if fit.epochs_run > fit.resumed_from
+                else "; already finished"
+            )
+        )
+        if result.metrics is not None:
+            _print_metrics(result.metrics)
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "evaluate",
+        help="Evaluate a trained run on its test set (metrics, confusion matrices, curves).",
+        description="Evaluate RUN/checkpoint.pt on the test tracks of RUN/split.json at segment "
+        "and track level (mean of segment probabilities) and write RUN/metrics.json, "
+        "predictions.csv, confusion_{segment,track}.{csv,png} and curves.png.",
+    )
+    parser.add_argument("run", metavar="RUN", help="run directory made by `genrelens train`")
+    parser.add_argument("--data", metavar="DIR", help="dataset folder (default: the trained one)")
+    parser.add_argument("--cache", metavar="DIR", help="log-mel cache (default: the trained one)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from genrelens.training.run import evaluate_run
+
+    metrics = evaluate_run(
+        args.run, data=args.data, cache_dir=args.cache, batch_size=args.batch_size,
+        progress=not args.no_progress,
+    )
+    print(f"{args.run}: {metrics['model']} (epoch {metrics['checkpoint_epoch']}), split "
+          f"{metrics['split']}")
+    _print_metrics(metrics)
+    per_class = metrics["track"]["per_class"]
+    width = max(len(name) for name in per_class)
+    print(f"{'class':<{width}}  precision  recall  f1     tracks")
+    for name, m in per_class.items():
+        print(f"{name:<{width}}  {m['precision']:9.3f}  {m['recall']:6.3f}  {m['f1']:5.3f}  "
+              f"{m['support']:6d}")
+    return 0
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "predict",
+        help="Print the genre distribution of audio files.",
+        description="Classify each AUDIO file with the model of RUN (a run directory or a "
+        "checkpoint file): the file is cut into segments whose class probabilities are "
+        "averaged. Unusable files are reported on stderr and skipped; exit status 1 if any "
+        "was skipped.",
+    )
+    parser.add_argument("run", metavar="RUN", help="run directory or checkpoint .pt file")
+    parser.add_argument("audio", metavar="AUDIO", nargs="+", help="audio files")
+    parser.add_argument("--top", type=int, help="show only the K most probable classes")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.set_defaults(func=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from genrelens.models import load_checkpoint
+    from genrelens.models.inference import predict_files
+
+    source = Path(args.run)
+    loaded = load_checkpoint(source / "checkpoint.pt" if source.is_dir() else source)
+    predictions, skipped = predict_files(loaded, args.audio, batch_size=args.batch_size)
+    for skip in skipped:
+        detail = skip.message.removeprefix(f"{skip.path}: ")
+        print(f"genrelens predict: skipped {skip.path} ({skip.reason}): {detail}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in predictions], indent=2))
+    for p in [] if args.json else predictions:
+        order = p.probabilities.argsort()[::-1][: None if args.top is None else max(1, args.top)]
+        shown = ", ".join(f"{p.class_names[k]} {p.probabilities[k]:.3f}" for k in order)
+        print(f"{p.path}: {shown}")
+    return 1 if skipped else 0
+
+
+def _add_global(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "global",
+        help="Global view of a trained model: per-genre aggregates and ALE of audio descriptors.",
+        description="Explain a class-stratified sample of RUN's test segments locally (hybrid "
+        "LIME/KernelSHAP by default), aggregate the scores per genre and component, rank audio "
+        "descriptors (band energies, loudness, spectral tilt, harmonic/percussive balance) per "
+        "genre from the band (and stem) scores, and draw the ALE curves of each genre's top "
+        "descriptors. Writes tables (CSV/JSON) and plots (PNG) to RUN/global/.",
+    )
+    parser.add_argument("run", metavar="RUN", help="training run directory")
+    parser.add_argument("--out", metavar="DIR", help="output folder (default RUN/global)")
+    parser.add_argument("--data", metavar="DIR", help="dataset folder (default: the run's)")
+    parser.add_argument("--cache", metavar="DIR", help="feature cache (default: the run's)")
+    parser.add_argument("--method", default="hybrid",
+                        choices=["hybrid", "kernel_shap", "lime", "occlusion"])
+    parser.add_argument("--components", default="frequency,time", metavar="LIST",
+                        help="comma-separated from frequency,time,tf_grid,stems (default "
+                        "frequency,time; frequency is required)")
+    parser.add_argument("--per-class", type=int, default=4, help="segments explained per genre (4)")
+    parser.add_argument("--ale-per-class", type=int, default=20,
+                        help="segments per genre the ALE curves average over (20)")
+    parser.add_argument("--samples", type=int, default=256, help="evaluations per explanation (256)")
+    parser.add_argument("--fill", default="min", help="what 'off' means (default min)")
+    parser.add_argument("--bands", type=int, default=8, help="frequency bands (default 8)")
+    parser.add_argument("--top-k", type=int, default=3, help="descriptors per genre (default 3)")
+    parser.add_argument("--descriptors", default="", metavar="LIST",
+                        help="further descriptors to draw ALE for, e.g. tempo")
+    parser.add_argument("--bins", type=int, default=8, help="ALE bins (default 8)")
+    parser.add_argument("--bootstrap", type=int, default=50, help="ALE bootstrap replicates (50)")
+    parser.add_argument("--ale-output", choices=["probabilities", "logits"],
+                        default="probabilities", help="what the ALE curves show (probabilities)")
+    parser.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
+    parser.add_argument("--no-plots", action="store_true", help="write no PNG")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_cmd_global)
+
+
+def _cmd_global(args: argparse.Namespace) -> int:
+    from genrelens.glob.pipeline import global_view
+
+    summary = global_view(
+        args.run, out=args.out, data=args.data, cache=args.cache, method=args.method,
+        kinds=_csv_list(args.components), per_class=args.per_class,
+        ale_per_class=args.ale_per_class, n_samples=args.samples, fill=_fill_arg(args.fill),
+        n_bands=args.bands, top_k=args.top_k, descriptors=_csv_list(args.descriptors),
+        n_bins=args.bins, n_bootstrap=args.bootstrap, ale_output=args.ale_output,
+        random_state=args.seed, plots=not args.no_plots, progress=not args.no_progress,
+    )
+    for genre, items in summary["findings"].items():
+        print(f"{genre}:")
+        for item in items:
+            print(f"  {item['text']} (rank score {item['importance']:.4f})")
+    cost = summary["cost"]
+    print(f"{cost['local_evaluations']} + {cost['ale_evaluations']} model evaluations in "
+          f"{cost['seconds']:.1f} s -> {summary['out']}")
+    return 0
+
+
+def _add_evaluate_xai(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "evaluate-xai",
+        help="Measure explanation quality: deletion/insertion, sanity, stability, ground truth.",
+        description="Explain a class-stratified sample of RUN's test segments with every method "
+        "and component kind and measure, beside a random-explanation baseline: deletion and "
+        "insertion AUC, faithfulness correlation and label flips (faithfulness); the "
+        "model-parameter randomisation test (sanity); rank stability across seeds and fills; "
+        "localisation of the synthetic cues (ground truth, datasets from `genrelens data "
+        "synth`); and cost. Writes CSV/JSON tables and PNG plots to RUN/xai/.",
+    )
+    parser.add_argument("run", metavar="RUN", help="training run directory")
+    parser.add_argument("--out", metavar="DIR", help="output folder (default RUN/xai)")
+    parser.add_argument("--data", metavar="DIR", help="dataset folder (default: the run's)")
+    parser.add_argument("--cache", metavar="DIR", help="feature cache (default: the run's)")
+    parser.add_argument("--methods", default="lime,kernel_shap,occlusion,gradcam,ig",
+                        metavar="LIST", help="comma-separated methods (random is always added)")
+    parser.add_argument("--components", default="time,frequency,tf_grid", metavar="LIST",
+                        help="comma-separated from time,frequency,tf_grid")
+    parser.add_argument("--per-class", type=int, default=2, help="test segments per class (2)")
+    parser.add_argument("--samples", type=int, default=500,
+                        help="evaluations of LIME/KernelSHAP (shared; default 500)")
+    parser.add_argument("--fill", default="min", help="what 'off' means (default min)")
+    parser.add_argument("--subsets", type=int, default=50,
+                        help="random subsets of the faithfulness correlation (50)")
+    parser.add_argument("--check", type=int, default=5,
+                        help="segments for the sanity check and stability (5)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds compared for stability (3)")
+    parser.add_argument("--fills", default="min,mean,blur", metavar="LIST",
+                        help="fills compared for stability (min,mean,blur)")
+    parser.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
+    parser.add_argument("--no-plots", action="store_true", help="write no PNG")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_cmd_evaluate_xai)
+
+
+def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
+    from genrelens.evaluate.xai import evaluate_xai
+
+    summary = evaluate_xai(
+        args.run, out=args.out, data=args.data, cache=args.cache, per_class=args.per_class,
+        methods=_csv_list(args.methods), kinds=_csv_list(args.components),
+        n_samples=args.samples, fill=_fill_arg(args.fill), n_subsets=args.subsets,
+        n_check=args.check, seeds=args.seeds, fills=_csv_list(args.fills),
+        random_state=args.seed, plots=not args.no_plots, progress=not args.no_progress,
+    )
+    print(f"{summary['n_segments']} segments, fill {summary['fill']}")
+    print(f"{'method':<12} {'kind':<10} {'del AUC':>8} {'ins AUC':>8} {'faith r':>8}")
+    for row in summary["faithfulness"]:
+        print(f"{row['method']:<12} {row['kind']:<10} {row['deletion_auc']:8.3f} "
+              f"{row['insertion_auc']:8.3f} {row['faithfulness_corr']:8.3f}")
+    for row in summary["sanity"]:
+        verdict = "passes" if row["passes"] else "FAILS"
+        print(f"sanity {row['method']:<12} {row['kind']:<8} |rho| {row['spearman_abs']:.2f} "
+              f"{verdict}")
+    for row in summary["groundtruth"]:
+        print(f"cues {row['method']:<12} {row['kind']:<8} rank acc {row['rank_accuracy']:.3f} "
+              f"(chance {row['chance']:.3f}), mass {row['mass_accuracy']:.3f}, pointing "
+              f"{row['pointing_game']:.2f}")
+    print(f"{summary['seconds']:.1f} s -> {summary['out']}")
+    return 0
+
+
+def _csv_list(text: str) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _fill_arg(text: str) -> str | float:
+    """A fill given on the command line: a number of dB or a name."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _add_tabular(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "tabular",
+        help="A gradient-boosting baseline on GTZAN's feature tables, explained with ALE.",
+    )
+    tab_sub = parser.add_subparsers(dest="tabular_command", metavar="TABULAR_COMMAND")
+    tab_sub.required = True
+    train = tab_sub.add_parser(
+        "train",
+        help="Fit HistGradientBoosting on features_30_sec.csv / features_3_sec.csv.",
+        description="Fit scikit-learn's HistGradientBoostingClassifier on a Kaggle GTZAN feature "
+        "table with a track-level split, report validation and test accuracy, save the model "
+        "(joblib = pickle: only load files you made) and write ALE curves of the features with "
+        "the largest effects to OUT/ale/.",
+    )
+    train.add_argument("--features", metavar="CSV", required=True, help="feature table (CSV)")
+    train.add_argument("--out", metavar="DIR", required=True, help="output folder")
+    _add_split_options(train)
+    train.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
+    train.add_argument("--max-iter", type=int, default=200, help="boosting iterations (default 200)")
+    train.add_argument("--top", type=int, default=6, help="features with ALE curves (default 6)")
+    train.add_argument("--bins", type=int, default=10, help="ALE quantile bins (default 10)")
+    train.add_argument("--bootstrap", type=int, default=50,
+                       help="bootstrap replicates of the ALE band (default 50; 0: none)")
+    train.add_argument("--no-plots", action="store_true", help="write no PNG")
+    train.set_defaults(func=_cmd_tabular_train)
+
+
+def _cmd_tabular_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from genrelens.data.splits import Split
+    from genrelens.glob.tabular import train_tabular
+
+    metrics = train_tabular(
+        args.features,
+        out=args.out,
+        split=Split.load(args.split) if args.split else None,
+        split_dir=args.split_dir,
+        random_state=args.seed,
+        max_iter=args.max_iter,
+        n_top=args.top,
+        n_bins=args.bins,
+        n_bootstrap=args.bootstrap,
+        plots=not args.no_plots,
+    )
+    line = f"test accuracy {metrics['test_accuracy']:.3f}"
+    if "test_track_accuracy" in metrics:
+        line += f" (per track {metrics['test_track_accuracy']:.3f})"
+    sizes = ", ".join(f"{k} {v}" for k, v in metrics["n_tracks"].items())
+    print(f"{line}; split {metrics['split']['name']}: {sizes} tracks")
+    for item in metrics["ale"]["top"]:
+        print(f"  ALE importance {item['importance']:.4f}  {item['feature']}")
+    print(f"wrote {Path(args.out)}")
+    for warning in metrics["split"]["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "demo",
+        help="Run the whole pipeline (synthesise, prepare, train, evaluate, explain, global, "
+        "quality, report) into one run directory.",
+        description="One command for everything: synthesise the embedded synthetic dataset (or "
+        "use --data DIR, a GTZAN copy or a class-per-folder collection), prepare log-mel "
+        "features, train, evaluate, explain a few test tracks of different genres with every "
+        "method and component kind, compute global explanations and explanation quality, and "
+        "write the HTML report. Each stage is cached in RUN/manifest.json: running again skips "
+        "finished stages and resumes a failed one. Prints the report's path.",
+    )
+    parser.add_argument("--data", metavar="DIR", help="dataset folder (default: synthetic)")
+    parser.add_argument(
+        "--out", metavar="RUN", help="run directory (default runs/demo, with --quick runs/demo-quick)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small data and budgets: about 3 minutes on 2 cores"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the one random seed (default 0)")
+    parser.add_argument("--cache", metavar="DIR", help="feature cache (default RUN/../cache)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let stages replace results that were made with other parameters",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from genrelens.demo import DEFAULT_OUT, QUICK_OUT, DemoSettings, run_demo
+
+    out = Path(args.out) if args.out else (QUICK_OUT if args.quick else DEFAULT_OUT)
+    print(f"run directory: {out.absolute()}", file=sys.stderr)
+    settings = DemoSettings.quick(seed=args.seed) if args.quick else DemoSettings(seed=args.seed)
+    report = run_demo(
+        out=out,
+        data=args.data,
+        settings=settings,
+        cache_dir=args.cache,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    print(report.absolute())
+    return 0
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="Write the self-contained HTML report of a run directory.",
+        description="Render RUN/report.html from the results saved in run directory RUN "
+        "(dataset overview, split, training curves, metrics, explanations with audio, global "
+        "explanations, explanation quality, run record). Sections whose files are absent say "
+        "'not computed'. No model is run. Prints the report's path.",
+    )
+    parser.add_argument("run", metavar="RUN", help="run directory")
+    parser.add_argument("--out", metavar="PATH", help="report file (default RUN/report.html)")
+    parser.add_argument(
+        "--max-audio-seconds",
+        type=float,
+        default=10.0,
+        help="longest embedded audio excerpt in seconds (default 10)",
+    )
+    parser.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from genrelens.report import render_report
+
+    path = render_report(args.run, out=args.out, max_audio_seconds=args.max_audio_seconds)
+    print(path.absolute())
+    return 0
+
+
 # ``genrelens data <name>``: one ``_add_data_<name>`` per entry.
-_DATA_SUBCOMMANDS: list = []
+def _add_explain_dataset(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "explain-dataset",
+        help="Explain every track of a run's dataset, serially, on local processes or on Dask.",
+        description="Explain every test track (or every track) of RUN's dataset with every "
+        "method and component kind, one task per track, serially, on local processes or on a "
+        "Dask distributed cluster. Each track's seed comes from (--seed, track id) and the "
+        "engine batch size is fixed, so results do not depend on the schedule. Each track's "
+        "results are written atomically to OUT/<track>/ (result.json + one NPZ per method and "
+        "kind); finished tracks are skipped when run again (resumable); failed tracks are "
+        "retried, then reported in OUT/index.json. Exit status 1 when a track failed.",
+    )
+    parser.add_argument("run", metavar="RUN", help="training run directory")
+    parser.add_argument("--data", metavar="DIR", help="dataset folder (default: the run's)")
+    parser.add_argument("--split", default="test", choices=["test", "all"],
+                        help="explain the run's test tracks or all tracks (default test)")
+    parser.add_argument("--tracks", metavar="LIST", help="comma-separated track ids (default all)")
+    parser.add_argument("--methods", default="shap", metavar="LIST",
+                        help="comma-separated from lime,shap,hybrid,occlusion,gradcam,ig "
+                        "(default shap; lime and shap together share evaluations)")
+    parser.add_argument("--components", default="tf", metavar="LIST",
+                        help="comma-separated from time,freq,tf,stems (default tf)")
+    parser.add_argument("--samples", type=int, default=1000, metavar="N",
+                        help="model evaluations per LIME/SHAP explanation (default 1000)")
+    parser.add_argument("--fill", default="min", help="what 'off' means (default min)")
+    parser.add_argument("--seed", type=int, default=0, help="random_state of the run (default 0)")
+    parser.add_argument("--executor", default="local", choices=["serial", "local", "dask"],
+                        help="serial, local processes or a Dask cluster (default local)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="worker processes (local, or a Dask LocalCluster; default: cores)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    parser.add_argument("--retries", type=int, default=2,
+                        help="extra attempts of a task that crashed (default 2)")
+    parser.add_argument("--batch-size", type=int, default=16, metavar="B",
+                        help="engine batch size, fixed for reproducible results (default 16)")
+    parser.add_argument("--threads", type=int, metavar="N", help="torch threads per worker")
+    parser.add_argument("--out", metavar="DIR", help="output folder (default RUN/explanations)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="recompute tracks finished with other settings")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_cmd_explain_dataset)
+
+
+def _cmd_explain_dataset(args: argparse.Namespace) -> int:
+    from genrelens.explain.batch import explain_dataset
+
+    report = explain_dataset(
+        args.run, data=args.data, split=args.split,
+        track_ids=None if args.tracks is None else _csv_list(args.tracks),
+        methods=_csv_list(args.methods), kinds=_csv_list(args.components),
+        n_samples=args.samples, fill=_fill_arg(args.fill), random_state=args.seed,
+        executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+        retries=args.retries, batch_size=args.batch_size, threads=args.threads, out=args.out,
+        overwrite=args.overwrite, progress=not args.no_progress,
+    )
+    print(report.summary())
+    print(f"-> {report.out}")
+    return 1 if report.failed else 0
+
+
+_DATA_SUBCOMMANDS: list = [
+    _add_data_check,
+    _add_data_fetch_split,
+    _add_data_split,
+    _add_data_synth,
+]
 
 # ``genrelens <name>``: one ``_add_<name>`` per entry, in the order of the pipeline.
-_SUBCOMMANDS: list = [_add_data]
+_SUBCOMMANDS: list = [_add_data, _add_prepare, _add_train, _add_evaluate, _add_predict, _add_explain, _add_global, _add_evaluate_xai, _add_tabular, _add_demo, _add_report, _add_explain_dataset]

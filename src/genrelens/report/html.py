@@ -1,0 +1,804 @@
+"""The HTML report of a run directory: one self-contained file, rendered from saved results.
+
+:func:`render_report` reads what a run directory holds and writes ``RUN/report.html``: images
+as base64 PNG data URIs, audio as base64 WAV data URIs (downsampled and shortened so that the
+file stays a few MB), inline CSS, no script, nothing fetched from the network. A researcher can
+mail it. Every section appears when its files exist and says "not computed" otherwise. The
+report never runs a model.
+
+Files read (all optional), relative to the run directory:
+
+=============================  ===============================================================
+``manifest.json``              parameters, FeatureConfig, seeds, versions, stages (timings,
+                               status, skipped files) — :mod:`genrelens.run`
+``dataset.json``               ``{"check": DatasetReport.to_dict(), "tracks": [{"track_id",
+                               "label", "duration_s"}], "examples": {label: {"track_id",
+                               "file", "start_s"}}}``
+``examples/*.wav``             one excerpt per class (waveform, log-mel, player)
+``split.json``                 :class:`genrelens.data.Split` JSON
+``history.csv``                one row per epoch (``epoch``, ``*loss*``, ``*acc*`` columns)
+``metrics.json``               classification metrics; any ``*confusion*`` 2-D list is drawn
+``explanations/<track>/``      :class:`genrelens.explain.explanation.Explanation` pairs
+                               (``*.json`` + ``*.npz``) and listenable ``*.wav`` files
+``global/*.json``, ``*.csv``   :class:`genrelens.glob.ale.ALEResult` files and tables
+``xai/*.json``, ``xai/*.csv``  tables (explanation quality with random baselines)
+=============================  ===============================================================
+
+A *table* file is JSON ``{"title": ..., "caption": ..., "columns": [...], "rows": [[...]]}``;
+lists of records and dicts of records or scalars are shown as tables too.
+
+All text taken from files (track ids, class names, messages) is escaped by jinja2's
+autoescaping; nothing read from a run directory is marked safe.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrelens._io import write_text
+from genrelens.config import FeatureConfig
+from genrelens.errors import GenrelensError
+
+__all__ = ["render_report", "build_context", "audio_data_uri", "tables_from_json", "REPORT_NAME"]
+
+#: File name of the report inside the run directory.
+REPORT_NAME = "report.html"
+
+_MAX_TABLE_ROWS = 60
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _png_uri(fig: Any) -> str:
+    from genrelens import display
+
+    return "data:image/png;base64," + base64.b64encode(
+        display.png_bytes(fig, palette=True)).decode("ascii")
+
+
+def audio_data_uri(
+    y: np.ndarray, *, sr: int, max_seconds: float = 10.0, target_sr: int = 11025
+) -> str:
+    """A ``data:audio/wav;base64,...`` URI of a mono waveform, shortened and downsampled.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n_samples,) or (n_samples, n_channels)
+        The audio (channels are averaged).
+    sr : int
+        Its sampling rate in Hz.
+    max_seconds : float
+        Keep at most this many seconds from the start.
+    target_sr : int
+        Resample to this rate (polyphase, anti-aliased) when ``sr`` is higher; 11025 Hz keeps
+        10 s at about 290 kB of base64 (16-bit PCM).
+
+    Returns
+    -------
+    str
+    """
+    from scipy.signal import resample_poly
+
+    from genrelens.explain.listen import wav_bytes
+
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 2:
+        y = y.mean(axis=1)
+    y = y[: int(round(max_seconds * sr))]
+    if sr > target_sr:
+        g = math.gcd(int(sr), int(target_sr))
+        y = resample_poly(y, target_sr // g, int(sr) // g)
+        sr = target_sr
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak > 1.0:
+        y = y / peak
+    payload = wav_bytes(y.astype(np.float32), sr=int(sr))
+    return "data:audio/wav;base64," + base64.b64encode(payload).decode("ascii")
+
+
+def _wav_uri(path: Path, *, max_seconds: float) -> str | None:
+    import soundfile as sf
+
+    try:
+        y, sr = sf.read(path, dtype="float32", always_2d=False)
+    except Exception:  # unreadable audio is reported as missing, the report still renders
+        return None
+    if y.size == 0:
+        return None
+    return audio_data_uri(y, sr=sr, max_seconds=max_seconds)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _read_csv(path: Path) -> list[dict[str, str]] | None:
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    except OSError:
+        return None
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return "–"
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+            return f"{v:.3e}"
+        return f"{v:.4g}"
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, (int, float, str, bool)) or v is None for v in value) and len(value) <= 12:
+            return ", ".join(_fmt(v) for v in value)
+        return f"[{len(value)} values]"
+    if isinstance(value, Mapping):
+        return json.dumps(value, default=str)[:200]
+    return str(value)
+
+
+def _number(text: Any) -> Any:
+    """A CSV cell as int or float when it reads as one, else unchanged."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except (TypeError, ValueError):
+            continue
+    return text
+
+
+def _table(title: str | None, columns: Sequence[Any], rows: Sequence[Sequence[Any]],
+           caption: str | None = None) -> dict[str, Any]:
+    rows = list(rows)
+    return {
+        "title": title,
+        "caption": caption,
+        "columns": [str(c) for c in columns],
+        "rows": [[_fmt(v) for v in row] for row in rows[:_MAX_TABLE_ROWS]],
+        "truncated": max(0, len(rows) - _MAX_TABLE_ROWS),
+    }
+
+
+def _short_list(values: list[Any]) -> bool:
+    """A list shown in a table cell: a few plain values (numeric series longer than 4 are
+    curves, drawn by their stage, not tabulated)."""
+    if len(values) > 12 or any(isinstance(x, (Mapping, list)) for x in values):
+        return False
+    numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values)
+    return not (numeric and len(values) > 4)
+
+
+def tables_from_json(data: Any, *, title: str) -> list[dict[str, Any]]:
+    """Turn a JSON value into tables for the report (see the module docstring)."""
+    if isinstance(data, Mapping) and "columns" in data and "rows" in data:
+        return [_table(data.get("title", title), data["columns"], data["rows"],
+                       data.get("caption"))]
+    if isinstance(data, list) and data and all(isinstance(r, Mapping) for r in data):
+        columns = list(dict.fromkeys(k for r in data for k in r))
+        return [_table(title, columns, [[r.get(c) for c in columns] for r in data])]
+    if isinstance(data, Mapping):
+        scalars = {k: v for k, v in data.items() if not isinstance(v, (Mapping, list))
+                   or (isinstance(v, list) and _short_list(v))}
+        records = {k: v for k, v in data.items() if isinstance(v, Mapping) and v}
+        tables = []
+        if scalars:
+            tables.append(_table(title, ["", "value"], [[k, v] for k, v in scalars.items()]))
+        flat = {k: v for k, v in records.items()
+                if all(not isinstance(x, (Mapping, list)) or (isinstance(x, list) and _short_list(x))
+                       for x in v.values())}
+        if flat:
+            columns = list(dict.fromkeys(c for r in flat.values() for c in r))
+            tables.append(_table(title, ["", *columns],
+                                 [[k, *(r.get(c) for c in columns)] for k, r in flat.items()]))
+        for key, value in records.items():
+            if key not in flat:
+                tables.extend(tables_from_json(value, title=f"{title} — {key}"))
+        return tables
+    return []
+
+
+def _find_confusions(data: Any, path: str = "") -> list[tuple[str, np.ndarray, list[str]]]:
+    """Every square ``*confusion*`` matrix in ``data``: (where, matrix, class names found beside
+    it in a ``per_class`` or ``class_names`` entry, else [])."""
+    found: list[tuple[str, np.ndarray, list[str]]] = []
+    if isinstance(data, Mapping):
+        names = data.get("class_names") or list(data.get("per_class") or {})
+        for key, value in data.items():
+            where = f"{path} {key}".strip()
+            if "confusion" in str(key).lower() and _is_matrix(value):
+                found.append((where, np.asarray(value, dtype=float), [str(n) for n in names]))
+            else:
+                found.extend(_find_confusions(value, where))
+    return found
+
+
+def _is_matrix(value: Any) -> bool:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return arr.ndim == 2 and arr.shape[0] == arr.shape[1] and arr.shape[0] > 0
+
+
+def _drop_confusions(data: Any) -> Any:
+    if isinstance(data, Mapping):
+        return {k: _drop_confusions(v) for k, v in data.items()
+                if not ("confusion" in str(k).lower() and _is_matrix(v))}
+    return data
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _manifest_section(run: Path) -> dict[str, Any] | None:
+    manifest = _read_json(run / "manifest.json")
+    if not isinstance(manifest, Mapping):
+        return None
+    stages = []
+    for name, rec in (manifest.get("stages") or {}).items():
+        summary = rec.get("summary") or {}
+        stages.append({
+            "name": name,
+            "status": rec.get("status", "?"),
+            "seconds": _fmt(rec.get("seconds")) if rec.get("seconds") is not None else "–",
+            "summary": "; ".join(f"{k}: {_fmt(v)}" for k, v in summary.items()
+                                 if not isinstance(v, (Mapping,)) and k != "skipped"),
+            "error": rec.get("error"),
+        })
+    params = {k: v for k, v in manifest.items()
+              if k not in ("stages", "versions", "manifest_version")}
+    return {
+        "stages": stages,
+        "params": json.dumps(params, indent=2, sort_keys=True, default=str),
+        "versions": _table(None, ["package", "version"],
+                           sorted((manifest.get("versions") or {}).items())),
+    }
+
+
+def _feature_config(run: Path) -> FeatureConfig:
+    manifest = _read_json(run / "manifest.json")
+    if isinstance(manifest, Mapping) and isinstance(manifest.get("feature_config"), Mapping):
+        try:
+            return FeatureConfig.from_dict(dict(manifest["feature_config"]))
+        except GenrelensError:
+            pass
+    return FeatureConfig()
+
+
+def _mel_hz(config: FeatureConfig) -> np.ndarray | None:
+    try:
+        from genrelens.features import mel_frequencies
+    except ImportError:
+        return None
+    return np.asarray(mel_frequencies(config))
+
+
+def _log_mel(y: np.ndarray, config: FeatureConfig) -> np.ndarray | None:
+    try:
+        from genrelens.features import log_mel
+    except ImportError:
+        return None
+    return np.asarray(log_mel(np.asarray(y, dtype=np.float32), config=config))
+
+
+def _split_sets(run: Path) -> dict[str, list[str]] | None:
+    data = _read_json(run / "split.json")
+    if not isinstance(data, Mapping):
+        return None
+    return {s: list(data.get(s) or []) for s in ("train", "valid", "test")}
+
+
+def _dataset_section(run: Path, config: FeatureConfig, max_seconds: float) -> dict[str, Any] | None:
+    from genrelens import display
+
+    data = _read_json(run / "dataset.json")
+    if not isinstance(data, Mapping):
+        return None
+    check = data.get("check") or {}
+    tracks = [t for t in data.get("tracks") or [] if isinstance(t, Mapping)]
+    out: dict[str, Any] = {
+        "root": check.get("root"),
+        "layout": check.get("layout"),
+        "n_tracks": check.get("n_tracks", len(tracks)),
+        "n_readable": check.get("n_readable"),
+        "n_segments": check.get("n_segments"),
+        "figures": [],
+        "examples": [],
+    }
+    labels = sorted({str(t.get("label")) for t in tracks}) or sorted(check.get("class_counts", {}))
+    sets = _split_sets(run)
+    if tracks:
+        if sets:
+            where = {tid: s for s, ids in sets.items() for tid in ids}
+            stack_names = ["train", "valid", "test", "unused"]
+            counts = np.zeros((4, len(labels)))
+            for t in tracks:
+                s = where.get(str(t.get("track_id")), "unused")
+                counts[stack_names.index(s), labels.index(str(t.get("label")))] += 1
+            keep = counts.sum(axis=1) > 0
+            fig = display.plot_stacked_counts(counts[keep], labels=labels,
+                                              stack_labels=[n for n, k in zip(stack_names, keep) if k],
+                                              title="Tracks per genre and split")
+        else:
+            counts = np.array([[sum(str(t.get("label")) == c for t in tracks) for c in labels]])
+            fig = display.plot_stacked_counts(counts, labels=labels, stack_labels=["all"],
+                                              title="Tracks per genre")
+        out["figures"].append({
+            "uri": _png_uri(fig),
+            "caption": "Number of tracks of each genre, coloured by the set of the split they "
+                       "belong to (a track's segments never cross sets).",
+        })
+        durations = [float(t["duration_s"]) for t in tracks
+                     if isinstance(t.get("duration_s"), (int, float))]
+        if durations:
+            fig = display.plot_histogram(np.asarray(durations), bins=30, xlabel="duration (s)",
+                                         title="Track durations")
+            out["figures"].append({
+                "uri": _png_uri(fig),
+                "caption": f"Durations of the {len(durations)} readable tracks (min "
+                           f"{min(durations):.2f} s, max {max(durations):.2f} s); each track "
+                           f"gives segments of {config.segment_seconds:g} s.",
+            })
+    if check.get("class_counts"):
+        out["class_table"] = _table(None, ["genre", "readable", "listed"],
+                                    [[c, *v] for c, v in sorted(check["class_counts"].items())])
+    skipped = [[s.get("track_id"), s.get("reason"), s.get("message")]
+               for s in check.get("unreadable") or [] if isinstance(s, Mapping)]
+    manifest = _read_json(run / "manifest.json") or {}
+    for stage, rec in (manifest.get("stages") or {}).items():
+        for s in (rec.get("summary") or {}).get("skipped") or []:
+            if isinstance(s, Mapping):
+                skipped.append([s.get("track_id"), s.get("reason"), f"{stage}: {s.get('message', '')}"])
+            elif isinstance(s, (list, tuple)) and len(s) >= 2:
+                skipped.append([s[0], s[1], f"skipped by stage {stage}"])
+    out["skipped"] = _table(None, ["track", "reason", "message"], skipped) if skipped else None
+    out["duplicates"] = [" = ".join(map(str, g)) for g in check.get("duplicates") or []]
+    mel_hz = _mel_hz(config)
+    for label, info in sorted((data.get("examples") or {}).items()):
+        path = run / str(info.get("file", ""))
+        if not path.is_file() or not str(info.get("file", "")):
+            continue
+        import soundfile as sf
+
+        try:
+            y, sr = sf.read(path, dtype="float32", always_2d=False)
+        except Exception:
+            continue
+        example = {"label": label, "track_id": info.get("track_id"),
+                   "start_s": info.get("start_s", 0.0)}
+        example["wave"] = _png_uri(display.plot_waveform(y, sr=sr))
+        if sr == config.sr:
+            logmel = _log_mel(y, config)
+            if logmel is not None:
+                example["mel"] = _png_uri(display.plot_logmel(
+                    logmel, sr=config.sr, hop_length=config.hop_length, mel_hz=mel_hz))
+        example["audio"] = audio_data_uri(y, sr=sr, max_seconds=max_seconds)
+        out["examples"].append(example)
+    return out
+
+
+def _split_section(run: Path) -> dict[str, Any] | None:
+    data = _read_json(run / "split.json")
+    sets = _split_sets(run)
+    if not isinstance(data, Mapping) or sets is None:
+        return None
+    labels: dict[str, str] = {}
+    dataset = _read_json(run / "dataset.json")
+    if isinstance(dataset, Mapping):
+        labels = {str(t.get("track_id")): str(t.get("label")) for t in dataset.get("tracks") or []}
+    classes = sorted(set(labels.values()))
+    rows = []
+    for s, ids in sets.items():
+        per_class = [sum(labels.get(i) == c for i in ids) for c in classes]
+        rows.append([s, len(ids), *per_class])
+    return {
+        "name": data.get("name"),
+        "random_state": data.get("random_state"),
+        "warnings": [str(w) for w in data.get("warnings") or []],
+        "table": _table(None, ["set", "tracks", *classes], rows),
+        "test_ids": ", ".join(sets["test"][:40]) + (" …" if len(sets["test"]) > 40 else ""),
+    }
+
+
+def _training_section(run: Path) -> dict[str, Any] | None:
+    from genrelens import display
+
+    rows = _read_csv(run / "history.csv")
+    out: dict[str, Any] = {"figures": [], "tables": []}
+    if rows:
+        history: dict[str, list[float]] = {}
+        for col in rows[0]:
+            try:
+                history[col] = [float(r[col]) for r in rows]
+            except (TypeError, ValueError):
+                continue
+        out["figures"].append({
+            "uri": _png_uri(display.plot_history(history)),
+            "caption": "Training curves: loss (left) and accuracy (right) per epoch on the "
+                       "training and validation sets. The checkpoint kept is the one with the "
+                       "best validation score; a widening gap between the curves means "
+                       "over-fitting.",
+        })
+        out["tables"].append(_table("Last epochs", list(rows[0]),
+                                    [[_number(v) for v in r.values()] for r in rows[-5:]]))
+    config = _read_json(run / "train_config.json")
+    if isinstance(config, Mapping):
+        out["tables"].extend(tables_from_json(config, title="Training configuration"))
+    return out if out["figures"] or out["tables"] else None
+
+
+def _metrics_section(run: Path) -> dict[str, Any] | None:
+    from genrelens import display
+
+    metrics = _read_json(run / "metrics.json")
+    if metrics is None:
+        return None
+    manifest = _read_json(run / "manifest.json") or {}
+    fallback = list((manifest.get("dataset") or {}).get("class_names") or [])
+    figures = []
+    for where, matrix, names in _find_confusions(metrics):
+        for candidate in (names, fallback, [str(i) for i in range(len(matrix))]):
+            if len(candidate) == len(matrix):
+                names = candidate
+                break
+        figures.append({
+            "uri": _png_uri(display.plot_confusion(matrix, names, title=f"Confusion matrix ({where})")),
+            "caption": f"Confusion matrix ({where}) on the test set: rows are the true genres, "
+                       "columns the predicted ones; numbers are counts, colour the fraction of "
+                       "the true genre (the diagonal is each genre's recall).",
+        })
+    body = _drop_confusions(metrics)
+    if isinstance(body, Mapping):
+        body = {k: v for k, v in body.items() if k != "class_names"}
+    return {"figures": figures, "tables": tables_from_json(body, title="Test metrics")}
+
+
+def _target_name(exp: Any) -> tuple[int, str]:
+    k = exp.predicted_class
+    return k, (exp.class_names[k] if exp.class_names else str(k))
+
+
+def _explanation_view(exp: Any, stem: str, config: FeatureConfig,
+                      mel_hz: np.ndarray | None) -> dict[str, Any]:
+    from genrelens import display
+
+    k, name = _target_name(exp)
+    comp = exp.components
+    kind = comp.kind if comp is not None else "dense"
+    cfg = comp.config if comp is not None else config
+    title = f"{exp.method} · {kind}"
+    figures = []
+    row = np.asarray(exp.scores[k])
+    if kind == "stems" and comp is not None and comp.stems is not None:
+        parts, n_seg = comp.stems.names, comp.stems.n_segments
+        cols = [f"{e.start_s:.1f}s" for e in comp.extents[:n_seg]]
+        figures.append({"uri": _png_uri(display.plot_matrix(
+            row.reshape(len(parts), n_seg), row_labels=parts, col_labels=cols,
+            xlabel="time segment (start)", ylabel="stem", title=f"stem × time, attribution to {name}")),
+            "caption": f"Attribution of each sound source (row) in each time segment (column) "
+                       f"to the class {name}: red cells support it, blue cells speak against it."})
+    else:
+        heat = exp.to_map(k)
+        figures.append({"uri": _png_uri(display.plot_overlay(
+            exp.logmel, heat, sr=cfg.sr, hop_length=cfg.hop_length, mel_hz=mel_hz,
+            title=f"attribution to {name}")),
+            "caption": f"The input log-mel in grey with the {exp.method} attribution to the "
+                       f"predicted class {name} painted over it ({kind} components; red "
+                       "supports the class, blue speaks against it; uncoloured cells score 0)."})
+        if kind == "time" and comp is not None:
+            figures.append({"uri": _png_uri(display.plot_bars(
+                row, [f"{e.start_s:.1f}" for e in comp.extents], xlabel="segment start (s)",
+                title=f"temporal attribution to {name}")),
+                "caption": "Score of each time segment: which moments made the model say "
+                           f"{name}."})
+        elif kind == "frequency" and comp is not None:
+            labels = [f"{e.low_hz:.0f}–{e.high_hz:.0f} Hz" for e in comp.extents]
+            figures.append({"uri": _png_uri(display.plot_bars(
+                row, labels, xlabel="band", horizontal=True,
+                title=f"band attribution to {name}")),
+                "caption": f"Score of each frequency band for the class {name}."})
+    facts = [["explained class", name], ["output", exp.output]]
+    for key in ("n_evaluations", "seconds"):
+        if key in exp.cost:
+            facts.append([f"cost: {key}", exp.cost[key]])
+    for key, value in exp.fit.items():
+        v = np.asarray(value)
+        facts.append([f"fit: {key}", v[k] if v.ndim == 1 and v.size == exp.n_classes else value])
+    for key in ("n_samples", "random_state"):
+        if key in exp.params:
+            facts.append([key, exp.params[key]])
+    if exp.fill is not None:
+        facts.append(["fill", getattr(exp.fill, "kind", type(exp.fill).__name__)])
+    if comp is not None:
+        top = exp.top(min(3, comp.n_components), target=k)
+        facts.append(["top components", "; ".join(f"{t.name} ({t.score:.3g})" for t in top)])
+    return {"title": title, "file": stem, "figures": figures,
+            "facts": _table(None, ["", "value"], facts)}
+
+
+def _load_explanations(folder: Path) -> tuple[list[tuple[str, Any]], list[str]]:
+    """Explanation pairs (``*.json`` + ``*.npz``) directly in ``folder``, and load errors."""
+    from genrelens.explain.explanation import Explanation
+
+    found, errors = [], []
+    for path in sorted(folder.glob("*.json")):
+        data = _read_json(path)
+        if not (isinstance(data, Mapping) and "method" in data and "arrays" in data):
+            continue
+        try:
+            found.append((path.stem, Explanation.load(path)))
+        except GenrelensError as exc:
+            errors.append(f"{path.name}: {exc}")
+    return found, errors
+
+
+def _track_folders(root: Path) -> list[tuple[Path, Mapping[str, Any] | None, Path]]:
+    """``(track folder, summary or None, folder of the shown explanations)`` under ``root``.
+
+    A folder with ``summary.json`` is a track explained by ``genrelens explain`` (its first
+    explained segment, ``segments/<i>/``, is shown); any other folder holding explanation
+    files directly is a track of its own.
+    """
+    tracks: list[tuple[Path, Mapping[str, Any] | None, Path]] = []
+    claimed: list[Path] = []
+    for summary_path in sorted(root.rglob("summary.json")):
+        folder = summary_path.parent
+        summary = _read_json(summary_path)
+        segments = sorted(p for p in (folder / "segments").glob("*") if p.is_dir())
+        tracks.append((folder, summary if isinstance(summary, Mapping) else None,
+                       segments[0] if segments else folder))
+        claimed.append(folder)
+    for folder in sorted(p for p in [root, *root.rglob("*")] if p.is_dir()):
+        if any(folder == c or c in folder.parents for c in claimed):
+            continue
+        if any(folder.glob("*.npz")) or any(folder.glob("*.wav")):
+            tracks.append((folder, None, folder))
+    return tracks
+
+
+_KIND_ORDER = ("time", "frequency", "tf_grid", "superpixels", "custom", "stems")
+_METHOD_ORDER = ("lime", "kernel_shap", "hybrid", "occlusion", "gradcam", "ig")
+
+
+def _card_order(item: tuple[str, Any]) -> tuple[int, int, str]:
+    """Cards grouped by component kind (dense maps last), methods in a fixed order, so that
+    the methods of one kind sit side by side."""
+    stem, exp = item
+    kind = exp.components.kind if exp.components is not None else "dense"
+    k = _KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER)
+    m = _METHOD_ORDER.index(exp.method) if exp.method in _METHOD_ORDER else len(_METHOD_ORDER)
+    return k, m, stem
+
+
+def _one_per_kind(paths: list[Path]) -> list[Path]:
+    """Of ``<method>_<kind>_top.wav`` files, the first method's file of each kind (the report
+    stays a few MB; every file remains in the run directory)."""
+    chosen: dict[str, Path] = {}
+    for path in paths:
+        kind = path.stem.rsplit("_", 2)[-2] if path.stem.count("_") >= 2 else path.stem
+        chosen.setdefault(kind, path)
+    return list(chosen.values())
+
+
+def _explanations_section(run: Path, config: FeatureConfig,
+                          max_seconds: float) -> list[dict[str, Any]] | None:
+    from genrelens import display
+
+    root = run / "explanations"
+    if not root.is_dir():
+        return None
+    labels: dict[str, str] = {}
+    dataset = _read_json(run / "dataset.json")
+    if isinstance(dataset, Mapping):
+        labels = {str(t.get("track_id")): str(t.get("label")) for t in dataset.get("tracks") or []}
+    mel_hz = _mel_hz(config)
+    tracks = []
+    for folder, summary, shown in _track_folders(root):
+        exps, errors = _load_explanations(shown)
+        wavs = sorted(folder.glob("*.wav"))
+        if shown != folder:
+            wavs += _one_per_kind(sorted(shown.glob("*_top.wav")))
+        if not exps and not wavs:
+            continue
+        summary = summary or {}
+        track_id = str(summary.get("track_id") or next(
+            (e.params["track_id"] for _, e in exps if "track_id" in e.params),
+            folder.relative_to(root).as_posix()))
+        view: dict[str, Any] = {"track_id": track_id,
+                                "true_label": summary.get("label") or labels.get(track_id),
+                                "segment": shown.name if shown != folder else None,
+                                "methods": [], "audio": [], "errors": errors}
+        if exps:
+            first = exps[0][1]
+            k, name = _target_name(first)
+            view["predicted"] = name
+            view["probability"] = float(first.prediction[k])
+            cfg = first.components.config if first.components is not None else config
+            names = list(first.class_names or map(str, range(first.n_classes)))
+            order = np.argsort(-first.prediction)[:5]
+            view["spectrogram"] = _png_uri(display.plot_logmel(
+                first.logmel, sr=cfg.sr, hop_length=cfg.hop_length, mel_hz=mel_hz,
+                title="input log-mel (dB)"))
+            view["probs"] = _png_uri(display.plot_bars(
+                first.prediction[order], [names[i] for i in order], horizontal=True,
+                ylabel=first.output, title="model output, top 5"))
+            for stem, exp in sorted(exps, key=_card_order):
+                view["methods"].append(_explanation_view(exp, stem, config, mel_hz))
+        for wav in wavs:
+            uri = _wav_uri(wav, max_seconds=max_seconds)
+            if uri is not None:
+                label = wav.stem.replace("_", " ")
+                view["audio"].append({"label": label.replace(" top", ": top components"),
+                                      "uri": uri})
+        view["audio"].sort(key=lambda a: (not a["label"].startswith("original"), a["label"]))
+        tracks.append(view)
+    return tracks
+
+
+#: Tables shown first (the quality measures before their cost), others alphabetically.
+_FIRST_TABLES = ("faithfulness", "groundtruth", "sanity", "stability", "descriptor_ranking")
+
+
+def _table_order(path: Path) -> tuple[int, str]:
+    name = path.stem
+    return (_FIRST_TABLES.index(name) if name in _FIRST_TABLES else len(_FIRST_TABLES), name)
+
+
+def _json_files_section(run: Path, folder: str) -> dict[str, Any] | None:
+    from genrelens import display
+
+    root = run / folder
+    if not root.is_dir():
+        return None
+    out: dict[str, Any] = {"figures": [], "tables": []}
+    for path in sorted(root.rglob("*.csv"), key=_table_order):
+        rows = _read_csv(path)
+        if rows:
+            out["tables"].append(_table(path.relative_to(root).as_posix(), list(rows[0]),
+                                        [[_number(v) for v in r.values()] for r in rows]))
+    drawn: set[Path] = set()
+    for path in sorted(root.rglob("*.json")):
+        data = _read_json(path)
+        title = path.relative_to(root).with_suffix("").as_posix()
+        if isinstance(data, Mapping) and {"feature_names", "average", "grid_values"} <= set(data):
+            out["figures"].extend(_ale_figures(data, title, display))
+            drawn.add(path)
+        elif data is not None and not path.with_suffix(".csv").is_file():  # CSV shown above
+            out["tables"].extend(tables_from_json(data, title=title))
+    for path in sorted(root.rglob("*.png")):
+        if path.with_suffix(".json") in drawn:
+            continue  # drawn above from its data
+        out["figures"].append({
+            "uri": "data:image/png;base64,"
+                   + base64.b64encode(display.compress_png(path.read_bytes())).decode("ascii"),
+            "caption": f"{path.relative_to(root).as_posix()} (figure saved by the stage)",
+        })
+    return out if out["figures"] or out["tables"] else None
+
+
+def _ale_figures(data: Mapping[str, Any], title: str, display: Any) -> list[dict[str, Any]]:
+    from genrelens.glob.ale import ALEResult
+
+    try:
+        result = ALEResult.from_dict(dict(data))
+    except (KeyError, TypeError, ValueError):
+        return []
+    unit = result.params.get("unit")
+    feature = result.feature_names[0] + (f" ({unit})" if unit else "")
+    if result.order == 1:
+        fig = display.plot_ale(result.grid_values[0], result.average,
+                               output_names=result.output_names, feature_name=feature,
+                               low=result.low, high=result.high,
+                               feature_values=result.feature_values, title=f"ALE: {title}")
+        caption = (f"Accumulated local effect of {feature} on each genre's "
+                   f"{result.params.get('output', 'output')}: how the output moves, on "
+                   "average over the data, when this descriptor changes within its observed "
+                   "range (0 = the average effect; bands: bootstrap "
+                   f"{result.params.get('confidence', '')} interval; ticks: data values).")
+    else:
+        k = int(np.argmax(result.importance()))
+        fig = display.plot_matrix(result.average[k], row_labels=[f"{v:.3g}" for v in result.grid_values[0]],
+                                  col_labels=[f"{v:.3g}" for v in result.grid_values[1]],
+                                  xlabel=result.feature_names[1], ylabel=result.feature_names[0],
+                                  title=f"ALE interaction: {title} ({result.output_names[k]})")
+        caption = (f"Second-order effect of {result.feature_names[0]} × {result.feature_names[1]} "
+                   f"on {result.output_names[k]} (the output where it is largest).")
+    return [{"uri": _png_uri(fig), "caption": caption}]
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def build_context(run_dir: str | os.PathLike[str], *, max_audio_seconds: float = 10.0) -> dict[str, Any]:
+    """Collect everything the report shows from ``run_dir`` (plots rendered to data URIs).
+
+    Returns
+    -------
+    dict
+        The template context; a section is None when its files are absent.
+    """
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise GenrelensError(f"run directory {run} does not exist: run `genrelens demo` first.")
+    config = _feature_config(run)
+    context = {
+        "title": f"genrelens report — {run.resolve().name}",
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "run_name": run.resolve().name,
+        "manifest": _manifest_section(run),
+        "dataset": _dataset_section(run, config, max_audio_seconds),
+        "split": _split_section(run),
+        "training": _training_section(run),
+        "metrics": _metrics_section(run),
+        "explanations": _explanations_section(run, config, max_audio_seconds),
+        "global_": _json_files_section(run, "global"),
+        "quality": _json_files_section(run, "xai"),
+        "feature_config": _table(None, ["", "value"], sorted(config.to_dict().items())),
+    }
+    from genrelens import __version__
+
+    context["version"] = __version__
+    context["toc"] = [
+        ("dataset", "Dataset overview", context["dataset"] is not None),
+        ("split", "Split", context["split"] is not None),
+        ("training", "Training", context["training"] is not None),
+        ("metrics", "Classification metrics", context["metrics"] is not None),
+        ("explanations", "Local explanations", bool(context["explanations"])),
+        ("global", "Global explanations", context["global_"] is not None),
+        ("quality", "Explanation quality", context["quality"] is not None),
+        ("run", "Run record", context["manifest"] is not None),
+    ]
+    return context
+
+
+def render_report(
+    run_dir: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    max_audio_seconds: float = 10.0,
+) -> Path:
+    """Write the self-contained HTML report of ``run_dir`` and return its path.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run directory.
+    out : path-like, optional
+        Where to write; default ``run_dir / "report.html"``.
+    max_audio_seconds : float
+        Longest audio excerpt embedded (seconds); audio is downsampled to 11025 Hz.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    import jinja2
+
+    context = build_context(run_dir, max_audio_seconds=max_audio_seconds)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("genrelens.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    text = env.get_template("report.html.j2").render(**context)
+    return write_text(Path(run_dir) / REPORT_NAME if out is None else Path(out), text)

@@ -1,0 +1,63 @@
+"""``genrelens demo`` and ``genrelens report`` from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from report_fixtures import full_run, partial_run  # noqa: F401  (session fixture)
+
+from genrelens.cli import main
+from genrelens.demo import DemoSettings, run_demo
+
+
+def test_report_command_prints_the_path(tmp_path, capsys, full_run):  # noqa: F811
+    run = partial_run(full_run, tmp_path / "run", ["manifest.json", "split.json", "metrics.json"])
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.endswith("r.html") and (tmp_path / "r.html").stat().st_size > 10_000
+
+
+def test_report_command_on_a_missing_run_is_one_clear_line(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "absent")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("genrelens report: error:") and "does not exist" in err
+    assert "\n" not in err
+
+
+def test_demo_on_a_missing_data_folder_fails_clearly(tmp_path, capsys):
+    assert main(["demo", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+TINY = DemoSettings(n_per_genre=6, duration=6.0, epochs=1, patience=1, batch_size=16,
+                    n_explain=1, n_samples=90, global_per_class=1, ale_per_class=1,
+                    n_bootstrap=2, quality_per_class=1, quality_checks=1, quality_subsets=8,
+                    quality_fills=("min", "mean"))
+
+
+@pytest.mark.slow
+def test_tiny_demo_end_to_end_then_cached(tmp_path, capsys):
+    out = tmp_path / "runs" / "demo"
+    report = run_demo(out=out, settings=TINY, progress=False)
+    assert report == out / "report.html" and report.stat().st_size > 50_000
+    manifest = json.loads((out / "manifest.json").read_text())
+    stages = manifest["stages"]
+    assert all(s["status"] == "done" for s in stages.values()), stages
+    for name in ("synthesize", "data", "prepare", "train", "evaluate", "explain", "global",
+                 "quality", "report"):
+        assert name in stages and stages[name]["seconds"] > 0
+    assert manifest["feature_config"]["n_mels"] == 128
+    assert manifest["split"]["test"] >= 1 and manifest["versions"]["torch"].startswith("2.13.0")
+    for path in ("dataset.json", "split.json", "checkpoint.pt", "history.csv", "metrics.json",
+                 "explanations/index.json", "global/summary.json", "xai/summary.json"):
+        assert (out / path).is_file(), path
+    text = report.read_text(encoding="utf-8")
+    assert "Not computed" not in text
+    capsys.readouterr()
+    run_demo(out=out, settings=TINY, progress=False)  # everything cached but the report
+    err = capsys.readouterr().err
+    assert err.count("skipped (cached)") == len(stages) - 1
+    with pytest.raises(Exception, match="other parameters"):
+        run_demo(out=out, settings=DemoSettings(**{**TINY.to_dict(), "epochs": 2}),
+                 progress=False)

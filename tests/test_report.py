@@ -1,0 +1,108 @@
+"""The HTML report: sections from saved results, "not computed" for absent ones, escaping."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+import soundfile as sf
+from report_fixtures import (  # noqa: F401  (session fixtures)
+    CLASSES,
+    full_run,
+    hostile_run,
+    partial_run,
+)
+
+from genrelens.errors import GenrelensError
+from genrelens.report import audio_data_uri, build_context, render_report
+from genrelens.report.html import tables_from_json
+
+
+@pytest.fixture(scope="module")
+def full_report(full_run):  # noqa: F811
+    return full_run, (full_run / "report.html").read_text(encoding="utf-8")
+
+
+def test_full_report_has_every_section_and_no_external_resource(full_report):
+    run, text = full_report
+    for section in ("dataset", "split", "training", "metrics", "explanations", "global",
+                    "quality", "run"):
+        assert f'<section id="{section}">' in text
+    assert "Not computed" not in text
+    # self-contained: every src is a data URI, no link/script element, no http(s) reference
+    srcs = re.findall(r'src="([^"]*)"', text)
+    assert srcs and all(s.startswith(("data:image/png;base64,", "data:audio/wav;base64,"))
+                        for s in srcs)
+    assert "<script" not in text and "<link" not in text
+    assert not re.search(r"(src|href)=\"https?:", text)
+    assert len(text) < 5_000_000
+
+
+def test_full_report_shows_each_explanation_and_audio(full_report):
+    _, text = full_report
+    for title in ("kernel_shap · frequency", "occlusion · tf_grid", "lime · stems"):
+        assert text.count(title) == 1  # first track: a folder of explanation files
+    for title in ("lime · time", "gradcam · dense"):
+        assert text.count(title) == 2  # and the second, written by `genrelens explain`
+    # examples + (original, top3) of the first track + (original, 2 segment "top") of the second
+    assert text.count("<audio") == len(CLASSES) + 2 + 3
+    assert "lime time: top components" in text and "segment 000" in text
+    assert "Deletion AUC (lower is better)" in text and "random AUC" in text
+    assert "Accumulated local effect of spectral centroid (Hz)" in text
+    assert "blues.bad" in text and "truncated" in text  # skipped files and why
+
+
+def test_sections_say_not_computed_when_files_are_absent(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"manifest_version": 1, "stages": {}}')
+    text = render_report(tmp_path).read_text(encoding="utf-8")
+    assert text.count("Not computed") == 7  # everything but the run record
+    assert "(not computed)" in text  # table of contents marks them
+
+
+def test_missing_run_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(GenrelensError, match="does not exist"):
+        render_report(tmp_path / "nope")
+
+
+def test_hostile_names_are_escaped(hostile_run):  # noqa: F811
+    text = (hostile_run / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in text
+    assert "<img src=x" not in text
+    assert "&lt;script&gt;document.title=&#39;pwned&#39;" in text
+    assert "&#34;&gt;&lt;img src=x onerror=&#34;window.__pwned=1&#34;&gt;" in text
+
+
+def test_audio_data_uri_is_downsampled_short_wav():
+    sr = 22050
+    y = np.sin(2 * np.pi * 440 * np.arange(20 * sr) / sr).astype(np.float32)
+    uri = audio_data_uri(y, sr=sr, max_seconds=4.0)
+    assert uri.startswith("data:audio/wav;base64,")
+    back, back_sr = sf.read(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert back_sr == 11025 and back.shape == (4 * 11025,)
+    # the tone survives resampling: same frequency, same amplitude (16-bit PCM)
+    spectrum = np.abs(np.fft.rfft(back))
+    assert np.argmax(spectrum) * back_sr / back.size == pytest.approx(440, abs=0.5)
+    assert np.max(np.abs(back[100:-100])) == pytest.approx(1.0, abs=2e-3)
+
+
+def test_tables_from_json_shapes():
+    table = tables_from_json({"columns": ["a", "b"], "rows": [[1, 0.123456]], "title": "T"},
+                             title="x")[0]
+    assert table["title"] == "T" and table["rows"] == [["1", "0.1235"]]
+    records = tables_from_json([{"m": "lime", "auc": 0.5}, {"m": "shap", "x": 1}], title="r")[0]
+    assert records["columns"] == ["m", "auc", "x"]
+    assert records["rows"][1] == ["shap", "None", "1"]
+    nested = tables_from_json({"acc": 0.5, "per_class": {"a": {"f1": 1.0}}}, title="m")
+    assert [t["rows"] for t in nested] == [[["acc", "0.5"]], [["a", "1"]]]
+    assert tables_from_json(3.0, title="x") == []
+
+
+def test_context_marks_present_sections(full_run, tmp_path):  # noqa: F811
+    run = partial_run(full_run, tmp_path / "run",
+                      ["manifest.json", "split.json", "history.csv", "metrics.json"])
+    toc = {k: present for k, _, present in build_context(run)["toc"]}
+    assert toc == {"dataset": False, "split": True, "training": True, "metrics": True,
+                   "explanations": False, "global": False, "quality": False, "run": True}
