@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install genrelens with everything it needs (tests included) into ./.venv, from nothing.
+# Install genrelens with everything (tests, Dask, the lime/shap/captum references for the
+# benchmarks, scikit-image for superpixels) into ./.venv, from nothing.
 # torch is pinned to 2.13.0 and installed first, so that nothing else pulls another build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,5 +10,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
-.venv/bin/python -m pip install --quiet -e ".[test]"
+.venv/bin/python -m pip install --quiet -e ".[test,distributed,compare,superpixels]"
 .venv/bin/python -c "import genrelens, torch; print('genrelens', genrelens.__version__, 'torch', torch.__version__)"
