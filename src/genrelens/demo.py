@@ -103,7 +103,7 @@ class DemoSettings:
     @classmethod
     def quick(cls, *, seed: int = 0) -> DemoSettings:
         """Settings of ``genrelens demo --quick`` (about 3 minutes on 2 CPU cores)."""
-        return cls(n_per_genre=6, duration=12.0, epochs=5, patience=3, n_explain=2,
+        return cls(n_per_genre=6, duration=12.0, epochs=15, patience=5, n_explain=2,
                    n_samples=100, global_per_class=1, ale_per_class=2, n_bootstrap=10,
                    quality_per_class=1, quality_checks=1, quality_subsets=16,
                    quality_fills=("min", "mean"), seed=seed)
