@@ -57,7 +57,6 @@ Prints the JSON record to stdout (or ``--json``) and a table to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -66,7 +65,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_engine import _allocator, _model  # noqa: E402  (shared benchmark helpers)
+from _common import allocator, emit, ensure_malloc_env  # noqa: E402
+from bench_engine import _model  # noqa: E402  (shared benchmark helpers)
 
 N_CLASSES = 10
 GENRELENS_TOOLS = ("genrelens_lime", "genrelens_kernel_shap", "genrelens_hybrid")
@@ -366,7 +366,7 @@ def run(args: argparse.Namespace) -> dict:
         "n_samples": args.n_samples,
         "repeats": args.repeats,
         "explained_class": target,
-        "allocator": _allocator() + " (every tool: one process)",
+        "allocator": allocator() + " (every tool: one process)",
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "load_average_1min": os.getloadavg()[0],
@@ -471,21 +471,9 @@ def main(argv: list[str] | None = None) -> int:
         args.captum_classes = 1
     args.skip = [x.strip() for x in args.skip.split(",") if x.strip()]
     args.parts = [x.strip() for x in args.parts.split(",") if x.strip()]
-    from genrelens.cli import MALLOC_ENV
-
     os.environ["TQDM_DISABLE"] = "1"  # lime_image shows a progress bar per call
-    if not args.default_malloc and any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
-    result = run(args)
-    text = json.dumps(result, indent=2, default=lambda o: o.tolist())
-    if args.json:
-        from genrelens._io import write_text
-
-        write_text(args.json, text + "\n")
-    else:
-        print(text)
-    print(_table(result), file=sys.stderr)
-    return 0
+    ensure_malloc_env(default_malloc=args.default_malloc)
+    return emit(run(args), table=_table, json_path=args.json)
 
 
 if __name__ == "__main__":

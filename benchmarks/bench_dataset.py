@@ -35,7 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_engine import _allocator, _model  # noqa: E402  (shared benchmark helpers)
+from _common import allocator, emit, ensure_malloc_env  # noqa: E402
+from bench_engine import _model  # noqa: E402  (shared benchmark helpers)
 
 GTZAN_TRACKS, FMA_LARGE_TRACKS, TRACK_SECONDS = 1000, 106_574, 30.0
 
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace) -> dict:
         "tracks": args.tracks,
         "scaling_tracks": args.scaling_tracks,
         "track_seconds": args.seconds,
-        "allocator": _allocator() + " (worker processes inherit it)",
+        "allocator": allocator() + " (worker processes inherit it)",
         "torch_threads_serial": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "load_average_1min": os.getloadavg()[0],
@@ -191,20 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.tracks, args.seconds, args.scaling_samples, args.scaling_tracks = 2, 3.0, 100, 6
-    from genrelens.cli import MALLOC_ENV
-
-    if not args.default_malloc and any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
-    result = run(args)
-    text = json.dumps(result, indent=2)
-    if args.json:
-        from genrelens._io import write_text
-
-        write_text(args.json, text + "\n")
-    else:
-        print(text)
-    print(_table(result), file=sys.stderr)
-    return 0
+    ensure_malloc_env(default_malloc=args.default_malloc)
+    return emit(run(args), table=_table, json_path=args.json)
 
 
 if __name__ == "__main__":

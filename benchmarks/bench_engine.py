@@ -28,22 +28,13 @@ Writes JSON to ``--json`` (or stdout) and a table to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 
+from _common import allocator, emit, ensure_malloc_env
 
-def _allocator() -> str:
-    from genrelens.cli import MALLOC_ENV
-
-    preload = os.environ.get("LD_PRELOAD", "")
-    if "tcmalloc" in preload:
-        return f"tcmalloc (LD_PRELOAD={preload})"
-    if all(os.environ.get(k) == v for k, v in MALLOC_ENV.items()):
-        return "glibc malloc with MALLOC_ENV " + " ".join(f"{k}={v}" for k, v in MALLOC_ENV.items())
-    return "glibc malloc, default settings"
 
 
 def _model(name: str, n_classes: int):
@@ -121,7 +112,7 @@ def run(args: argparse.Namespace) -> dict:
         "n_samples": args.n_samples,
         "n_evaluations": explain_runs[0]["n_evaluations"],
         "repeats": args.repeats,
-        "allocator": _allocator(),
+        "allocator": allocator(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
@@ -171,20 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default-malloc", action="store_true",
                         help="do not re-execute with genrelens.cli.MALLOC_ENV set")
     args = parser.parse_args(argv)
-    from genrelens.cli import MALLOC_ENV
-
-    if not args.default_malloc and any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
-    result = run(args)
-    text = json.dumps(result, indent=2)
-    if args.json:
-        from genrelens._io import write_text
-
-        write_text(args.json, text + "\n")
-    else:
-        print(text)
-    print(_table(result), file=sys.stderr)
-    return 0
+    ensure_malloc_env(default_malloc=args.default_malloc)
+    return emit(run(args), table=_table, json_path=args.json)
 
 
 if __name__ == "__main__":

@@ -23,26 +23,17 @@ Prints a JSON record to ``--json`` (or stdout) and a table to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 
+from _common import allocator, emit, ensure_malloc_env
+
 #: Training batch size per model (vgg16's 138 M parameters make large batches impractical).
 TRAIN_BATCH = {"cnn": 32, "shortchunk": 16, "vgg16": 8}
 FORWARD_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
-
-def _allocator() -> str:
-    from genrelens.cli import MALLOC_ENV
-
-    preload = os.environ.get("LD_PRELOAD", "")
-    if "tcmalloc" in preload:
-        return f"tcmalloc (LD_PRELOAD={preload})"
-    if all(os.environ.get(k) == v for k, v in MALLOC_ENV.items()):
-        return "glibc malloc with MALLOC_ENV " + " ".join(f"{k}={v}" for k, v in MALLOC_ENV.items())
-    return "glibc malloc, default settings"
 
 
 def _timed(step, *, items: int, seconds: float, repeats: int) -> float:
@@ -112,7 +103,7 @@ def run(args: argparse.Namespace) -> dict:
         "benchmark": "models",
         "genrelens": genrelens.__version__,
         "torch": torch.__version__,
-        "allocator": _allocator(),
+        "allocator": allocator(),
         "torch_threads": torch.get_num_threads(),
         "cpus": len(os.sched_getaffinity(0)),
         "load_average_before": list(os.getloadavg()),
@@ -152,20 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--default-malloc", action="store_true",
                         help="do not re-execute with genrelens.cli.MALLOC_ENV set")
     args = parser.parse_args(argv)
-    from genrelens.cli import MALLOC_ENV
-
-    if not args.default_malloc and any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
-    record = run(args)
-    text = json.dumps(record, indent=2)
-    if args.json:
-        from genrelens._io import write_text
-
-        write_text(args.json, text + "\n")
-    else:
-        print(text)
-    print(table(record), file=sys.stderr)
-    return 0
+    ensure_malloc_env(default_malloc=args.default_malloc)
+    return emit(run(args), table=table, json_path=args.json)
 
 
 if __name__ == "__main__":

@@ -1047,4 +1047,17 @@ _DATA_SUBCOMMANDS: list = [
 ]
 
 # ``genrelens <name>``: one ``_add_<name>`` per entry, in the order of the pipeline.
-_SUBCOMMANDS: list = [_add_data, _add_prepare, _add_train, _add_evaluate, _add_predict, _add_explain, _add_global, _add_evaluate_xai, _add_tabular, _add_demo, _add_report, _add_explain_dataset]
+_SUBCOMMANDS: list = [
+    _add_data,
+    _add_prepare,
+    _add_train,
+    _add_evaluate,
+    _add_predict,
+    _add_explain,
+    _add_explain_dataset,
+    _add_global,
+    _add_evaluate_xai,
+    _add_tabular,
+    _add_demo,
+    _add_report,
+]

@@ -9,7 +9,7 @@ import pytest
 
 from genrelens import cli
 from genrelens.data import Dataset, Track, default_split, fault_filtered_split, kfold_splits
-from genrelens.data import random_split
+from genrelens.data import open_dataset, random_split
 from genrelens.data import splits as sp
 from genrelens.data.gtzan import GTZAN_GENRES
 from genrelens.errors import ParameterError, SplitError
@@ -331,3 +331,13 @@ def test_cli_split_options_helper(tmp_path, lists, cache_home):
     args = parser.parse_args(["--split-dir", str(lists), "--no-verify"])
     assert len(cli._split_from_args(args, ds).test) == 290
     assert cli._split_from_args(parser.parse_args([]), ds, random_state=2).random_state == 2
+
+
+def test_synthetic_dataset_gets_a_random_split_without_the_gtzan_artist_warning(tmp_path):
+    from genrelens.data.synthetic import synthesize_dataset
+
+    root = synthesize_dataset(tmp_path / "synth", n_per_genre=5, duration=3.5, stems=False)
+    split = default_split(open_dataset(root))
+    assert split.name == "random"
+    assert len(split.warnings) == 1
+    assert "synthetic" in split.warnings[0] and "Sturm" not in split.warnings[0]

@@ -74,6 +74,10 @@ _FOLDER_RANDOM_WARNING = (
     "inflates accuracy; if your folders hold several tracks per artist, make an artist-disjoint "
     "split yourself (Split(...).save(path))."
 )
+_SYNTHETIC_RANDOM_NOTE = (
+    "random track-level split of the synthetic dataset: its tracks are independent draws with no "
+    "shared artists, so a random split is honest here."
+)
 # default_split falls back to a random split when a cached list covers less of the dataset.
 _MIN_COVERAGE = 0.9
 
@@ -402,7 +406,14 @@ def _by_class(dataset: Dataset) -> dict[str, list[str]]:
     return {c: sorted(ids) for c, ids in groups.items()}
 
 
+def _is_synthetic(dataset: Dataset) -> bool:
+    # `genrelens data synth` writes synth.json beside genres/ (the dataset root).
+    return any((folder / "synth.json").is_file() for folder in (dataset.root, dataset.root.parent))
+
+
 def _random_warning(dataset: Dataset) -> str:
+    if _is_synthetic(dataset):
+        return _SYNTHETIC_RANDOM_NOTE
     return _GTZAN_RANDOM_WARNING if dataset.layout.startswith("gtzan") else _FOLDER_RANDOM_WARNING
 
 
@@ -560,7 +571,7 @@ def default_split(
     -------
     Split
     """
-    if not dataset.layout.startswith("gtzan"):
+    if not dataset.layout.startswith("gtzan") or _is_synthetic(dataset):
         return random_split(dataset, random_state=random_state)
     if split_dir is not None:
         return fault_filtered_split(dataset, split_dir=split_dir, verify=verify)
