@@ -502,7 +502,9 @@ def _explanation_view(exp: Any, stem: str, config: FeatureConfig,
             title=f"attribution to {name}")),
             "caption": f"The input log-mel in grey with the {exp.method} attribution to the "
                        f"predicted class {name} painted over it ({kind} components; red "
-                       "supports the class, blue speaks against it; uncoloured cells score 0)."})
+                       "supports the class, blue speaks against it; uncoloured cells score 0)."
+                       + ("" if comp is None else " Each cell shows its component's score divided "
+                          "by the component's number of cells, so the map sums to the scores.")})
         if kind == "time" and comp is not None:
             figures.append({"uri": _png_uri(display.plot_bars(
                 row, [f"{e.start_s:.1f}" for e in comp.extents], xlabel="segment start (s)",
