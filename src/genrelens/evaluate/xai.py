@@ -46,7 +46,6 @@ __all__ = ["evaluate_xai", "evaluate_explanations", "XAI_METHODS", "XAI_KINDS"]
 XAI_METHODS = ("lime", "kernel_shap", "occlusion", "gradcam", "ig")
 XAI_KINDS = ("time", "frequency", "tf_grid")
 _DENSE = ("gradcam", "ig")
-_SAMPLED = ("lime", "kernel_shap", "random")
 
 
 def evaluate_xai(
@@ -193,15 +192,18 @@ def evaluate_explanations(
     faith: dict[tuple[str, str], dict[str, list]] = {}
     gt: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
     cost: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    check = np.arange(min(n_check, n))  # sanity check and stability segments (memoized)
     for i in progress_bar(range(n), enabled=progress, desc="evaluating explanations"):
         x = logmel[i]
+        index = i if i < len(check) else None
         targets = sorted({int(predicted[i]), int(labels[i])})
-        dense = ctx.dense_maps(x, methods, fill=fill, targets=targets, seed=random_state)
+        dense = ctx.dense_maps(x, methods, fill=fill, targets=targets, seed=random_state,
+                               index=index)
         for (method, _), (_, c) in dense.items():
             cost.setdefault((method, "dense"), []).append(c)
         for kind, cm in comps.items():
             views = ctx.component_scores(x, cm, methods, dense=dense, fill=fill,
-                                         seed=random_state, rng=rng)
+                                         seed=random_state, rng=rng, index=index)
             for method, (scores, c) in views.items():
                 cost.setdefault((method, kind), []).append(c)
             f = _faithfulness(ctx, x, cm, views, fill=fill, target=int(predicted[i]),
@@ -222,7 +224,6 @@ def evaluate_explanations(
             gt.setdefault(("random", "dense"), []).append(_gt(noise, cue_masks[i]))
 
     # sanity check and stability on the first n_check segments, finest kind
-    check = np.arange(min(n_check, n))
     kind = "tf_grid" if "tf_grid" in kinds else kinds[-1]
     randomized = randomize_model(model, random_state=random_state)
     rctx = ctx.with_model(randomized)
@@ -272,6 +273,22 @@ class _Context:
         self.model, self.fast, self.config = model, fast, config
         self.class_names, self.n_samples = class_names, n_samples
         self.batch_size, self.ig_steps = batch_size, ig_steps
+        # explanations already computed, by (segment index, method, components, fill, seed,
+        # targets): the sanity check and the stability measures ask again for explanations of
+        # the main loop (same model, fill and seed), which are deterministic
+        self._memo: dict[tuple, Any] = {}
+
+    def _memoized(self, key: tuple | None, compute: Any) -> Any:
+        """``compute()`` once per ``key`` (``key=None`` or unhashable, e.g. an array fill: no memo)."""
+        try:
+            hash(key)
+        except TypeError:
+            key = None
+        if key is None:
+            return compute()
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def with_model(self, model: Any) -> _Context:
         from genrelens.explain.engine import inference_model
@@ -281,8 +298,11 @@ class _Context:
                         batch_size=self.batch_size, ig_steps=self.ig_steps)
 
     def dense_maps(self, x: np.ndarray, methods: Sequence[str], *, fill: Any,
-                   targets: Sequence[int], seed: int) -> dict:
-        """``{(method, "dense"): (maps (n_classes, n_mels, n_frames), (evals, seconds))}``."""
+                   targets: Sequence[int], seed: int, index: int | None = None) -> dict:
+        """``{(method, "dense"): (maps (n_classes, n_mels, n_frames), (evals, seconds))}``.
+
+        ``index`` identifies ``x`` (its segment) for the memo; None computes afresh.
+        """
         from genrelens.explain.api import explain
 
         out = {}
@@ -290,31 +310,51 @@ class _Context:
             kw: dict[str, Any] = {"targets": list(targets)}
             if method == "ig":
                 kw["n_steps"] = self.ig_steps
-            exp = explain(self.model, x, method=method, fill=fill, random_state=seed,
-                          config=self.config, class_names=self.class_names, **kw)
-            out[(method, "dense")] = (np.asarray(exp.scores), _cost(exp))
+
+            def compute(method: str = method, kw: dict = kw) -> tuple:
+                exp = explain(self.model, x, method=method, fill=fill, random_state=seed,
+                              config=self.config, class_names=self.class_names, **kw)
+                return np.asarray(exp.scores), _cost(exp)
+
+            key = None if index is None else ("dense", index, method, fill, seed, tuple(targets))
+            out[(method, "dense")] = self._memoized(key, compute)
         return out
 
     def component_scores(self, x: np.ndarray, comps: Any, methods: Sequence[str], *,
-                         dense: dict, fill: Any, seed: int, rng: np.random.Generator) -> dict:
-        """``{method: (scores (n_classes, M), (evals, seconds))}`` incl. the random baseline."""
+                         dense: dict, fill: Any, seed: int, rng: np.random.Generator,
+                         index: int | None = None) -> dict:
+        """``{method: (scores (n_classes, M), (evals, seconds))}`` incl. the random baseline.
+
+        ``index`` identifies ``x`` (its segment) for the memo; None computes afresh. The random
+        baseline is drawn from ``rng`` on every call.
+        """
         from genrelens.explain.api import explain
+
+        def key(method: str) -> tuple | None:
+            return None if index is None else ("components", index, method, id(comps), fill, seed)
 
         views: dict[str, tuple[np.ndarray, tuple[float, float]]] = {}
         sampled = [m for m in methods if m in ("lime", "kernel_shap")]
         if sampled:
-            exp = explain(self.fast, x, method="hybrid" if len(sampled) == 2 else sampled[0],
-                          components=comps, fill=fill, n_samples=self.n_samples,
-                          random_state=seed, config=self.config, class_names=self.class_names,
-                          batch_size=self.batch_size, fast=False)
-            for m in sampled:  # the hybrid's evaluations are shared: each view carries them
-                views[m] = (np.asarray(exp.as_method(m).scores if exp.others else exp.scores),
-                            _cost(exp))
+            def compute_sampled() -> dict:
+                exp = explain(self.fast, x, method="hybrid" if len(sampled) == 2 else sampled[0],
+                              components=comps, fill=fill, n_samples=self.n_samples,
+                              random_state=seed, config=self.config,
+                              class_names=self.class_names, batch_size=self.batch_size,
+                              fast=False)
+                # the hybrid's evaluations are shared: each view carries them
+                return {m: (np.asarray(exp.as_method(m).scores if exp.others else exp.scores),
+                            _cost(exp)) for m in sampled}
+
+            views.update(self._memoized(key("+".join(sampled)), compute_sampled))
         if "occlusion" in methods:
-            exp = explain(self.fast, x, method="occlusion", components=comps, fill=fill,
-                          config=self.config, class_names=self.class_names,
-                          batch_size=self.batch_size, fast=False)
-            views["occlusion"] = (np.asarray(exp.scores), _cost(exp))
+            def compute_occlusion() -> tuple:
+                exp = explain(self.fast, x, method="occlusion", components=comps, fill=fill,
+                              config=self.config, class_names=self.class_names,
+                              batch_size=self.batch_size, fast=False)
+                return np.asarray(exp.scores), _cost(exp)
+
+            views["occlusion"] = self._memoized(key("occlusion"), compute_occlusion)
         for (method, _), (maps, c) in dense.items():
             views[method] = (_project(comps, maps), c)
         n_classes = len(self.class_names)
@@ -377,9 +417,9 @@ def _sanity(ctx: _Context, rctx: _Context, logmel: np.ndarray, check: np.ndarray
     for i in check:
         x, t = logmel[i], int(predicted[i])
         for c, store in ((ctx, trained), (rctx, random_)):
-            dense = c.dense_maps(x, methods, fill=fill, targets=[t], seed=seed)
+            dense = c.dense_maps(x, methods, fill=fill, targets=[t], seed=seed, index=int(i))
             views = c.component_scores(x, comps, methods, dense=dense, fill=fill, seed=seed,
-                                       rng=rng)
+                                       rng=rng, index=int(i))
             for method, (scores, _) in views.items():
                 store.setdefault((method, kind), []).append(scores[t])
             for (method, _), (maps, _) in dense.items():
@@ -407,9 +447,9 @@ def _stability(ctx: _Context, logmel: np.ndarray, check: np.ndarray, comps: Any,
         for over, settings in (("seed", [(fill, seed + j) for j in range(seeds)]),
                                ("fill", [(f, seed) for f in fills])):
             for f, s in settings:
-                dense = ctx.dense_maps(x, methods, fill=f, targets=[t], seed=s)
+                dense = ctx.dense_maps(x, methods, fill=f, targets=[t], seed=s, index=int(i))
                 views = ctx.component_scores(x, comps, methods, dense=dense, fill=f, seed=s,
-                                             rng=rng)
+                                             rng=rng, index=int(i))
                 for method, (scores, _) in views.items():
                     if over == "fill" and method in ("gradcam", "random"):
                         continue  # Grad-CAM has no fill; the random baseline ignores it

@@ -237,14 +237,16 @@ def global_analysis(
     primary = "kernel_shap" if method == "hybrid" else method
     ranking_rows: list[dict[str, Any]] = []
     top: dict[str, list[tuple[str, float]]] = {}
+    rankable = {  # kind: (scores (n_local, n_classes, M), descriptor directions)
+        kind: (np.stack(scores[(primary, kind)]),
+               descriptor_directions(comps_of_kind[kind], list(all_descs.values())))
+        for kind in ("frequency", "stems") if (primary, kind) in scores
+    }
     for c, genre in enumerate(class_names):
         mine = local_labels == c
         ranked: list[tuple[str, float]] = []
-        for kind in ("frequency", "stems"):
-            if (primary, kind) not in scores:
-                continue
-            directions = descriptor_directions(comps_of_kind[kind], list(all_descs.values()))
-            ranked += rank_descriptors(np.stack(scores[(primary, kind)])[mine, c], directions)
+        for stacked, directions in rankable.values():
+            ranked += rank_descriptors(stacked[mine, c], directions)
         ranked.sort(key=lambda item: (-item[1], item[0]))
         top[genre] = ranked[:top_k]
         ranking_rows += [{"genre": genre, "rank": r + 1, "descriptor": n, "importance": v}
