@@ -47,7 +47,14 @@ from genrelens.errors import ParameterError
 from genrelens.explain import components as components_mod
 from genrelens.explain import lime, occlusion, shap
 from genrelens.explain.components import Components
-from genrelens.explain.engine import OUTPUTS, ModelFn, evaluate_masks, inference_model
+from genrelens.explain.engine import (
+    OUTPUTS,
+    ModelFn,
+    evaluate_masks,
+    inference_model,
+    mask_inputs,
+    softmax,
+)
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import resolve_fill
 
@@ -148,10 +155,7 @@ def explain(
         raise ParameterError(f"method={method!r} is unknown: expected one of {list(METHODS)}.")
     if output not in OUTPUTS:
         raise ParameterError(f"output={output!r} is unknown: expected one of {list(OUTPUTS)}.")
-    if hasattr(model, "model") and hasattr(model, "class_names") and not callable(model):
-        class_names = model.class_names if class_names is None else class_names
-        config = getattr(model, "feature_config", None) if config is None else config
-        model = model.model
+    model, class_names, config = unwrap_loaded(model, class_names=class_names, config=config)
     x = as_logmel(logmel)
     if components is not None and not isinstance(components, Components):
         raise ParameterError(
@@ -258,6 +262,18 @@ def explain(
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def unwrap_loaded(
+    model: Any, *, class_names: Sequence[str] | None, config: FeatureConfig | None
+) -> tuple[ModelFn, Sequence[str] | None, FeatureConfig | None]:
+    """A :class:`~genrelens.models.LoadedModel`'s ``.model``, with its ``class_names`` and
+    ``feature_config`` as defaults for the given ones; any other model unchanged."""
+    if hasattr(model, "model") and hasattr(model, "class_names") and not callable(model):
+        class_names = model.class_names if class_names is None else class_names
+        config = getattr(model, "feature_config", None) if config is None else config
+        model = model.model
+    return model, class_names, config
 
 
 def as_logmel(logmel: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -426,18 +442,13 @@ def _normalised(scores: np.ndarray) -> np.ndarray:
 
 
 def _probabilities(f_full: np.ndarray, output: str) -> np.ndarray:
-    if output == "logits":
-        e = np.exp(f_full - f_full.max())
-        return e / e.sum()
-    return np.asarray(f_full, dtype=np.float64)
+    return softmax(f_full) if output == "logits" else np.asarray(f_full, dtype=np.float64)
 
 
 def _explained_input(x: np.ndarray, components: Components) -> np.ndarray:
     """The input the explanation is about: ``x``, or for stems the log-mel of the parts' sum."""
     if components.stems is None:
         return x
-    from genrelens.explain.engine import mask_inputs
-
     make = mask_inputs(x, components, np.ones((1, components.n_components), np.int8), None)
     return make(0, 1)[0, 0].numpy()
 

@@ -328,18 +328,12 @@ def _write_track_result(task: TrackTask, loaded: Any, results: dict, *, seconds:
                     prediction=res.prediction,
                 )
             entry: dict[str, Any] = {
-                "method": method, "kind": kind, "file": f"{name}.npz",
-                "n_evaluations": int(sum(e.cost.get("n_evaluations", 0) for e in res.segments)),
-                "seconds": float(sum(e.cost.get("seconds", 0.0) for e in res.segments)),
+                "method": method, "kind": kind, "file": f"{name}.npz", **res.cost(),
             }
             comps = res.segments[0].components
             if comps is not None:
-                row = res.mean_scores[predicted]
                 entry["component_names"] = list(comps.names)
-                entry["top_components"] = [
-                    {"index": int(j), "name": comps.names[j], "mean_score": float(row[j])}
-                    for j in np.argsort(-row, kind="stable")[:5]
-                ]
+                entry["top_components"] = res.top_components(predicted, 5)
             entries.append(entry)
         record = {
             "format": _FORMAT, "track_id": task.track_id, "path": task.path, "label": task.label,
@@ -467,6 +461,7 @@ def explain_dataset(
         ``overwrite``).
     """
     from genrelens.data import open_dataset
+    from genrelens.data.check import file_sha256
     from genrelens.explain.track import COMPONENT_KINDS, TRACK_METHODS
 
     start = time.perf_counter()
@@ -520,7 +515,7 @@ def explain_dataset(
     if threads is None and (executor == "local" or (executor == "dask" and scheduler is None)):
         threads = max(1, (os.cpu_count() or 1) // n_workers)
     settings = {
-        "checkpoint_sha256": _sha256(checkpoint), "methods": list(methods),
+        "checkpoint_sha256": file_sha256(checkpoint), "methods": list(methods),
         "kinds": list(kinds), "n_samples": int(n_samples), "fill": fill,
         "random_state": int(random_state), "batch_size": batch_size,
     }
@@ -727,14 +722,6 @@ def _read_json(path: Path) -> dict:
     except (OSError, ValueError) as exc:
         raise ParameterError(f"{path}: cannot read it ({exc}); pass the dataset with data=.") \
             from exc
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check_int(name: str, value: Any, *, minimum: int) -> None:

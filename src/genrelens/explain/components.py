@@ -322,6 +322,7 @@ def frequency_bands(
         used = np.unique(band)  # dropping the lower edge of an empty band merges it downward
         edges = np.array([*edges[used], edges[-1]])
         edges[0] = config.fmin  # an empty lowest band merges upward
+        band = _assign_bands(centres, edges)
     else:
         edges = np.asarray(edges_hz, dtype=np.float64)
         if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
@@ -338,7 +339,6 @@ def frequency_bands(
                 f"({', '.join(empty)}); mel bin centres run from {centres[0]:.1f} to "
                 f"{centres[-1]:.1f} Hz: widen the bands."
             )
-    band = _assign_bands(centres, edges)
     cmap = np.broadcast_to(band[:, None], (n_mels, n_frames)).astype(np.int64)
     t0, t1 = _frame_seconds(config, 0, n_frames)
     extents = tuple(

@@ -51,6 +51,7 @@ __all__ = [
     "evaluate_masks",
     "inference_model",
     "mask_inputs",
+    "softmax",
     "OUTPUTS",
     "BATCH_CANDIDATES",
 ]
@@ -258,10 +259,14 @@ def _run_batch(
             f"({stop - start}, n_classes)."
         )
     out = y.detach().to(device="cpu", dtype=torch.float64).numpy()
-    if output == "probabilities":
-        out = np.exp(out - out.max(axis=1, keepdims=True))
-        out /= out.sum(axis=1, keepdims=True)
-    return out, stop - start
+    return (softmax(out) if output == "probabilities" else out), stop - start
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis (class probabilities from logits), float64."""
+    out = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    out /= out.sum(axis=-1, keepdims=True)
+    return out
 
 
 def mask_inputs(

@@ -131,17 +131,22 @@ def listenable(
         keep = np.zeros(score.size)
         keep[order[score.ravel()[order] > 0]] = 1.0
         n_kept = int(keep.sum())
-        y = _check_waveform(y)
-        top = _masked_audio(y, keep.reshape(score.shape), config=config)
-        rest = _masked_audio(y, 1.0 - keep.reshape(score.shape), config=config)
+        keep = keep.reshape(score.shape)
+        top, rest = _masked_audio(_check_waveform(y), keep, 1.0 - keep, config=config)
         name = f"top {n_kept} cells ({100 * n_kept / score.size:.1f} %)"
         return Listenable(top, rest, config.sr, c, [], [name])
     row = explanation.scores[c]
     order = [int(i) for i in np.argsort(-row, kind="stable")[:k] if row[i] > 0]
     keep = np.zeros(comps.n_components)
     keep[order] = 1.0
-    top = resynthesize(comps, keep, y=y)
-    rest = resynthesize(comps, 1.0 - keep, y=y, uncovered=1.0)
+    if comps.stems is not None:
+        top = resynthesize(comps, keep, y=y)
+        rest = resynthesize(comps, 1.0 - keep, y=y, uncovered=1.0)
+    else:  # one STFT of y for both
+        top, rest = _masked_audio(
+            _check_waveform(y), np.append(keep, 0.0)[comps.map],
+            np.append(1.0 - keep, 1.0)[comps.map], config=comps.config,
+        )
     return Listenable(top, rest, comps.config.sr, c, order, [comps.names[i] for i in order])
 
 
@@ -188,7 +193,7 @@ def resynthesize(
         )
         return np.asarray(features.istft(S, config=config, length=length), dtype=np.float32)
     mel_mask = np.append(keep, uncovered)[components.map]
-    return _masked_audio(_check_waveform(y), mel_mask, config=config)
+    return _masked_audio(_check_waveform(y), mel_mask, config=config)[0]
 
 
 def mel_to_stft_mask(mel_mask: np.ndarray, *, config: FeatureConfig) -> np.ndarray:
@@ -239,17 +244,26 @@ def _check_waveform(y: np.ndarray | None) -> np.ndarray:
     return y
 
 
-def _masked_audio(y: np.ndarray, mel_mask: np.ndarray, *, config: FeatureConfig) -> np.ndarray:
+def _masked_audio(
+    y: np.ndarray, *mel_masks: np.ndarray, config: FeatureConfig
+) -> list[np.ndarray]:
+    """``y`` filtered by each mask ``(n_mels, n_frames)`` (one STFT of ``y`` for all)."""
     from genrelens import features
 
     S = np.asarray(features.stft(y, config=config))
-    if S.shape[-1] != mel_mask.shape[-1] or mel_mask.shape[0] != config.n_mels:
-        raise ParameterError(
-            f"y gives {S.shape[-1]} STFT frames but the mask has shape {mel_mask.shape} "
-            f"(n_mels={config.n_mels}, n_frames): pass the waveform of the explained segment."
+    out = []
+    for mel_mask in mel_masks:
+        if S.shape[-1] != mel_mask.shape[-1] or mel_mask.shape[0] != config.n_mels:
+            raise ParameterError(
+                f"y gives {S.shape[-1]} STFT frames but the mask has shape {mel_mask.shape} "
+                f"(n_mels={config.n_mels}, n_frames): pass the waveform of the explained "
+                "segment."
+            )
+        masked = S * mel_to_stft_mask(mel_mask, config=config)
+        out.append(
+            np.asarray(features.istft(masked, config=config, length=y.size), dtype=np.float32)
         )
-    masked = S * mel_to_stft_mask(mel_mask, config=config)
-    return np.asarray(features.istft(masked, config=config, length=y.size), dtype=np.float32)
+    return out
 
 
 def _mel_to_linear(config: FeatureConfig) -> np.ndarray:

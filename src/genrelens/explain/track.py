@@ -40,7 +40,7 @@ from genrelens._io import atomic_path, write_json
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain import components as C
-from genrelens.explain.api import explain
+from genrelens.explain.api import explain, unwrap_loaded
 from genrelens.explain.engine import inference_model
 from genrelens.explain.explanation import Explanation
 
@@ -86,6 +86,27 @@ class TrackExplanation:
     def mean_scores(self) -> np.ndarray:
         """Mean scores over segments, ``(n_classes, M)`` or ``(n_classes, n_mels, n_frames)``."""
         return np.mean([e.scores for e in self.segments], axis=0)
+
+    def cost(self) -> dict[str, Any]:
+        """``{"n_evaluations", "seconds"}`` summed over the segments' cost ledgers."""
+        return {
+            "n_evaluations": int(sum(e.cost.get("n_evaluations", 0) for e in self.segments)),
+            "seconds": float(sum(e.cost.get("seconds", 0.0) for e in self.segments)),
+        }
+
+    def top_components(self, target: int, k: int) -> list[dict[str, Any]]:
+        """The ``k`` components with the largest mean score for class ``target`` (not dense).
+
+        Each as ``{"index", "name", "mean_score"}``, best first (ties in component order).
+        """
+        comps = self.segments[0].components
+        if comps is None:
+            raise ParameterError(f"{self.method} explanations are dense maps: no components.")
+        row = self.mean_scores[target]
+        return [
+            {"index": int(j), "name": comps.names[j], "mean_score": float(row[j])}
+            for j in np.argsort(-row, kind="stable")[:k]
+        ]
 
     def timeline(self, target: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(logmel, heat)`` of the explained segments side by side, ``(n_mels, sum of frames)``.
@@ -186,12 +207,7 @@ def explain_track(
             f"segment_index={list(np.atleast_1d(index))!r} is invalid: the track has "
             f"{segments.shape[0]} segments (0..{segments.shape[0] - 1})."
         )
-    if (
-        hasattr(model, "model") and hasattr(model, "class_names") and not callable(model)
-    ):  # LoadedModel
-        class_names = model.class_names if class_names is None else class_names
-        model = model.model
-    fast_model = inference_model(model)  # folded once for all perturbation jobs
+    model, class_names, _ = unwrap_loaded(model, class_names=class_names, config=config)
     rng = (
         random_state
         if isinstance(random_state, np.random.Generator)
@@ -202,6 +218,8 @@ def explain_track(
         ["hybrid"] if shared else []
     )
     jobs = [(i, kind, m) for i in index for kind in kinds for m in runs if m not in _DENSE]
+    # folded once for all perturbation jobs (gradient methods use the model itself)
+    fast_model = inference_model(model) if jobs else model
     jobs += [(i, "dense", m) for i in index for m in runs if m in _DENSE]
     seeds = rng.integers(0, 2**31, size=len(jobs))
     logmels = log_mel(segments[index], config=config)
@@ -321,8 +339,9 @@ def write_track(
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
         files.append(npz)
-        files.append(display.save_png(_track_figure(res, c), track_dir / f"{name}.png"))
-        if res.timeline(c) is not None:  # consecutive, non-overlapping: the audio concatenates too
+        timeline = res.timeline(c)
+        files.append(display.save_png(_track_figure(res, c, timeline), track_dir / f"{name}.png"))
+        if timeline is not None:  # consecutive, non-overlapping: the audio concatenates too
             for part, audio in (("top", tops), ("rest", rests)):
                 files.append(
                     write_wav(
@@ -333,22 +352,18 @@ def write_track(
             "method": method,
             "kind": kind,
             "n_segments": len(res.segments),
-            "n_evaluations": int(sum(e.cost.get("n_evaluations", 0) for e in res.segments)),
-            "seconds": float(sum(e.cost.get("seconds", 0.0) for e in res.segments)),
+            **res.cost(),
             "files": sorted(os.path.relpath(f, out) for f in files),
         }
-        comps = res.segments[0].components
-        if comps is not None:
-            row = res.mean_scores[c]
-            best = np.argsort(-row, kind="stable")[:k]
-            entry["top_components"] = [
-                {"index": int(j), "name": comps.names[j], "mean_score": float(row[j])} for j in best
-            ]
+        if res.segments[0].components is not None:
+            entry["top_components"] = res.top_components(c, k)
         record["results"].append(entry)
     return write_json(out / "summary.json", record)
 
 
-def _track_figure(res: TrackExplanation, target: int) -> Any:
+def _track_figure(
+    res: TrackExplanation, target: int, timeline: tuple[np.ndarray, np.ndarray] | None
+) -> Any:
     from genrelens import display
     from genrelens.features import mel_frequencies
 
@@ -356,7 +371,6 @@ def _track_figure(res: TrackExplanation, target: int) -> Any:
     title = f"{res.method} / {res.kind}: " + (
         first.class_names[target] if first.class_names else f"class {target}"
     )
-    timeline = res.timeline(target)
     if timeline is not None:
         logmel, heat = timeline
         return display.plot_overlay(
@@ -367,10 +381,9 @@ def _track_figure(res: TrackExplanation, target: int) -> Any:
             mel_hz=mel_frequencies(res.config),
             title=f"{title} (segments side by side)",
         )
-    if first.components is not None and first.components.stems is not None:
-        mean = dataclasses.replace(first, scores=res.mean_scores, prediction=res.prediction)
-        return display.plot_stems(mean, target=target, title=f"{title} (mean over segments)")
     mean = dataclasses.replace(first, scores=res.mean_scores, prediction=res.prediction)
+    if first.components is not None and first.components.stems is not None:
+        return display.plot_stems(mean, target=target, title=f"{title} (mean over segments)")
     return display.plot_explanation_overlay(
         mean, target=target, title=f"{title} (mean over segments)"
     )
