@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from genrelens import __version__
 from genrelens.errors import GenrelensError
@@ -202,8 +203,6 @@ def _add_data_split(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_data_split(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from genrelens.data import open_dataset
     from genrelens.data import splits as sp
 
@@ -436,7 +435,6 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
     from genrelens.audio import load_audio, segment_audio
     from genrelens.errors import ParameterError
@@ -444,20 +442,16 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from genrelens.models import load_checkpoint
 
     def csv(text: str, name: str) -> list[str]:
-        items = [t.strip() for t in text.split(",") if t.strip()]
+        items = _csv_list(text)
         if not items:
             raise ParameterError(f"{name}={text!r} is invalid: expected a comma-separated list.")
         return items
 
-    run = Path(args.run)
-    checkpoint = run / "checkpoint.pt" if run.is_dir() else run
+    checkpoint = _checkpoint_path(args.run)
     loaded = load_checkpoint(checkpoint)
     config = loaded.feature_config
     segments = segment_audio(load_audio(args.audio, sr=config.sr), config=config, path=args.audio)
-    try:
-        fill: str | float = float(args.fill)
-    except ValueError:
-        fill = args.fill
+    fill = _fill_arg(args.fill)
     try:
         index = (
             None if args.segments is None else [int(i) for i in csv(args.segments, "--segments")]
@@ -522,6 +516,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         )
     print(f"-> {summary_path}")
     return 0
+
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -605,6 +600,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from genrelens.data import open_dataset
 
         split = _split_from_args(args, open_dataset(args.data), random_state=args.seed)
+
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         print(f"genrelens train: warning: {message}", file=sys.stderr)
 
@@ -685,13 +681,11 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
     from genrelens.models import load_checkpoint
     from genrelens.models.inference import predict_files
 
-    source = Path(args.run)
-    loaded = load_checkpoint(source / "checkpoint.pt" if source.is_dir() else source)
+    loaded = load_checkpoint(_checkpoint_path(args.run))
     predictions, skipped = predict_files(loaded, args.audio, batch_size=args.batch_size)
     for skip in skipped:
         detail = skip.message.removeprefix(f"{skip.path}: ")
@@ -827,6 +821,12 @@ def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint_path(run: str) -> Path:
+    """RUN as given to ``explain``/``predict``: a run directory (its checkpoint.pt) or a file."""
+    path = Path(run)
+    return path / "checkpoint.pt" if path.is_dir() else path
+
+
 def _csv_list(text: str) -> list[str]:
     """``"a, b,,c"`` -> ``["a", "b", "c"]``."""
     return [item.strip() for item in text.split(",") if item.strip()]
@@ -869,8 +869,6 @@ def _add_tabular(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_tabular_train(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from genrelens.data.splits import Split
     from genrelens.glob.tabular import train_tabular
 
@@ -930,8 +928,6 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from genrelens.demo import DEFAULT_OUT, QUICK_OUT, DemoSettings, run_demo
 
     out = Path(args.out) if args.out else (QUICK_OUT if args.quick else DEFAULT_OUT)
@@ -977,7 +973,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-# ``genrelens data <name>``: one ``_add_data_<name>`` per entry.
 def _add_explain_dataset(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "explain-dataset",
@@ -1039,6 +1034,7 @@ def _cmd_explain_dataset(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+# ``genrelens data <name>``: one ``_add_data_<name>`` per entry.
 _DATA_SUBCOMMANDS: list = [
     _add_data_check,
     _add_data_fetch_split,

@@ -243,12 +243,13 @@ def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache
 
 def _synthesize(dest: Path, *, settings: DemoSettings, config: FeatureConfig,
                 progress: bool) -> dict[str, Any]:
+    from genrelens.data.gtzan import GTZAN_GENRES
     from genrelens.data.synthetic import synthesize_dataset
 
     synthesize_dataset(dest, n_per_genre=settings.n_per_genre, duration=settings.duration,
                        sr=config.sr, seed=settings.seed, force=True,
                        jobs=min(2, os.cpu_count() or 1), progress=progress)
-    return {"n_tracks": 10 * settings.n_per_genre, "duration_s": settings.duration}
+    return {"n_tracks": len(GTZAN_GENRES) * settings.n_per_genre, "duration_s": settings.duration}
 
 
 def _data(run: RunDir, data_path: Path, *, config: FeatureConfig, seed: int,
@@ -329,8 +330,7 @@ def _train(run: RunDir, data_path: Path, *, cache: Path, settings: DemoSettings,
                            cache_dir=cache, split=Split.load(run.path("split.json")),
                            evaluate=False, progress=progress)
     fit = result.fit
-    return {key: getattr(fit, key) for key in ("best_epoch", "epochs_run", "seconds")
-            if hasattr(fit, key)}
+    return {"best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "seconds": fit.seconds}
 
 
 def _evaluate(run: RunDir, *, cache: Path, progress: bool) -> dict[str, Any]:

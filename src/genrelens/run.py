@@ -116,13 +116,16 @@ def _param_default(obj: Any) -> Any:
     return _json_default(obj)
 
 
+def _jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types (what the manifest stores and reads back)."""
+    return json.loads(json.dumps(value, default=_param_default))
+
+
 def _path_fingerprint(path: Path) -> bytes:
     if path.is_file():
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        return b"file" + h.digest()
+        from genrelens.data.check import file_sha256
+
+        return b"file" + bytes.fromhex(file_sha256(path))
     if path.is_dir():
         h = hashlib.sha256()
         for p in sorted(path.rglob("*")):
@@ -225,7 +228,7 @@ class RunDir:
         for key, value in entries.items():
             if key == "stages":
                 raise RunDirError("record(stages=...) is not allowed: stages are run_stage's.")
-            self.manifest[key] = json.loads(json.dumps(value, default=_param_default))
+            self.manifest[key] = _jsonable(value)
         self.save()
 
     def path(self, *parts: str) -> Path:
@@ -306,14 +309,11 @@ class RunDir:
                 "another run directory (--out) or allow replacing (--overwrite)."
             )
         started = time.perf_counter()
-        self.manifest["stages"][name] = {
+        self.manifest["stages"][name] = _jsonable({
             "status": "running", "key": key, "params": dict(params),
             "inputs": [os.fspath(p) for p in inputs], "outputs": list(outputs),
             "started": _now(),
-        }
-        self.manifest["stages"][name] = json.loads(
-            json.dumps(self.manifest["stages"][name], default=_param_default)
-        )
+        })
         self.save()
         try:
             summary = dict(func() or {})
@@ -333,7 +333,7 @@ class RunDir:
         record = self.manifest["stages"][name]
         record.update(
             status="done", seconds=seconds, finished=_now(),
-            summary=json.loads(json.dumps(summary, default=_param_default)),
+            summary=_jsonable(summary),
         )
         self.save()
         return StageOutcome(name, "done", seconds, record["summary"])

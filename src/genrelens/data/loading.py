@@ -1,7 +1,7 @@
 """Batch loading: decode many tracks, skip and report the bad ones, finish the rest.
 
 :func:`iter_audio` is the one loop over a dataset's files (used by ``genrelens data check``
-and the feature cache). A file that cannot be used becomes a :class:`Skip` with the
+and ``genrelens predict``). A file that cannot be used becomes a :class:`Skip` with the
 :class:`~genrelens.errors.AudioLoadError` reason; nothing else is lost.
 """
 

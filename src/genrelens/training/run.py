@@ -155,6 +155,7 @@ def train_run(
     UserWarning
         With the split's warnings (e.g. a random split of GTZAN inflates accuracy).
     """
+    from genrelens.cache import load_features, prepare
     from genrelens.data import Split, default_split, open_dataset
 
     config = config or TrainConfig()
@@ -198,10 +199,8 @@ def train_run(
                 warnings.warn(message, UserWarning, stacklevel=2)
             split.save(split_path)
             write_json(run_dir / TRAIN_CONFIG_FILE, settings)
-            _features_for(dataset, cache_dir=cache, config=feature_config, progress=progress)
+            prepare(dataset, cache_dir=cache, config=feature_config, progress=progress)
         context.barrier()
-        from genrelens.cache import load_features
-
         features = load_features(dataset, cache_dir=cache, config=feature_config)
         train = _subset(features, split.train, "train")
         valid = _subset(features, split.valid, "validation")
