@@ -877,6 +877,7 @@ def _cmd_tabular_train(args: argparse.Namespace) -> int:
         out=args.out,
         split=Split.load(args.split) if args.split else None,
         split_dir=args.split_dir,
+        verify=not args.no_verify,
         random_state=args.seed,
         max_iter=args.max_iter,
         n_top=args.top,

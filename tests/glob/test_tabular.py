@@ -98,3 +98,20 @@ def test_cli_tabular_train(tmp_path, capsys):
                  str(out)]) == 2
     assert "no such feature table" in capsys.readouterr().err
 
+
+
+def test_cli_passes_no_verify_to_training(monkeypatch, tmp_path):
+    import genrelens.glob.tabular as tabular
+    from genrelens import cli
+
+    seen = {}
+
+    def fake_train(features, **kwargs):
+        seen.update(kwargs)
+        raise tabular.ParameterError("stop here")
+
+    monkeypatch.setattr(tabular, "train_tabular", fake_train)
+    code = cli.main(["tabular", "train", "--features", str(tmp_path / "f.csv"), "--out",
+                     str(tmp_path / "o"), "--split-dir", str(tmp_path), "--no-verify"])
+    assert code == 2
+    assert seen["verify"] is False and seen["split_dir"] == str(tmp_path)

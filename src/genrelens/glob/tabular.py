@@ -88,6 +88,7 @@ def train_tabular(
     out: str | os.PathLike[str],
     split: Any = None,
     split_dir: str | os.PathLike[str] | None = None,
+    verify: bool = True,
     random_state: int = 0,
     max_iter: int = 200,
     n_top: int = 6,
@@ -108,6 +109,8 @@ def train_tabular(
         Track split; default :func:`genrelens.data.default_split` of the table's tracks.
     split_dir : path-like, optional
         Folder with the fault-filtered lists, passed to ``default_split``.
+    verify : bool
+        Check the lists' sha256 (``False`` accepts a copy whose bytes differ).
     random_state : int
         Seed of the split (if random), the classifier and the bootstrap.
     max_iter : int
@@ -137,7 +140,7 @@ def train_tabular(
     table = load_feature_table(features)
     if split is None:
         split = default_split(table_dataset(table, root=Path(features).parent),
-                              split_dir=split_dir, random_state=random_state)
+                              split_dir=split_dir, verify=verify, random_state=random_state)
     sets = split_feature_table(table, split)
     for name in ("train", "test"):
         if len(sets[name]) == 0:
