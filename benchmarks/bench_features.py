@@ -8,7 +8,7 @@ of ``--runs`` runs, the sides interleaved run by run so machine load hits them a
     segmentation, batched torch log-mel of all segments of a track (STFT in float64), atomic
     HDF5 writes, index. What ``genrelens prepare --jobs 1`` does.
 ``genrelens-prepare-parallel``
-    The same with ``jobs`` = the number of CPUs (tracks spread over threads), what
+    The same with ``jobs`` = the number of CPUs (tracks spread over worker processes), what
     ``genrelens prepare`` does by default.
 ``genrelens-compute``
     The same features without the cache: ``load_audio`` -> ``segment_audio`` -> ``log_mel``
@@ -25,16 +25,17 @@ largest absolute difference in dB between its features and genrelens' on the sam
 
 Allocator: every worker runs with the ``genrelens.cli.MALLOC_ENV`` variables set (as the
 ``genrelens`` command runs), or with them removed (``--malloc none``); the table says which.
-Threads: ``prepare`` runs torch single-threaded and spreads tracks over ``--jobs`` threads;
-the genrelens-compute side does the same with one thread. librosa's FFT (numpy pocketfft) is
+Threads: ``prepare`` runs torch single-threaded and spreads tracks over ``--jobs`` worker
+processes; the genrelens-compute side runs one thread. librosa's FFT (numpy pocketfft) is
 single-threaded; its mel product goes through numpy's BLAS with its default thread count.
+CPU time counts the worker processes too (``os.times``, children included).
 
 Usage::
 
-    python benchmarks/bench_features.py [--data DIR] [--tracks 20] [--runs 3] [--jobs 1]
+    python benchmarks/bench_features.py [--data DIR] [--tracks 50] [--runs 3] [--jobs 1]
         [--malloc env|none] [--json results.json]
 
-Without ``--data``, a synthetic GTZAN-layout set (2 tracks per genre, 30 s) is written to a
+Without ``--data``, a synthetic GTZAN-layout set (5 tracks per genre, 30 s) is written to a
 temporary folder first. Prints one JSON record on stdout and a table on stderr.
 """
 
@@ -50,6 +51,7 @@ import tempfile
 import time
 from pathlib import Path
 
+N_PER_GENRE = 5
 SIDES = (
     "genrelens-prepare",
     "genrelens-prepare-parallel",
@@ -104,13 +106,13 @@ def _worker(args: argparse.Namespace) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             warm = dataclasses.replace(dataset, tracks=tuple(tracks[:1]))
             prepare(warm, cache_dir=Path(tmp) / "warm", config=config, progress=False)
-            start, cpu_start = time.perf_counter(), time.process_time()
+            start, cpu_start = time.perf_counter(), _cpu_seconds()
             report = prepare(
                 subset, cache_dir=Path(tmp) / "cache", config=config, progress=False,
                 jobs=jobs,
             )
             seconds = time.perf_counter() - start
-            cpu = time.process_time() - cpu_start
+            cpu = _cpu_seconds() - cpu_start
         n_segments = report.n_segments
         record.update(jobs=jobs, skipped=report.skipped)
         torch.set_num_threads(1)  # what prepare ran with (it restores the count afterwards)
@@ -126,10 +128,10 @@ def _worker(args: argparse.Namespace) -> dict:
             return sum(len(x) for x in out)
 
         run(tracks[:1])
-        start, cpu_start = time.perf_counter(), time.process_time()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         n_segments = run(tracks)
         seconds = time.perf_counter() - start
-        cpu = time.process_time() - cpu_start
+        cpu = _cpu_seconds() - cpu_start
     else:
         import librosa
 
@@ -143,10 +145,10 @@ def _worker(args: argparse.Namespace) -> dict:
             return out
 
         first = run(tracks[:1])[0]
-        start, cpu_start = time.perf_counter(), time.process_time()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         n_segments = sum(len(x) for x in run(tracks))
         seconds = time.perf_counter() - start
-        cpu = time.process_time() - cpu_start
+        cpu = _cpu_seconds() - cpu_start
         if not per_segment:
             y = librosa.load(tracks[0].path, sr=config.sr, mono=True)[0]
             frames = librosa.util.frame(y, frame_length=config.segment_samples,
@@ -162,6 +164,12 @@ def _worker(args: argparse.Namespace) -> dict:
         malloc={k: os.environ.get(k) for k in _malloc_keys()},
     )
     return record
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished child processes (prepare's workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _cpu_count() -> int:
@@ -188,13 +196,13 @@ def _env(malloc: str) -> dict[str, str]:
 def _synthesize(out: Path) -> Path:
     from genrelens.data.synthetic import synthesize_dataset
 
-    return Path(synthesize_dataset(out, n_per_genre=2, duration=30.0, seed=0))
+    return Path(synthesize_dataset(out, n_per_genre=N_PER_GENRE, duration=30.0, seed=0))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="dataset folder (default: synthetic, written to a tmp)")
-    parser.add_argument("--tracks", type=int, default=20, help="tracks timed (default 20)")
+    parser.add_argument("--tracks", type=int, default=50, help="tracks timed (default 50)")
     parser.add_argument("--runs", type=int, default=3, help="runs per side (default 3)")
     parser.add_argument("--jobs", type=int, default=1, help="prepare --jobs (default 1)")
     parser.add_argument("--malloc", choices=["env", "none"], default="env")
@@ -244,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
 
     record = {
         "benchmark": "bench_features",
-        "data": "synthetic (2 per genre, 30 s)" if not args.data else "user folder",
+        "data": f"synthetic ({N_PER_GENRE} per genre, 30 s)" if not args.data else "user folder",
         "n_tracks": next(iter(runs.values()))[0]["n_tracks"],
         "runs": args.runs,
         "jobs": args.jobs,

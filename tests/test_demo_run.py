@@ -120,3 +120,16 @@ def test_corrupt_or_foreign_manifest_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunDirError, match="not a folder"):
         RunDir(tmp_path / "file")
+
+
+def test_interrupted_stage_is_recorded_as_failed(tmp_path):
+    # SIGTERM reaches a stage as KeyboardInterrupt (genrelens.cli.entry): never left "running".
+    run = RunDir(tmp_path / "run")
+
+    def killed():
+        raise KeyboardInterrupt("signal 15")
+
+    with pytest.raises(KeyboardInterrupt):
+        run.run_stage("b", killed, params={}, outputs=["b.txt"])
+    record = json.loads(run.manifest_path.read_text())["stages"]["b"]
+    assert record["status"] == "failed" and record["error"] == "KeyboardInterrupt: signal 15"

