@@ -4,9 +4,10 @@
 durations, sampling rates, files that cannot be used (with the
 :class:`~genrelens.errors.AudioLoadError` reason: undecodable, truncated, empty, silent,
 non-finite, or shorter than one segment), byte-identical duplicates (sha256 of the file
-contents; duplicated tracks put the same audio in two sets of a split) and files ignored by the
-layout. A dataset is *usable* when at least one file is readable in each of at least two
-classes; everything else is reported but does not make it unusable.
+contents; duplicated tracks put the same audio in two sets of a split), files ignored by the
+layout, and what the layout's metadata lists but the disk lacks (FMA: missing mp3 files; tracks
+left out for lack of a label). A dataset is *usable* when at least one file is readable in each
+of at least two classes; everything else is reported but does not make it unusable.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class DatasetReport:
     root : str
         The dataset's class folder root.
     layout : str
-        ``"gtzan-original"``, ``"gtzan-kaggle"`` or ``"folder"``.
+        ``"gtzan-original"``, ``"gtzan-kaggle"``, ``"fma"`` or ``"folder"``.
     n_tracks, n_readable : int
         Files listed, and files usable (decoded, at least one segment long).
     class_counts : dict of str to [int, int]
@@ -52,6 +53,11 @@ class DatasetReport:
         Groups of track ids whose files are byte-identical.
     ignored : list of str
         Audio files the layout does not count as tracks.
+    missing : list of str
+        Files the layout's metadata lists as tracks but that are absent (not counted in
+        ``n_tracks``).
+    notes : list of str
+        What else the layout reported (:attr:`Dataset.notes <genrelens.data.Dataset.notes>`).
     problems : list of str
         Why the dataset is unusable (empty when it is usable).
     segment_seconds : float
@@ -69,6 +75,8 @@ class DatasetReport:
     unreadable: list[Skip]
     duplicates: list[list[str]]
     ignored: list[str]
+    missing: list[str]
+    notes: list[str]
     problems: list[str]
     segment_seconds: float
 
@@ -106,6 +114,11 @@ class DatasetReport:
             lines += [f"    {' = '.join(group)}" for group in self.duplicates]
         if self.ignored:
             lines.append(f"  ignored files ({len(self.ignored)}): {', '.join(self.ignored[:10])}")
+        if self.missing:
+            lines.append(
+                f"  missing files, left out ({len(self.missing)}): {', '.join(self.missing[:10])}"
+            )
+        lines += [f"  note: {note}" for note in self.notes]
         if self.problems:
             lines.append("  UNUSABLE: " + "; ".join(self.problems))
         else:
@@ -199,6 +212,8 @@ def check_dataset(
         unreadable=unreadable,
         duplicates=sorted(sorted(ids) for ids in by_hash.values() if len(ids) > 1),
         ignored=list(dataset.ignored),
+        missing=list(dataset.missing),
+        notes=list(dataset.notes),
         problems=problems,
         segment_seconds=config.segment_seconds,
     )

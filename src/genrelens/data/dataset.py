@@ -9,11 +9,14 @@ A dataset is found from the folder the user names. Layouts tried, in order:
 
    each looked for in the folder itself, its ``genres/``, its ``Data/genres_original/``, and the
    same one level deeper (``DIR/*/genres``, ...);
-3. any class-per-folder collection ``DIR/<label>/**/*.{wav,au,flac,ogg,mp3}``, layout
+3. FMA (:mod:`genrelens.data.fma`): an audio folder ``fma_small``, ``fma_medium``,
+   ``fma_large`` or ``fma_full`` (``NNN/NNNNNN.mp3``) with ``fma_metadata/tracks.csv`` beside
+   it, or the folder holding both; layout ``"fma"``;
+4. any class-per-folder collection ``DIR/<label>/**/*.{wav,au,flac,ogg,mp3}``, layout
    ``"folder"`` (your own music).
 
-Track ids are unique and stable: GTZAN ``blues.00012``; folder datasets
-``<label>/<path below the label folder without extension>`` (e.g. ``jazz/live/take1``).
+Track ids are unique and stable: GTZAN ``blues.00012``; FMA the six-digit id ``000002``; folder
+datasets ``<label>/<path below the label folder without extension>`` (e.g. ``jazz/live/take1``).
 Splits, caches and votes all work on track ids, so the segments of one track never cross sets.
 """
 
@@ -33,7 +36,7 @@ from genrelens.errors import DatasetError
 __all__ = ["Track", "Dataset", "open_dataset", "LAYOUTS"]
 
 #: Layout names a :class:`Dataset` can have.
-LAYOUTS = ("gtzan-original", "gtzan-kaggle", "folder")
+LAYOUTS = ("gtzan-original", "gtzan-kaggle", "fma", "folder")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +65,8 @@ class Dataset:
     Parameters
     ----------
     root : pathlib.Path
-        The folder holding one sub-folder per class.
+        The folder holding the audio: one sub-folder per class (FMA: the audio folder, e.g.
+        ``fma_small``).
     layout : str
         One of :data:`LAYOUTS`.
     tracks : tuple of Track
@@ -71,7 +75,14 @@ class Dataset:
         Sorted class names; a label's index in it is its integer class.
     ignored : tuple of str
         Files under ``root`` with an audio extension that are not tracks (GTZAN: names that do
-        not follow ``<genre>.000NN``, or a second copy ``.au``/``.wav`` of the same track).
+        not follow ``<genre>.000NN``, or a second copy ``.au``/``.wav`` of the same track; FMA:
+        files of tracks that the metadata does not list for the subset).
+    missing : tuple of str
+        Files the layout's metadata lists as tracks but that are absent, relative to ``root``
+        (FMA: ``000/000005.mp3``); they are not in ``tracks``.
+    notes : tuple of str
+        What else the user should know about how the dataset was read (FMA: how many tracks
+        were left out for lack of a label).
     """
 
     root: Path
@@ -79,6 +90,8 @@ class Dataset:
     tracks: tuple[Track, ...]
     class_names: tuple[str, ...]
     ignored: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -138,8 +151,10 @@ def open_dataset(path: str | os.PathLike[str]) -> Dataset:
     ----------
     path : path-like
         A GTZAN folder (any of: the ``genres`` folder, its parent, the Kaggle download's root,
-        its ``Data`` folder, or a folder one level above those), or a class-per-folder
-        collection ``path/<label>/...``.
+        its ``Data`` folder, or a folder one level above those), an FMA audio folder
+        (``fma_small``, ``fma_medium``, ``fma_large``, ``fma_full``) with ``fma_metadata``
+        beside it or the folder holding both, or a class-per-folder collection
+        ``path/<label>/...``.
 
     Returns
     -------
@@ -149,8 +164,10 @@ def open_dataset(path: str | os.PathLike[str]) -> Dataset:
     ------
     DatasetError
         If ``path`` is not a folder or no layout finds any audio; the message lists the
-        layouts and folders tried.
+        layouts and folders tried. For FMA also if ``path`` holds several audio folders, or
+        ``tracks.csv`` is missing or malformed (see :func:`genrelens.data.fma.find_fma`).
     """
+    from genrelens.data.fma import find_fma
     from genrelens.data.folder import open_folder
     from genrelens.data.gtzan import find_gtzan
 
@@ -160,12 +177,16 @@ def open_dataset(path: str | os.PathLike[str]) -> Dataset:
     found = find_gtzan(root)
     if found is not None:
         return found
+    found = find_fma(root)
+    if found is not None:
+        return found
     found = open_folder(root)
     if found is not None:
         return found
     raise DatasetError(
         f"{root}: no usable dataset found. Tried GTZAN (genres/<genre>/<genre>.000NN.au|wav in "
-        "the folder itself, its genres/, its Data/genres_original/ and one level deeper) and a "
-        f"class-per-folder collection ({root.name}/<label>/*{{{','.join(AUDIO_EXTENSIONS)}}}); "
-        "none holds audio files."
+        "the folder itself, its genres/, its Data/genres_original/ and one level deeper), FMA "
+        "(an audio folder fma_small|fma_medium|fma_large|fma_full with fma_metadata/ beside it, "
+        "or their parent) and a class-per-folder collection "
+        f"({root.name}/<label>/*{{{','.join(AUDIO_EXTENSIONS)}}}); none holds audio files."
     )

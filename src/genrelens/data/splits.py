@@ -9,12 +9,16 @@ Splits are lists of track ids, so the 3-s segments of one track always land in o
   evaluation, and the future use"). Its three lists are not shipped: :func:`fetch_split`
   downloads them from their public source (repository coreyker/dnn-mgr at a fixed commit) and
   checks their sha256, or ``split_dir`` names a folder where the user keeps them.
+* :func:`fma_split`: FMA's own split (``('set', 'split')`` of ``fma_metadata/tracks.csv``:
+  training/validation/test), stratified and artist-filtered by its authors (Defferrard et al.
+  2017), so no artist is in two sets.
 * :func:`random_split`: stratified random track-level split with a seed. On GTZAN it puts
   tracks of one artist on both sides and inflates accuracy by 10+ points (Sturm 2013); the
   split carries a warning saying so.
 * :func:`kfold_splits`: stratified k-fold; each fold's validation tracks are carved from its
   training folds, so the test fold is never used for model selection.
-* :func:`default_split`: fault-filtered for GTZAN when the lists are available, else random.
+* :func:`default_split`: fault-filtered for GTZAN when the lists are available, FMA's own
+  split for FMA, else random.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
@@ -31,6 +36,7 @@ import numpy as np
 
 from genrelens._io import atomic_path, write_json
 from genrelens.data.dataset import Dataset
+from genrelens.data.fma import FMA_SETS, read_tracks_csv, tracks_csv_path
 from genrelens.data.gtzan import track_id_from_name
 from genrelens.errors import ParameterError, SplitError
 
@@ -43,6 +49,7 @@ __all__ = [
     "read_split_lists",
     "split_cache_dir",
     "fault_filtered_split",
+    "fma_split",
     "random_split",
     "kfold_splits",
     "default_split",
@@ -73,6 +80,11 @@ _FOLDER_RANDOM_WARNING = (
     "random track-level split: tracks of one artist or album can land in train and test, which "
     "inflates accuracy; if your folders hold several tracks per artist, make an artist-disjoint "
     "split yourself (Split(...).save(path))."
+)
+_FMA_RANDOM_WARNING = (
+    "random track-level split of FMA: tracks of one artist land in train and test, which "
+    "inflates accuracy; FMA's own artist-filtered split is the default (`genrelens data split "
+    "--method default`)."
 )
 _SYNTHETIC_RANDOM_NOTE = (
     "random track-level split of the synthetic dataset: its tracks are independent draws with no "
@@ -378,6 +390,79 @@ def _fault_filtered(
     return split, 1.0 - len(absent) / n_entries
 
 
+# --------------------------------------------------------------------------- FMA's split
+
+
+def fma_split(dataset: Dataset) -> Split:
+    """FMA's own artist-filtered split of ``dataset``, read from ``fma_metadata/tracks.csv``.
+
+    ``('set', 'split')`` ``training``, ``validation`` and ``test`` become the sets ``train``,
+    ``valid`` and ``test``. Only the dataset's tracks are used: tracks of the subset without
+    an audio file (:attr:`Dataset.missing`) or without a top genre are in no set.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        An FMA dataset (layout ``"fma"``).
+
+    Returns
+    -------
+    Split
+        Named ``"fma"``. Its ``warnings`` count the tracks left out for a missing audio file
+        or an unknown set name, and the artists found in two sets (FMA's split has none; a
+        count above zero means ``tracks.csv`` was changed).
+
+    Raises
+    ------
+    SplitError
+        If the dataset is not FMA or a set ends up empty.
+    DatasetError
+        If ``tracks.csv`` is missing or malformed.
+    """
+    if dataset.layout != "fma":
+        raise SplitError(
+            f"FMA's split is for FMA; dataset {dataset.root} has layout {dataset.layout!r}: use "
+            "a random or k-fold split."
+        )
+    records = {r.track_id: r for r in read_tracks_csv(tracks_csv_path(dataset.root))}
+    sets: dict[str, list[str]] = {s: [] for s in SET_NAMES}
+    unknown: list[str] = []
+    sets_of_artist: dict[str, set[str]] = defaultdict(set)
+    for track_id in dataset.track_ids:
+        record = records.get(track_id)
+        set_name = FMA_SETS.get(record.split) if record is not None else None
+        if set_name is None:
+            unknown.append(track_id)
+            continue
+        sets[set_name].append(track_id)
+        sets_of_artist[record.artist_id].add(set_name)
+    warnings = []
+    if dataset.missing:
+        warnings.append(
+            f"{len(dataset.missing)} tracks of the split have no audio file in {dataset.root} "
+            f"(e.g. {list(dataset.missing[:3])}); they are left out."
+        )
+    if unknown:
+        warnings.append(
+            f"{len(unknown)} tracks have no ('set', 'split') of {sorted(FMA_SETS)} in "
+            f"tracks.csv (e.g. {unknown[:3]}); they are in no set."
+        )
+    crossing = sorted(a for a, names in sets_of_artist.items() if len(names) > 1)
+    if crossing:
+        warnings.append(
+            f"{len(crossing)} artists have tracks in two sets (artist ids {crossing[:3]}); FMA's "
+            "split has none: was tracks.csv changed?"
+        )
+    empty = [s for s in SET_NAMES if not sets[s]]
+    if empty:
+        raise SplitError(
+            f"FMA's split leaves set(s) {empty} empty on dataset {dataset.root} "
+            f"({len(dataset)} tracks): too few tracks have audio, or tracks.csv lacks "
+            "('set', 'split'); use a random split."
+        )
+    return Split(name="fma", random_state=None, warnings=tuple(warnings), **sets)
+
+
 # --------------------------------------------------------------------------- random splits
 
 
@@ -414,6 +499,8 @@ def _is_synthetic(dataset: Dataset) -> bool:
 def _random_warning(dataset: Dataset) -> str:
     if _is_synthetic(dataset):
         return _SYNTHETIC_RANDOM_NOTE
+    if dataset.layout == "fma":
+        return _FMA_RANDOM_WARNING
     return _GTZAN_RANDOM_WARNING if dataset.layout.startswith("gtzan") else _FOLDER_RANDOM_WARNING
 
 
@@ -555,6 +642,8 @@ def default_split(
       :func:`fetch_split` has stored the lists there and they cover at least 90% of their
       entries (a subset of GTZAN, e.g. synthetic data, falls back); otherwise
       :func:`random_split` with a warning saying how to get the fault-filtered lists.
+    * FMA: :func:`fma_split`, its own artist-filtered split (errors propagate; ``split_dir``
+      and ``verify`` do not apply).
     * Other datasets: :func:`random_split`.
 
     Parameters
@@ -571,6 +660,8 @@ def default_split(
     -------
     Split
     """
+    if dataset.layout == "fma":
+        return fma_split(dataset)
     if not dataset.layout.startswith("gtzan") or _is_synthetic(dataset):
         return random_split(dataset, random_state=random_state)
     if split_dir is not None:
