@@ -119,7 +119,12 @@ def test_bad_files_are_skipped_with_reason_and_the_rest_finishes(data_dir, tmp_p
     assert dict(report.skipped) == {"bass/broken": "undecodable", "treble/short": "too_short"}
     assert report.n_computed == 4 and report.n_segments == 8
     assert all(str(s.path) in s.message for s in report.skips)
+    short = dict((s.track_id, s.message) for s in report.skips)["treble/short"]
+    assert short.startswith(str(data_dir / "treble" / "short.wav")) and "waveform" not in short
     assert "bass/broken: undecodable" in report.summary()
+    in_workers = prepare(dataset, cache_dir=tmp_path / "workers", config=CONFIG, progress=False,
+                         jobs=2)
+    assert in_workers.skips == report.skips and in_workers.n_computed == 4
     feats = load_features(dataset, cache_dir=tmp_path / "cache", config=CONFIG)
     assert len(feats) == 8 and sorted(feats.skipped) == ["bass/broken", "treble/short"]
     sub = feats.subset(["bass/broken", "treble/t1"])  # a skipped id is dropped silently
@@ -175,7 +180,7 @@ def test_load_errors_name_the_problem(data_dir, tmp_path):
         prepare(dataset, cache_dir=cache, config=CONFIG, jobs=0)
 
 
-def test_threads_give_the_same_features(data_dir, tmp_path):
+def test_worker_processes_give_the_same_features(data_dir, tmp_path):
     dataset = open_dataset(data_dir)
     prepare(dataset, cache_dir=tmp_path / "a", config=CONFIG, progress=False)
     report = prepare(dataset, cache_dir=tmp_path / "b", config=CONFIG, progress=False, jobs=2)

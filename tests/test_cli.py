@@ -39,6 +39,38 @@ def test_entry_runs_directly_when_settings_present(monkeypatch):
     monkeypatch.delenv("GENRELENS_NO_REEXEC", raising=False)
     monkeypatch.setattr(cli.os, "execve", lambda *a: pytest.fail("must not re-execute"))
     monkeypatch.setattr(cli.sys, "argv", ["genrelens", "--version"])
+    monkeypatch.setattr(cli.signal, "signal", lambda *a: None)  # keep pytest's handlers
     with pytest.raises(SystemExit) as exc:
         cli.entry()
     assert exc.value.code == 0
+
+
+def test_sigterm_is_handled_like_ctrl_c(monkeypatch):
+    # entry() turns SIGTERM into KeyboardInterrupt, so cleanup runs (the stage is recorded as
+    # failed, finished work kept) and the status is 130; checked in a child process.
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import os, signal, sys, time
+        from genrelens import cli
+
+        def fake_main(argv=None):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(30)
+            except KeyboardInterrupt:
+                print("cleanup ran")
+                return 130
+            return 0
+
+        cli.main = fake_main
+        sys.argv = ["genrelens"]
+        cli.entry()
+    """)
+    env = {**os.environ, **cli.MALLOC_ENV, "GENRELENS_NO_REEXEC": "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 130 and done.stdout.strip() == "cleanup ran", done.stderr

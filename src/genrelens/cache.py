@@ -2,7 +2,8 @@
 
 :func:`prepare` computes the log-mel (:func:`~genrelens.features.log_mel`) of every segment
 (:func:`~genrelens.audio.segment_audio`) of every track; :func:`load_features` returns them
-as one :class:`Features` array with track ids, segment indices and labels.
+as one :class:`Features` array with track ids, segment indices and labels, read into RAM or,
+with ``memmap=True``, memory-mapped from one consolidated file.
 
 Layout of a cache folder ``CACHE``::
 
@@ -13,6 +14,9 @@ Layout of a cache folder ``CACHE``::
                                       sha256, feature_config (JSON), n_samples, version
         index.json                    audio file -> {sha256, size, mtime_ns, n_segments},
                                       and the files skipped with their reason
+        assembled/<key>.npy           load_features(..., memmap=True) only: the segments of
+                                      one dataset, (N, n_mels, n_frames) float32 in dataset
+                                      order; key = sha256 of its entries' sha256s, in order
 
 Keys and invalidation: an entry is named by the sha256 of the audio file's bytes, inside the
 folder of the configuration's digest. A changed file has a new hash and is recomputed; a
@@ -27,6 +31,15 @@ Entries are per audio content rather than one consolidated file, so that an inte
 or partial run loses nothing, two datasets sharing files share entries, and no rebuild step
 is needed; :func:`load_features` assembles the dataset's segments into one array. Run one
 ``prepare`` at a time per cache folder (the index is rewritten at the end of each run).
+
+Datasets larger than RAM: ``load_features(..., memmap=True)`` copies the dataset's entries,
+one at a time (peak RAM about one track's entry), into ``assembled/<key>.npy`` and returns a
+read-only ``numpy.load(..., mmap_mode="r")`` array of it; the operating system pages segments
+in as they are read and out under memory pressure. The key names the exact list of entries, so
+the file is reused as long as the dataset's tracks and their audio are unchanged, and another
+dataset (a split's training set, a changed file) gets another file. The file takes as much
+disk as the dataset's entries. Files of other keys are kept, never cleaned up automatically:
+delete ``assembled/`` whenever no training runs to reclaim the space (it is rebuilt on demand).
 """
 
 from __future__ import annotations
@@ -34,8 +47,13 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
+import hashlib
 import json
+import math
+import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -59,6 +77,7 @@ __all__ = ["prepare", "PrepareReport", "load_features", "Features", "cached_conf
 _INDEX = "index.json"
 _CONFIG = "feature_config.json"
 _ENTRIES = "entries"
+_ASSEMBLED = "assembled"
 
 
 # --------------------------------------------------------------------------- results
@@ -137,7 +156,8 @@ class Features:
     Parameters
     ----------
     logmel : numpy.ndarray, shape (N, n_mels, n_frames), float32
-        Log-mel in dB of each segment (see :func:`~genrelens.features.log_mel`).
+        Log-mel in dB of each segment (see :func:`~genrelens.features.log_mel`); a read-only
+        :class:`numpy.memmap` when loaded with ``memmap=True``.
     track_ids : numpy.ndarray, shape (N,), str
         The track of each segment (segments of a track are contiguous, in dataset order).
     segment_index : numpy.ndarray, shape (N,), int64
@@ -174,7 +194,10 @@ class Features:
         """The segments of the given tracks (in the original order).
 
         Ids of skipped tracks are dropped silently (they have no features); any other id
-        without features raises :class:`~genrelens.errors.ParameterError`.
+        without features raises :class:`~genrelens.errors.ParameterError`. The segments are
+        copied into RAM, memory-mapped or not: to keep a large part of a dataset on disk, call
+        :func:`load_features` with ``memmap=True`` on the sub-dataset
+        (:meth:`~genrelens.data.Dataset.subset`) instead.
         """
         wanted = set(track_ids)
         unknown = sorted(wanted - set(self.track_ids.tolist()) - set(self.skipped))
@@ -233,9 +256,10 @@ def prepare(
     progress : bool
         Show a tqdm progress bar on stderr.
     jobs : int
-        Tracks processed concurrently, one per thread (decoding, hashing and torch release
-        the GIL); torch itself runs single-threaded during the call. 1 processes them in
-        order in this thread. More than the free cores only adds contention.
+        Tracks processed concurrently, one per worker process (forked on Linux, spawned
+        elsewhere), each running torch single-threaded and writing its own entries. 1
+        processes them in order in this process (also single-threaded torch). More than the
+        free cores only adds contention.
 
     Returns
     -------
@@ -263,9 +287,7 @@ def prepare(
     except CacheError:
         index = {"tracks": {}, "skipped": {}}  # rebuilt by this run; entries are reused
 
-    def work(track: Track) -> _Outcome:
-        return _prepare_track(track, config=config, entries=entries)
-
+    work = functools.partial(_prepare_track, config=config, entries=entries)
     outcomes: list[_Outcome] = []
     n_computed = n_skipped = 0
     bar = tqdm(total=len(dataset.tracks), desc="prepare", unit="track", disable=not progress)
@@ -299,7 +321,7 @@ def prepare(
 def _single_threaded_torch() -> Iterator[None]:
     """Run torch operators in the calling thread; restore the thread count afterwards.
 
-    Parallelism in :func:`prepare` comes from ``jobs`` (one track per thread). torch's own
+    Parallelism in :func:`prepare` comes from ``jobs`` (one track per process). torch's own
     intra-op threads help little on one track's few segments, and on a busy machine their
     spin-waiting made the log-mels about 5x slower (measured: 25 vs 133 segments/s with
     2 threads vs 1 on 2 cores at load 8).
@@ -314,14 +336,31 @@ def _single_threaded_torch() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _worker_init() -> None:
+    """Start of a :func:`prepare` worker process: torch single-threaded (see above)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def _run(
     work: Callable[[Track], _Outcome], tracks: Iterable[Track], *, jobs: int
 ) -> Iterator[_Outcome]:
-    """Yield ``work(track)`` for each track, in order, with ``jobs`` threads."""
+    """Yield ``work(track)`` for each track, in order, with ``jobs`` worker processes.
+
+    Processes rather than threads: decoding, framing and HDF5 writes hold the GIL often
+    enough that 2 threads gave 1.35x one thread on 2 cores, against about 1.9x for 2
+    processes (``benchmarks/bench_features.py``). Linux forks the workers (no re-import of
+    torch); other systems spawn them.
+    """
     if jobs == 1:
         yield from map(work, tracks)
         return
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context(method),
+        initializer=_worker_init,
+    )
     try:
         futures = [pool.submit(work, track) for track in tracks]
         for future in futures:
@@ -357,7 +396,7 @@ def _prepare_track(track: Track, *, config: FeatureConfig, entries: Path) -> _Ou
 
 def _compute_track(path: Path, *, config: FeatureConfig) -> np.ndarray:
     """Log-mels of all segments of one file, batched: (n_segments, n_mels, n_frames) float32."""
-    segments = segment_audio(load_audio(path, sr=config.sr), config=config)
+    segments = segment_audio(load_audio(path, sr=config.sr), config=config, path=path)
     return log_mel(segments, config=config)
 
 
@@ -417,7 +456,11 @@ def _update_index(root: Path, index: dict[str, Any], outcomes: list[_Outcome]) -
 
 
 def load_features(
-    dataset: Dataset, *, cache_dir: str | os.PathLike[str], config: FeatureConfig
+    dataset: Dataset,
+    *,
+    cache_dir: str | os.PathLike[str],
+    config: FeatureConfig,
+    memmap: bool = False,
 ) -> Features:
     """Read the cached log-mels of ``dataset`` (after :func:`prepare` with the same config).
 
@@ -428,6 +471,11 @@ def load_features(
         The folder given to :func:`prepare`.
     config : FeatureConfig
         Selects the cache folder by its digest.
+    memmap : bool
+        Return the segments as a read-only memory map of ``CACHE/<config
+        digest>/assembled/<key>.npy`` instead of an array in RAM, writing that file first
+        unless the same entries were assembled before (see the module docstring). For
+        datasets larger than RAM; in-RAM arrays are faster when they fit.
 
     Returns
     -------
@@ -476,40 +524,95 @@ def load_features(
             f"{', '.join(problems[:5])}{', ...' if len(problems) > 5 else ''}; run "
             "`genrelens prepare` again (only those are recomputed)."
         )
-    return _assemble(rows, dataset=dataset, root=root, config=config, skipped=tuple(skipped))
+    counts = np.array([record["n_segments"] for _, record in rows], dtype=np.int64)
+    shape = (int(counts.sum()), config.n_mels, config.n_frames)
+    if memmap:
+        logmel = _assembled(rows, root=root, shape=shape)
+    else:
+        logmel = np.empty(shape, dtype=np.float32)
+        starts = np.cumsum(counts) - counts
+        for (track, record), start, count in zip(rows, starts, counts, strict=True):
+            _read_entry(root, track, record, out=logmel[start : start + count])
+    return _features(
+        logmel, rows, counts, dataset=dataset, config=config, skipped=tuple(skipped)
+    )
 
 
-def _assemble(
+def _read_entry(root: Path, track: Track, record: dict[str, Any], *, out: np.ndarray) -> None:
+    """Read the cached log-mels of one track into ``out`` (its exact shape is expected)."""
+    entry = root / _ENTRIES / f"{record['sha256']}.h5"
+    try:
+        with h5py.File(entry, "r") as f:
+            data = f["logmel"]
+            if data.shape != out.shape:
+                raise CacheError(
+                    f"{entry}: holds shape {data.shape}, expected {out.shape}; delete it and "
+                    "run `genrelens prepare` again."
+                )
+            data.read_direct(out)
+    except (OSError, KeyError) as exc:
+        raise CacheError(
+            f"{entry}: cached features of {track.track_id} are missing or unreadable "
+            f"({exc}); run `genrelens prepare` again."
+        ) from exc
+
+
+def _assembled(
+    rows: list[tuple[Track, dict[str, Any]]], *, root: Path, shape: tuple[int, int, int]
+) -> np.memmap:
+    """The read-only memory map of ``assembled/<key>.npy``, written first if needed.
+
+    The file is written entry by entry through one buffer of the largest track's size, so
+    peak RAM stays about one track's entry whatever the dataset's size.
+    """
+    key = hashlib.sha256("\n".join(r["sha256"] for _, r in rows).encode("ascii")).hexdigest()
+    path = root / _ASSEMBLED / f"{key}.npy"
+    found = _open_assembled(path, shape=shape)
+    if found is not None:
+        return found
+    buffer = np.empty((max((r["n_segments"] for _, r in rows), default=0), *shape[1:]),
+                      dtype=np.float32)
+    header = {"descr": np.lib.format.dtype_to_descr(buffer.dtype), "fortran_order": False,
+              "shape": shape}
+    try:
+        with atomic_path(path) as tmp, tmp.open("wb") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            for track, record in rows:
+                part = buffer[: record["n_segments"]]
+                _read_entry(root, track, record, out=part)
+                f.write(part.data)
+    except OSError as exc:
+        raise CacheError(
+            f"{path}: cannot write the consolidated features ({exc}); they need "
+            f"{math.prod(shape) * 4 / 1e6:,.1f} MB free in {path.parent}: free space there or "
+            "use a cache folder on a larger disk."
+        ) from exc
+    return np.load(path, mmap_mode="r")
+
+
+def _open_assembled(path: Path, *, shape: tuple[int, int, int]) -> np.memmap | None:
+    """``path`` memory-mapped read-only, or None if absent, unreadable or of another shape."""
+    try:
+        array = np.load(path, mmap_mode="r")
+    except (OSError, ValueError):
+        return None  # absent, or damaged by something outside genrelens: rebuild it
+    if array.shape != shape or array.dtype != np.float32:
+        return None
+    return array
+
+
+def _features(
+    logmel: np.ndarray,
     rows: list[tuple[Track, dict[str, Any]]],
+    counts: np.ndarray,
     *,
     dataset: Dataset,
-    root: Path,
     config: FeatureConfig,
     skipped: tuple[str, ...],
 ) -> Features:
-    counts = np.array([record["n_segments"] for _, record in rows], dtype=np.int64)
-    n = int(sum(counts))
-    logmel = np.empty((n, config.n_mels, config.n_frames), dtype=np.float32)
+    """The :class:`Features` of ``rows`` (track, index record), given their segments."""
+    n = len(logmel)
     class_index = {c: i for i, c in enumerate(dataset.class_names)}
-    offset = 0
-    for (track, record), count in zip(rows, counts, strict=True):
-        entry = root / _ENTRIES / f"{record['sha256']}.h5"
-        try:
-            with h5py.File(entry, "r") as f:
-                data = f["logmel"]
-                if data.shape != (count, config.n_mels, config.n_frames):
-                    raise CacheError(
-                        f"{entry}: holds shape {data.shape}, expected "
-                        f"{(count, config.n_mels, config.n_frames)}; delete it and run "
-                        "`genrelens prepare` again."
-                    )
-                data.read_direct(logmel, dest_sel=np.s_[offset : offset + count])
-        except (OSError, KeyError) as exc:
-            raise CacheError(
-                f"{entry}: cached features of {track.track_id} are missing or unreadable "
-                f"({exc}); run `genrelens prepare` again."
-            ) from exc
-        offset += count
     return Features(
         logmel=logmel,
         track_ids=np.repeat(np.array([t.track_id for t, _ in rows], dtype=str), counts),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,11 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def entry() -> None:
     """Console-script entry point.
 
     Re-executes the interpreter once with :data:`MALLOC_ENV` set (unless already set, or
-    ``GENRELENS_NO_REEXEC=1``), then runs :func:`main` and exits with its status.
+    ``GENRELENS_NO_REEXEC=1``), then runs :func:`main` and exits with its status. SIGTERM
+    (``kill``, job schedulers, torchrun) is handled like Ctrl-C: the running stage is recorded
+    as failed, finished work is kept, and the exit status is 130.
     """
     if os.environ.get("GENRELENS_NO_REEXEC") != "1" and any(
         os.environ.get(k) is None for k in MALLOC_ENV
@@ -70,6 +77,7 @@ def entry() -> None:
             os.execve(sys.executable, [sys.executable, "-m", "genrelens", *sys.argv[1:]], env)
         except OSError:
             pass  # cannot re-execute (unusual platform): run with the default allocator
+    signal.signal(signal.SIGTERM, _interrupt)
     sys.exit(main())
 
 
@@ -86,9 +94,11 @@ def _add_data_check(sub: argparse._SubParsersAction) -> None:
         "check",
         help="Report what a dataset folder holds and what is wrong with it.",
         description="Decode every file of the dataset in DIR (GTZAN in its original or Kaggle "
-        "layout, or DIR/<label>/*.wav|au|flac|ogg|mp3) and report counts per class, durations, "
-        "unreadable files with reasons and byte-identical duplicates. Exit status 1 when the "
-        "dataset is unusable (no readable tracks or fewer than 2 classes), else 0.",
+        "layout, FMA: fma_small|fma_medium|fma_large|fma_full with fma_metadata/ beside it, or "
+        "DIR/<label>/*.wav|au|flac|ogg|mp3) and report counts per class, durations, unreadable "
+        "files with reasons, byte-identical duplicates and files the metadata lists but the "
+        "disk lacks. Exit status 1 when the dataset is unusable (no readable tracks or fewer "
+        "than 2 classes), else 0.",
     )
     parser.add_argument("dir", metavar="DIR", help="dataset folder")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
@@ -187,7 +197,8 @@ def _add_data_split(sub: argparse._SubParsersAction) -> None:
         help="Write a train/valid/test split of a dataset's tracks as JSON.",
         description="Split the tracks of the dataset in DIR (never its segments) and write the "
         "split as JSON. Methods: default (fault-filtered for GTZAN when its lists are available, "
-        "else stratified random), gtzan-ff, random, kfold (writes OUT/fold-K.json).",
+        "FMA's own artist-filtered split for FMA, else stratified random), gtzan-ff, random, "
+        "kfold (writes OUT/fold-K.json).",
     )
     parser.add_argument("dir", metavar="DIR", help="dataset folder")
     parser.add_argument("--out", metavar="PATH", required=True, help="split JSON (kfold: folder)")
@@ -558,6 +569,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--restart", action="store_true", help="discard a previous run in RUN")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the test evaluation")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--stream", action="store_true",
+        help="memory-map the segments from consolidated files written once into the cache "
+        "instead of reading them into RAM: for datasets larger than RAM (same weights, slower)",
+    )
     parser.set_defaults(func=_cmd_train)
 
 
@@ -609,6 +625,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         result = train_run(
             args.data, out=args.out, config=config, cache_dir=args.cache, split=split,
             restart=args.restart, evaluate=not args.no_evaluate, progress=not args.no_progress,
+            stream=args.stream,
         )
     fit = result.fit
     if int(os.environ.get("RANK", "0")) == 0:
@@ -640,6 +657,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache", metavar="DIR", help="log-mel cache (default: the trained one)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--stream", action="store_true",
+                        help="memory-map the test segments instead of reading them into RAM")
     parser.set_defaults(func=_cmd_evaluate)
 
 
@@ -648,7 +667,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     metrics = evaluate_run(
         args.run, data=args.data, cache_dir=args.cache, batch_size=args.batch_size,
-        progress=not args.no_progress,
+        progress=not args.no_progress, stream=args.stream,
     )
     print(f"{args.run}: {metrics['model']} (epoch {metrics['checkpoint_epoch']}), split "
           f"{metrics['split']}")

@@ -10,14 +10,8 @@ from genrelens import cli
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory, make_wav):
-    root = tmp_path_factory.mktemp("tones")  # two textures: a clear tone, or noise
-    for i in range(5):
-        freq = 220.0 * (1 + 0.3 * i)
-        make_wav(root / "data" / "tone" / f"tone{i}.wav", seconds=6.2, freq=freq, noise=0.01,
-                 seed=i)
-        make_wav(root / "data" / "noise" / f"noise{i}.wav", seconds=6.2, freq=freq,
-                 amplitude=0.05, noise=0.3, seed=i)
+def dataset(tone_noise_data, make_wav):
+    root = tone_noise_data
     make_wav(root / "short.wav", seconds=1.0)
     return root
 

@@ -36,7 +36,8 @@ def predict_logits(
     model : torch.nn.Module
         A genrelens model; switched to ``eval()`` (and left so).
     x : array-like, shape (n, n_mels, n_frames) or (n, 1, n_mels, n_frames)
-        Log-mel dB segments.
+        Log-mel dB segments; a numpy array (memory-mapped ones included) is read one batch
+        at a time.
     batch_size : int
         Segments per forward pass.
 
@@ -45,15 +46,16 @@ def predict_logits(
     numpy.ndarray, shape (n, n_classes), float32
     """
     check_positive_int("batch_size", batch_size)
-    data = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
-    if data.ndim == 3:
-        data = data.unsqueeze(1)
-    data = data.to(torch.float32)
+    data = x if isinstance(x, torch.Tensor) else np.asarray(x)
     model.eval()
     outputs = []
     with torch.inference_mode():
         for start in range(0, data.shape[0], batch_size):
-            outputs.append(model(data[start : start + batch_size]).float())
+            batch = data[start : start + batch_size]
+            if isinstance(batch, np.ndarray):
+                batch = torch.from_numpy(np.array(batch, dtype=np.float32))
+            batch = batch.to(torch.float32)
+            outputs.append(model(batch.unsqueeze(1) if batch.ndim == 3 else batch).float())
     if not outputs:
         raise ParameterError(f"x has shape {tuple(data.shape)}: expected at least one segment.")
     return torch.cat(outputs).numpy()

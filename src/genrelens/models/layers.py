@@ -50,8 +50,9 @@ class InputNorm(nn.Module):
         Parameters
         ----------
         x : array-like, shape (n_segments, ...)
-            Training log-mel segments (numpy or torch). Two passes in float64 over chunks of
-            segments, so no float64 copy of the whole array is made.
+            Training log-mel segments (numpy, memory-mapped numpy, or torch). Two passes in
+            float64 over chunks of 256 segments, so no copy of the whole array is made and a
+            memory map is read a chunk at a time.
 
         Raises
         ------

@@ -1,8 +1,10 @@
 """The training loop: Adam, ReduceLROnPlateau, early stopping, resume and data parallelism.
 
-:func:`fit` trains on in-memory log-mel segments. The validation set alone selects the saved
-checkpoint and drives the learning-rate schedule and early stopping; the test set is never seen
-here. After every epoch rank 0 writes, each atomically and in this order,
+:func:`fit` trains on log-mel segments held in RAM or memory-mapped from disk (see
+:func:`genrelens.cache.load_features`): it only ever copies one batch of them, so a training set
+larger than RAM works, at the cost of reading it from disk each epoch. The validation set alone
+selects the saved checkpoint and drives the learning-rate schedule and early stopping; the test
+set is never seen here. After every epoch rank 0 writes, each atomically and in this order,
 
 * ``RUN/checkpoint.pt`` when the validation loss improved (a model checkpoint, see
   :mod:`genrelens.models.checkpoint`),
@@ -172,9 +174,15 @@ def _history_csv(rows: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def _rows(x: np.ndarray, idx: np.ndarray) -> torch.Tensor:
+    """Segments ``x[idx]`` as a new ``(len(idx), 1, n_mels, n_frames)`` tensor (only they are
+    read, also from a memory map)."""
+    return torch.from_numpy(x[idx]).unsqueeze(1)
+
+
 def _evaluate(
     model: nn.Module,
-    x: torch.Tensor,
+    x: np.ndarray,
     y: torch.Tensor,
     weight: torch.Tensor,
     *,
@@ -187,9 +195,8 @@ def _evaluate(
     model.eval()
     with torch.inference_mode():
         for idx in _batches(indices, batch_size):
-            t = torch.from_numpy(idx)
-            logits = model(x[t].unsqueeze(1))
-            yb = y[t]
+            logits = model(_rows(x, idx))
+            yb = y[torch.from_numpy(idx)]
             loss_sum += float(F.cross_entropy(logits, yb, weight=weight, reduction="sum"))
             weight_sum += float(weight[yb].sum())
             correct += float((logits.argmax(1) == yb).sum())
@@ -240,7 +247,8 @@ def fit(
     Parameters
     ----------
     x_train, x_valid : numpy.ndarray, shape (n, n_mels, n_frames)
-        Log-mel dB segments.
+        Log-mel dB segments, float32 in RAM or memory-mapped (e.g. ``Features.logmel`` of
+        ``load_features(..., memmap=True)``); other dtypes are converted (a copy in RAM).
     y_train, y_valid : numpy.ndarray of int, shape (n,)
         Labels (indices into ``class_names``).
     class_names : sequence of str
@@ -316,8 +324,7 @@ def fit(
         net = nn.parallel.DistributedDataParallel(model)
     weight = class_weights(y_train, n_classes=n_classes, mode=config.class_weight)
     fill = float(model.input_norm.mean) if hasattr(model, "input_norm") else float(x_train.mean())
-    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
-    xv, yv = torch.from_numpy(x_valid), torch.from_numpy(y_valid)
+    yt, yv = torch.from_numpy(y_train), torch.from_numpy(y_valid)
     local_batch = max(1, config.batch_size // context.world_size)
     show = progress and context.is_main
     train_seconds, train_segments = 0.0, 0
@@ -359,8 +366,7 @@ def fit(
             disable=not show,
         )
         for idx in bar:
-            t = torch.from_numpy(idx)
-            xb, yb = xt[t].unsqueeze(1), yt[t]
+            xb, yb = _rows(x_train, idx), yt[torch.from_numpy(idx)]
             if config.spec_augment:
                 xb = spec_augment(xb, rng=rng, fill=fill)
             if config.mixup_alpha > 0:
@@ -385,7 +391,7 @@ def fit(
         train_seconds += elapsed
         train_segments += int(seen)
         valid_loss, valid_acc = _evaluate(
-            model, xv, yv, weight, batch_size=local_batch * 2, context=context
+            model, x_valid, yv, weight, batch_size=local_batch * 2, context=context
         )
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step(valid_loss)

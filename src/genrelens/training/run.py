@@ -15,8 +15,11 @@ once with :func:`evaluate_run`. The run directory ``RUN/`` receives
 ``confusion_segment.csv``/``.png``, ``confusion_track.csv``/``.png``  confusion matrices
 ==================== =====================================================================
 
-Under ``torchrun`` every rank runs :func:`train_run`; rank 0 alone prepares the cache, writes
-files and evaluates.
+Each set of the split is loaded from the cache on its own, in RAM or, with ``stream=True``,
+memory-mapped (:func:`genrelens.cache.load_features` with ``memmap=True``) for datasets larger
+than RAM. Under ``torchrun`` every rank runs :func:`train_run`; rank 0 alone prepares the cache
+(and, streaming, writes the memory-mapped files that the other ranks then map), writes files
+and evaluates.
 """
 
 from __future__ import annotations
@@ -92,16 +95,30 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise ParameterError(f"{path} cannot be read ({exc}).") from None
 
 
-def _features_for(dataset: Any, *, cache_dir: Path, config: FeatureConfig, progress: bool) -> Any:
+def _features_for(
+    dataset: Any, *, cache_dir: Path, config: FeatureConfig, progress: bool, memmap: bool
+) -> Any:
     from genrelens.cache import load_features, prepare
 
     prepare(dataset, cache_dir=cache_dir, config=config, progress=progress)
-    return load_features(dataset, cache_dir=cache_dir, config=config)
+    return load_features(dataset, cache_dir=cache_dir, config=config, memmap=memmap)
 
 
-def _subset(features: Any, track_ids: tuple[str, ...], set_name: str) -> Any:
+def _load_set(
+    dataset: Any,
+    track_ids: tuple[str, ...],
+    set_name: str,
+    *,
+    cache_dir: Path,
+    config: FeatureConfig,
+    memmap: bool,
+) -> Any:
     """The features of one set of the split (unusable tracks drop out); error if none is left."""
-    part = features.subset(track_ids)
+    from genrelens.cache import load_features
+
+    part = load_features(
+        dataset.subset(track_ids), cache_dir=cache_dir, config=config, memmap=memmap
+    )
     if len(part) == 0:
         raise ParameterError(
             f"the {set_name} set has no usable tracks ({len(track_ids)} in the split, none with "
@@ -121,6 +138,7 @@ def train_run(
     restart: bool = False,
     evaluate: bool = True,
     progress: bool = True,
+    stream: bool = False,
 ) -> TrainRunResult:
     """Train a model on a dataset folder into run directory ``out`` (resuming if possible).
 
@@ -138,13 +156,19 @@ def train_run(
     split : genrelens.data.Split, optional
         The track-level split. Default: ``RUN/split.json`` when resuming, else
         :func:`genrelens.data.default_split` (fault-filtered for GTZAN when its lists were
-        fetched, else stratified random with a warning) seeded with ``config.seed``.
+        fetched, FMA's own split for FMA, else stratified random with a warning) seeded with
+        ``config.seed``.
     restart : bool
         Discard a previous ``last.pt``, checkpoint, history and split instead of resuming.
     evaluate : bool
         Evaluate the test set at the end (rank 0).
     progress : bool
         Progress bars on stderr.
+    stream : bool
+        Memory-map the training, validation and test segments from consolidated files in the
+        cache (``load_features(..., memmap=True)``) instead of reading them into RAM: for
+        datasets larger than RAM. The first run writes the files (as much disk as the
+        entries); the weights are the same either way, in-RAM training is faster when it fits.
 
     Returns
     -------
@@ -155,7 +179,7 @@ def train_run(
     UserWarning
         With the split's warnings (e.g. a random split of GTZAN inflates accuracy).
     """
-    from genrelens.cache import load_features, prepare
+    from genrelens.cache import prepare
     from genrelens.data import Split, default_split, open_dataset
 
     config = config or TrainConfig()
@@ -201,9 +225,16 @@ def train_run(
             write_json(run_dir / TRAIN_CONFIG_FILE, settings)
             prepare(dataset, cache_dir=cache, config=feature_config, progress=progress)
         context.barrier()
-        features = load_features(dataset, cache_dir=cache, config=feature_config)
-        train = _subset(features, split.train, "train")
-        valid = _subset(features, split.valid, "validation")
+
+        def load(track_ids: tuple[str, ...], set_name: str) -> Any:
+            return _load_set(dataset, track_ids, set_name, cache_dir=cache,
+                             config=feature_config, memmap=stream)
+
+        if stream and not context.is_main:
+            context.barrier()  # rank 0 writes the memory-mapped files first; the others map them
+        train, valid = load(split.train, "train"), load(split.valid, "validation")
+        if stream and context.is_main:
+            context.barrier()
         result = fit(
             x_train=train.logmel,
             y_train=train.labels,
@@ -218,7 +249,7 @@ def train_run(
         )
         metrics = None
         if evaluate and context.is_main:
-            test = _subset(features, split.test, "test")
+            test = load(split.test, "test")
             metrics = evaluate_run(run_dir, features=test, progress=progress)
         context.barrier()
     finally:
@@ -299,6 +330,7 @@ def evaluate_run(
     features: Any | None = None,
     batch_size: int = 64,
     progress: bool = True,
+    stream: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``RUN/checkpoint.pt`` on the test set of ``RUN/split.json`` and write the results.
 
@@ -313,6 +345,9 @@ def evaluate_run(
         The test features, when the caller holds them already.
     batch_size : int
     progress : bool
+    stream : bool
+        Memory-map the test segments instead of reading them into RAM (as in
+        :func:`train_run`); ignored when ``features`` is given.
 
     Returns
     -------
@@ -339,6 +374,7 @@ def evaluate_run(
             cache_dir=Path(cache_dir if cache_dir is not None else settings["cache"]),
             config=loaded.feature_config,
             progress=progress,
+            memmap=stream,
         )
     if tuple(features.class_names) != loaded.class_names:
         raise DatasetError(
