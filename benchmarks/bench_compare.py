@@ -318,7 +318,6 @@ def deletion(s: Setting, scores: dict, target: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    import numpy as np
     import torch
 
     import genrelens

@@ -10,6 +10,9 @@ of ``--runs`` runs, the sides interleaved run by run so machine load hits them a
 ``genrelens-prepare-parallel``
     The same with ``jobs`` = the number of CPUs (tracks spread over worker processes), what
     ``genrelens prepare`` does by default.
+``genrelens-prepare-parallel-fft32``
+    The same with ``FeatureConfig(fft_precision="float32")`` (a float32 FFT: faster, not
+    librosa-exact on quiet bands).
 ``genrelens-compute``
     The same features without the cache: ``load_audio`` -> ``segment_audio`` -> ``log_mel``
     of all segments of a file at once, into memory.
@@ -21,7 +24,8 @@ of ``--runs`` runs, the sides interleaved run by run so machine load hits them a
 
 Each worker first runs its pipeline once on one file (imports, numba compilation, MKL
 initialisation) and then times the whole set. The ``librosa-file`` worker also reports the
-largest absolute difference in dB between its features and genrelens' on the same segments.
+largest absolute difference in dB between its features and genrelens' on the same segments
+(one track), and so does the float32 side.
 
 Allocator: every worker runs with the ``genrelens.cli.MALLOC_ENV`` variables set (as the
 ``genrelens`` command runs), or with them removed (``--malloc none``); the table says which.
@@ -55,6 +59,7 @@ N_PER_GENRE = 5
 SIDES = (
     "genrelens-prepare",
     "genrelens-prepare-parallel",
+    "genrelens-prepare-parallel-fft32",
     "genrelens-compute",
     "librosa-file",
     "librosa-segment",
@@ -88,15 +93,15 @@ def _librosa_features(y, *, config, per_segment: bool):
 
 
 def _worker(args: argparse.Namespace) -> dict:
-    import numpy as np
     import torch
 
     from genrelens.config import FeatureConfig
 
-    config = FeatureConfig()
+    fft32 = args.worker.endswith("-fft32")
+    config = FeatureConfig(fft_precision="float32" if fft32 else "float64")
     dataset, tracks = _tracks(args.data, args.tracks)
     record: dict = {"side": args.worker, "n_tracks": len(tracks)}
-    jobs = _cpu_count() if args.worker == "genrelens-prepare-parallel" else args.jobs
+    jobs = _cpu_count() if "-parallel" in args.worker else args.jobs
     if args.worker.startswith("genrelens-prepare"):
         import dataclasses
 
@@ -115,6 +120,9 @@ def _worker(args: argparse.Namespace) -> dict:
             cpu = _cpu_seconds() - cpu_start
         n_segments = report.n_segments
         record.update(jobs=jobs, skipped=report.skipped)
+        if fft32:
+            record["max_abs_db_difference_vs_librosa"] = _difference_vs_librosa(tracks[0],
+                                                                                config=config)
         torch.set_num_threads(1)  # what prepare ran with (it restores the count afterwards)
     elif args.worker == "genrelens-compute":
         from genrelens.audio import load_audio, segment_audio
@@ -135,8 +143,6 @@ def _worker(args: argparse.Namespace) -> dict:
     else:
         import librosa
 
-        from genrelens.features import log_mel
-
         per_segment = args.worker == "librosa-segment"
 
         def run(batch):
@@ -144,17 +150,14 @@ def _worker(args: argparse.Namespace) -> dict:
                                      config=config, per_segment=per_segment) for t in batch]
             return out
 
-        first = run(tracks[:1])[0]
+        run(tracks[:1])
         start, cpu_start = time.perf_counter(), _cpu_seconds()
         n_segments = sum(len(x) for x in run(tracks))
         seconds = time.perf_counter() - start
         cpu = _cpu_seconds() - cpu_start
         if not per_segment:
-            y = librosa.load(tracks[0].path, sr=config.sr, mono=True)[0]
-            frames = librosa.util.frame(y, frame_length=config.segment_samples,
-                                        hop_length=config.segment_hop_samples, axis=0)
-            ours = log_mel(np.ascontiguousarray(frames), config=config)
-            record["max_abs_db_difference_vs_genrelens"] = float(np.abs(ours - first).max())
+            record["max_abs_db_difference_vs_librosa"] = _difference_vs_librosa(tracks[0],
+                                                                                config=config)
     record.update(
         seconds=seconds,
         n_segments=n_segments,
@@ -164,6 +167,20 @@ def _worker(args: argparse.Namespace) -> dict:
         malloc={k: os.environ.get(k) for k in _malloc_keys()},
     )
     return record
+
+
+def _difference_vs_librosa(track, *, config) -> float:
+    """Largest |genrelens - librosa| in dB over the segments of one track."""
+    import librosa
+    import numpy as np
+
+    from genrelens.features import log_mel
+
+    y = librosa.load(track.path, sr=config.sr, mono=True)[0]
+    frames = librosa.util.frame(y, frame_length=config.segment_samples,
+                                hop_length=config.segment_hop_samples, axis=0)
+    ours = log_mel(np.ascontiguousarray(frames), config=config)
+    return float(np.abs(ours - _librosa_features(y, config=config, per_segment=False)).max())
 
 
 def _cpu_seconds() -> float:
@@ -239,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             "n_segments": records[0]["n_segments"],
             "torch_threads": records[0]["torch_threads"],
             "malloc": "MALLOC_ENV" if args.malloc == "env" else "default glibc",
-            **{k: records[0][k] for k in ("max_abs_db_difference_vs_genrelens",)
+            **{k: records[0][k] for k in ("max_abs_db_difference_vs_librosa",)
                if k in records[0]},
         }
     base = summary.get("librosa-file", {}).get("median_segments_per_second")
@@ -265,13 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(text + "\n", encoding="utf-8")
     lines = [
-        f"{'side':<28} {'segments/s (median)':>20} {'runs':>18} {'vs librosa-file':>16} "
+        f"{'side':<34} {'segments/s (median)':>20} {'runs':>18} {'vs librosa-file':>16} "
         f"{'CPU ms/segment':>15} {'jobs':>5} {'torch threads':>14} {'allocator':>14}"
     ]
     for side, s in summary.items():
         runs_txt = ",".join(f"{r:.0f}" for r in s["runs_segments_per_second"])
         lines.append(
-            f"{side:<28} {s['median_segments_per_second']:>20.1f} {runs_txt:>18} "
+            f"{side:<34} {s['median_segments_per_second']:>20.1f} {runs_txt:>18} "
             f"{s.get('speedup_vs_librosa_file', float('nan')):>15.2f}x "
             f"{s['median_cpu_ms_per_segment']:>15.2f} {str(s['jobs'] or '-'):>5} "
             f"{str(s['torch_threads'] or '-'):>14} {s['malloc']:>14}"

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -330,3 +332,23 @@ def test_empty_mel_filters_read_the_floor():
     dense = 10 * np.log10(np.maximum(fb @ np.abs(spec) ** 2, cfg.amin))
     np.testing.assert_allclose(out, dense, atol=1e-9)
     assert np.all(out[empty] == cfg.floor_db)
+
+
+def test_float32_fft_precision_is_close_and_faster_path(reference):
+    # fft_precision="float32": complex64 FFT. Measured on these signals: within 2e-4 dB on
+    # music with noise, up to 0.16 dB on quiet bands of pure tones (float32 FFT rounding).
+    cfg = dataclasses.replace(DEFAULT, fft_precision="float32")
+    assert cfg.digest() != DEFAULT.digest()
+    y, ref64 = reference["default", "noisy", "float64"]
+    out = log_mel(y, config=cfg)
+    assert out.dtype == np.float32 and out.shape == ref64.shape
+    assert 0 < np.abs(out - ref64).max() < 1e-3
+    _, tones = reference["default", "pure-tones", "float64"]
+    assert np.abs(log_mel(_music(DEFAULT.sr, seconds=4.0, **SIGNALS["pure-tones"]),
+                          config=cfg) - tones).max() < 0.5
+    # float64 input keeps the float64 FFT (gradient checks stay exact).
+    np.testing.assert_allclose(log_mel(y.astype(np.float64), config=cfg),
+                               log_mel(y.astype(np.float64), config=DEFAULT), atol=1e-9)
+    assert stft(y, config=cfg).dtype == np.complex64
+    with pytest.raises(ParameterError, match="fft_precision='float16'"):
+        FeatureConfig(fft_precision="float16")

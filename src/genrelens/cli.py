@@ -310,6 +310,7 @@ _FEATURE_OPTIONS = (
     ("--fmax", "fmax", float),
     ("--segment-seconds", "segment_seconds", float),
     ("--segment-hop-seconds", "segment_hop_seconds", float),
+    ("--fft-precision", "fft_precision", str),
 )
 
 

@@ -10,13 +10,14 @@ top_db=None)`` with the same configuration: Slaney's mel scale and area normalis
 0.11's default ``pad_mode``), so a segment of ``L`` samples gives ``1 + L // hop_length``
 frames.
 
-Precision: the STFT always runs in float64. torch's float32 FFT (MKL) was measured 0.1 dB
-off librosa on pure tones and 7e-3 dB with faint noise (bands far below a frame's loudest),
-beyond the 1e-3 dB required; with float64 the largest difference from librosa run in float64
-is 9e-6 dB for float32 output (its rounding) and 4e-7 dB for float64 output (librosa's
-float32 filterbank), and 1.5e-5 dB from librosa on the float32 samples. Power, mel
-projection and decibels run in the output dtype: float32, or float64 for float64 input
-(used for gradient checks).
+Precision: the STFT runs in float64 by default (``FeatureConfig.fft_precision``). torch's
+float32 FFT (MKL) was measured 0.1 dB off librosa on pure tones and 7e-3 dB with faint noise
+(bands far below a frame's loudest), beyond the 1e-3 dB required; with float64 the largest
+difference from librosa run in float64 is 9e-6 dB for float32 output (its rounding) and 4e-7 dB
+for float64 output (librosa's float32 filterbank), and 1.5e-5 dB from librosa on the float32
+samples. ``fft_precision="float32"`` trades that for speed (float32 input only; float64 input
+always runs in float64). Power, mel projection and decibels run in the output dtype: float32,
+or float64 for float64 input (used for gradient checks).
 
 :func:`stft` frames with ``unfold`` and one batched ``rfft`` (about twice as fast as
 ``torch.stft`` in float64 on CPU); :func:`istft` is ``torch.istft`` with the same window and
@@ -216,20 +217,28 @@ def _hann64(n_fft: int) -> torch.Tensor:
     return torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
 
 
-def _frames_fft64(
+def _fft_dtype(y: torch.Tensor, config: FeatureConfig) -> torch.dtype:
+    """float64 unless ``config.fft_precision`` is float32 and ``y`` is not float64."""
+    if config.fft_precision == "float32" and y.dtype != torch.float64:
+        return torch.float32
+    return torch.float64
+
+
+def _frames_fft(
     y: torch.Tensor, *, config: FeatureConfig, window: torch.Tensor
 ) -> torch.Tensor:
-    """Complex128 spectra of the centred frames: (..., n_samples) -> (..., n_frames, n_freq).
+    """Complex spectra of the centred frames: (..., n_samples) -> (..., n_frames, n_freq).
 
     Zero-pads ``n_fft // 2`` samples on each side, cuts frames every ``hop_length`` samples,
     applies the window and takes a real FFT of each frame: the STFT, frames-major. (Framing
     with ``unfold`` and one batched ``rfft`` takes about half the time of ``torch.stft`` in
-    float64 on CPU.)
+    float64 on CPU.) Complex128, or complex64 when :func:`_fft_dtype` says float32.
     """
+    dtype = _fft_dtype(y, config)
     half = config.n_fft // 2
-    padded = torch.nn.functional.pad(y.to(torch.float64), (half, half))
+    padded = torch.nn.functional.pad(y.to(dtype), (half, half))
     frames = padded.unfold(-1, config.n_fft, config.hop_length)
-    return torch.fft.rfft(frames * window.to(device=y.device, dtype=torch.float64), dim=-1)
+    return torch.fft.rfft(frames * window.to(device=y.device, dtype=dtype), dim=-1)
 
 
 def _power(spec: torch.Tensor, *, consume: bool = False) -> torch.Tensor:
@@ -250,7 +259,7 @@ def _log_mel_tensor(
     """The shared implementation of :func:`log_mel` and :class:`LogMel`."""
     _check_waveform(y)
     out_dtype = _real_dtype(y)
-    power = _power(_frames_fft64(y, config=config, window=window), consume=True).to(out_dtype)
+    power = _power(_frames_fft(y, config=config, window=window), consume=True).to(out_dtype)
     mel = _mel_project(power, filterbank=filterbank, config=config)
     return _db_tensor(mel.transpose(-1, -2).contiguous(), config=config)
 
@@ -306,8 +315,9 @@ def stft(y: ArrayT, *, config: FeatureConfig) -> ArrayT:
     -------
     numpy.ndarray or torch.Tensor, shape (..., 1 + n_fft // 2, n_frames), complex
         Same array type as ``y``; complex128 for float64 input, else complex64 (computed in
-        float64 either way). Periodic Hann window, centred frames with zero padding,
-        ``n_frames = 1 + n_samples // hop_length``; unnormalised (librosa's convention), so
+        float64 unless ``config.fft_precision="float32"``). Periodic Hann window, centred
+        frames with zero padding, ``n_frames = 1 + n_samples // hop_length``; unnormalised
+        (librosa's convention), so
         ``log_mel(y) == power_to_db(mel_power_from_stft(stft(y)))`` up to float32 rounding.
 
     Raises
@@ -317,7 +327,7 @@ def stft(y: ArrayT, *, config: FeatureConfig) -> ArrayT:
     """
     t, was_numpy = _as_tensor(y, name="y")
     _check_waveform(t)
-    spec = _frames_fft64(t, config=config, window=_hann64(config.n_fft)).transpose(-1, -2)
+    spec = _frames_fft(t, config=config, window=_hann64(config.n_fft)).transpose(-1, -2)
     complex_dtype = torch.complex128 if _real_dtype(t) == torch.float64 else torch.complex64
     return _from_tensor(spec.to(complex_dtype).contiguous(), was_numpy)
 
