@@ -44,18 +44,15 @@ delete ``assembled/`` whenever no training runs to reclaim the space (it is rebu
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import functools
 import hashlib
 import json
 import math
-import multiprocessing
 import os
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +61,7 @@ import numpy as np
 
 from genrelens import __version__
 from genrelens._io import atomic_path, write_json
+from genrelens._parallel import check_jobs, ordered_map
 from genrelens.audio import load_audio, segment_audio
 from genrelens.config import FeatureConfig
 from genrelens.data.check import file_sha256
@@ -272,8 +270,7 @@ def prepare(
     are skipped and reported; the rest finishes. Interrupting (Ctrl-C) keeps every finished
     track; running again computes only the others.
     """
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ParameterError(f"jobs={jobs!r} is invalid: expected a positive integer.")
+    check_jobs(jobs)
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
@@ -293,7 +290,8 @@ def prepare(
     bar = tqdm(total=len(dataset.tracks), desc="prepare", unit="track", disable=not progress)
     try:
         with _single_threaded_torch():
-            for outcome in _run(work, dataset.tracks, jobs=jobs):
+            for outcome in ordered_map(work, dataset.tracks, jobs=jobs,
+                                       initializer=_worker_init):
                 outcomes.append(outcome)
                 n_computed += outcome.computed
                 n_skipped += outcome.skip is not None
@@ -341,32 +339,6 @@ def _worker_init() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-def _run(
-    work: Callable[[Track], _Outcome], tracks: Iterable[Track], *, jobs: int
-) -> Iterator[_Outcome]:
-    """Yield ``work(track)`` for each track, in order, with ``jobs`` worker processes.
-
-    Processes rather than threads: decoding, framing and HDF5 writes hold the GIL often
-    enough that 2 threads gave 1.35x one thread on 2 cores, against about 1.9x for 2
-    processes (``benchmarks/bench_features.py``). Linux forks the workers (no re-import of
-    torch); other systems spawn them.
-    """
-    if jobs == 1:
-        yield from map(work, tracks)
-        return
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context(method),
-        initializer=_worker_init,
-    )
-    try:
-        futures = [pool.submit(work, track) for track in tracks]
-        for future in futures:
-            yield future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _prepare_track(track: Track, *, config: FeatureConfig, entries: Path) -> _Outcome:

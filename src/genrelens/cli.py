@@ -108,6 +108,9 @@ def _add_data_check(sub: argparse._SubParsersAction) -> None:
         default=3.0,
         help="segment length; shorter files are reported as too short (default 3)",
     )
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="files decoded at once, in worker processes (default: the CPUs available, "
+                        "at most 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_cmd_data_check)
 
@@ -121,7 +124,8 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     config = FeatureConfig(
         segment_seconds=args.segment_seconds, segment_hop_seconds=args.segment_seconds
     )
-    report = check_dataset(open_dataset(args.dir), config=config, progress=not args.no_progress)
+    report = check_dataset(open_dataset(args.dir), config=config, progress=not args.no_progress,
+                           jobs=default_jobs() if args.jobs is None else args.jobs)
     print(report.format())
     if args.json:
         write_json(args.json, report.to_dict())
@@ -353,8 +357,8 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
         "--jobs",
         type=int,
         default=None,
-        help="tracks processed concurrently, one per thread (default: the CPUs available, "
-        "at most 8)",
+        help="tracks processed concurrently, one per worker process (default: the CPUs "
+        "available, at most 8)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -362,7 +366,7 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
 
 
 def default_jobs() -> int:
-    """Worker threads of batch commands by default: the CPUs this process may use, at most 8."""
+    """Workers of batch commands by default: the CPUs this process may use, at most 8."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -10,6 +10,7 @@ from genrelens.config import FeatureConfig
 from genrelens.data import open_dataset
 from genrelens.data.check import check_dataset, file_sha256
 from genrelens.data.loading import Loaded, Skip, iter_audio
+from genrelens.errors import ParameterError
 
 
 @pytest.fixture
@@ -47,6 +48,10 @@ def test_check_reports_counts_durations_faults_and_duplicates(kaggle):
     assert report.usable and report.problems == []
     text = report.format()
     assert "jazz.00054: undecodable" in text and "blues.00001 = metal.00007" in text
+    # Worker processes give the same report; a bad jobs value is refused.
+    assert check_dataset(open_dataset(kaggle), progress=False, jobs=2) == report
+    with pytest.raises(ParameterError, match="jobs=0"):
+        check_dataset(open_dataset(kaggle), progress=False, jobs=0)
 
 
 def test_segment_length_changes_too_short_and_segment_count(kaggle):

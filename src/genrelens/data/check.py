@@ -20,9 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from genrelens._parallel import check_jobs, ordered_map
+from genrelens.audio import load_audio_native
 from genrelens.config import FeatureConfig
-from genrelens.data.dataset import Dataset
-from genrelens.data.loading import Skip, iter_audio
+from genrelens.data.dataset import Dataset, Track
+from genrelens.data.loading import Skip
+from genrelens.errors import AudioLoadError
 
 __all__ = ["DatasetReport", "check_dataset", "file_sha256"]
 
@@ -135,11 +138,31 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Inspected:
+    """What :func:`_inspect` learns of a readable file."""
+
+    track: Track
+    seconds: float
+    sr: int
+    sha256: str
+
+
+def _inspect(track: Track) -> _Inspected | Skip:
+    """Decode one file at its own rate and hash it; a :class:`Skip` if it cannot be decoded."""
+    try:
+        y, rate = load_audio_native(track.path)
+    except AudioLoadError as exc:
+        return Skip(track.track_id, str(track.path), exc.reason, str(exc))
+    return _Inspected(track, y.shape[0] / rate, rate, file_sha256(track.path))
+
+
 def check_dataset(
     dataset: Dataset,
     *,
     config: FeatureConfig | None = None,
     progress: bool = True,
+    jobs: int = 1,
 ) -> DatasetReport:
     """Decode every file of ``dataset`` and report what it holds and what is wrong.
 
@@ -152,23 +175,31 @@ def check_dataset(
         readable ones give (default ``FeatureConfig()``: 3 s).
     progress : bool
         Show a progress bar on stderr.
+    jobs : int
+        Files decoded concurrently, in worker processes (:func:`genrelens._parallel.ordered_map`);
+        the report is the same for any value.
 
     Returns
     -------
     DatasetReport
     """
+    from tqdm.auto import tqdm
+
     config = FeatureConfig() if config is None else config
+    check_jobs(jobs)
     durations: list[float] = []
     rates: Counter[str] = Counter()
     readable: Counter[str] = Counter()
     unreadable: list[Skip] = []
     by_hash: dict[str, list[str]] = defaultdict(list)
     n_segments = 0
-    for item in iter_audio(dataset.tracks, sr=None, progress=progress, desc="checking"):
+    items = ordered_map(_inspect, dataset.tracks, jobs=jobs)
+    for item in tqdm(items, total=len(dataset.tracks), desc="checking", unit="file",
+                     disable=not progress, leave=False):
         if isinstance(item, Skip):
             unreadable.append(item)
             continue
-        track, seconds = item.track, item.y.shape[0] / item.sr
+        track, seconds = item.track, item.seconds
         n_samples = int(round(seconds * config.sr))
         if n_samples < config.segment_samples:
             unreadable.append(
@@ -185,7 +216,7 @@ def check_dataset(
         durations.append(seconds)
         rates[str(item.sr)] += 1
         readable[track.label] += 1
-        by_hash[file_sha256(track.path)].append(track.track_id)
+        by_hash[item.sha256].append(track.track_id)
     listed = Counter(t.label for t in dataset.tracks)
     problems = []
     if not durations:
