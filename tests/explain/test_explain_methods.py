@@ -20,6 +20,7 @@ from helpers_explain import (
 
 from genrelens.errors import ParameterError
 from genrelens.explain import components, explain
+from genrelens.explain import hybrid as hybrid_mod
 from genrelens.explain import lime as lime_mod
 from genrelens.explain import shap as shap_mod
 from genrelens.explain.api import spearman
@@ -139,15 +140,25 @@ def test_shapley_sampler_pairs_and_size_distribution():
     np.testing.assert_allclose(sizes, p / p.sum(), atol=0.03)
 
 
-def test_random_state_reproducible_and_different_seeds_differ():
+@pytest.mark.parametrize("method", ["kernel_shap", "hybrid"])
+def test_random_state_reproducible_and_different_seeds_differ(method):
     c = grid(5, 4)
     model = TinyCNN()
-    a = explain(model, logmel(), method="kernel_shap", components=c, n_samples=80, random_state=7)
-    b = explain(model, logmel(), method="kernel_shap", components=c, n_samples=80, random_state=7)
-    d = explain(model, logmel(), method="kernel_shap", components=c, n_samples=80, random_state=8)
-    assert np.array_equal(a.scores, b.scores)
-    assert not np.allclose(a.scores, d.scores)
+    a = explain(model, logmel(), method=method, components=c, n_samples=80, random_state=7)
+    b = explain(model, logmel(), method=method, components=c, n_samples=80, random_state=7)
+    d = explain(model, logmel(), method=method, components=c, n_samples=80, random_state=8)
+    for view in ([a.scores, b.scores, d.scores],
+                 *([[e.others["lime"] for e in (a, b, d)]] if method == "hybrid" else [])):
+        assert np.array_equal(view[0], view[1])
+        assert not np.allclose(view[0], view[2])
     assert a.params["random_state"] == 7
+
+
+def test_shapley_sampler_draws_are_pinned():
+    """KernelSHAP's own design must not change when other designs are added."""
+    z = shap_mod.sample_shapley(np.random.default_rng(0), 8, 5)
+    assert z.tolist() == [[1, 1, 1, 1, 1], [0, 0, 0, 0, 0], [1, 0, 0, 1, 1], [0, 1, 1, 0, 0],
+                          [0, 0, 0, 1, 0], [1, 1, 1, 0, 1], [1, 0, 0, 0, 0], [0, 1, 1, 1, 1]]
 
 
 @pytest.mark.parametrize("method", ["kernel_shap", "lime", "occlusion"])
@@ -226,10 +237,12 @@ def test_lime_ranks_additive_contributions_right():
 def test_hybrid_equals_separate_lime_and_shap_on_the_same_samples():
     c = grid(5, 4)
     model = TinyCNN()
-    kw = dict(components=c, n_samples=120, random_state=3)
+    kw = dict(components=c, n_samples=120, random_state=3, sampling="mixture")
     hybrid = explain(model, logmel(), method="hybrid", **kw)
     shap_exp = explain(model, logmel(), method="kernel_shap", **kw)
-    lime_exp = explain(model, logmel(), method="lime", sampling="shapley", **kw)
+    lime_exp = explain(model, logmel(), method="lime", **kw)
+    assert hybrid.params["design"] == shap_exp.params["design"] == "mixture"
+    assert lime_exp.params["design"] == "mixture"
     np.testing.assert_array_equal(hybrid.scores, shap_exp.scores)
     np.testing.assert_array_equal(hybrid.others["lime"], lime_exp.scores)
     np.testing.assert_array_equal(hybrid.fit["r2"], lime_exp.fit["r2"])
@@ -238,6 +251,86 @@ def test_hybrid_equals_separate_lime_and_shap_on_the_same_samples():
     np.testing.assert_allclose(hybrid.fit["agreement"], spearman(shap_exp.scores,
                                                                  lime_exp.scores))
     assert np.all(np.abs(hybrid.fit["agreement"]) <= 1)
+
+
+def test_hybrid_views_are_exact_on_an_additive_model_and_efficient():
+    c = grid(5, 4)  # M = 20: the mixture design
+    model = AdditiveModel(c, weights(3, 20))
+    x = logmel(1)
+    exp = explain(model, x, method="hybrid", components=c, n_samples=400, output="logits")
+    truth = model.contributions(x, FLOOR)
+    assert exp.params["design"] == "mixture" and exp.cost["n_evaluations"] <= 400
+    np.testing.assert_allclose(exp.scores, truth, atol=1e-8)  # any positive weights: exact
+    # LIME's view recovers the linear coefficients up to its small ridge shrinkage
+    # (as LIME on its own 400 samples: shrinkage under 6% of the largest coefficient)
+    np.testing.assert_allclose(exp.others["lime"], truth, atol=0.06 * np.abs(truth).max())
+    assert np.all(exp.fit["r2"] > 0.998)
+    nonlinear = explain(TinyCNN(), x, method="hybrid", components=c, n_samples=60)
+    delta = nonlinear.fit["full_value"] - nonlinear.fit["base_value"]
+    np.testing.assert_allclose(nonlinear.scores.sum(axis=1), delta, rtol=0, atol=1e-12)
+
+
+def test_hybrid_lime_view_estimates_lime_surrogate_on_a_nonlinear_model():
+    """The mixture's LIME view converges to LIME's own surrogate (all 2^M coalitions)."""
+    c = grid(5, 2)  # M = 10
+    model = InteractionModel(c, np.zeros((1, 10)))
+    x = logmel(5)
+    kw = dict(components=c, output="logits", fill=-80.0)
+    exact = explain(model, x, method="hybrid", n_samples=1024, **kw)
+    assert exact.params["design"] == "enumeration"
+    target = exact.others["lime"]
+    errors = [np.abs(explain(model, x, method="hybrid", n_samples=600, random_state=s, **kw)
+                     .others["lime"] - target).max() / np.abs(target).max() for s in range(3)]
+    assert np.mean(errors) < 0.08
+
+
+def test_mixture_size_probabilities_and_weights_by_hand():
+    # M = 4: r(s) = 1/2 C(4, s) / 14 + 1/2 * 1/3 -> 13/42, 16/42, 13/42
+    r = hybrid_mod.size_probabilities(4)
+    np.testing.assert_allclose(r, [0, 13 / 42, 16 / 42, 13 / 42, 0], rtol=1e-14)
+    z = np.array([[1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 0, 0], [0, 1, 1, 1], [1, 1, 0, 0],
+                  [0, 0, 1, 1]])
+    # KernelSHAP: Shapley kernel mass K = (4, 3, 4) / 11 over r
+    ks = hybrid_mod.kernel_shap_weights(z)
+    assert np.all(np.isinf(ks[:2]))
+    np.testing.assert_allclose(ks[2:], [168 / 143, 168 / 143, 63 / 88, 63 / 88], rtol=1e-14)
+    # LIME: rows expected in LIME's design of 6 rows (all-on + 5 uniform) over rows expected
+    # here (4 rows with 0 < s < 4, one all-off, one all-on), times the kernel exp(-4 #off)
+    ratio = np.array([1 + 5 / 16, 5 / 16, 105 / 104, 105 / 104, 315 / 256, 315 / 256])
+    raw = ratio * np.exp(-4.0 * np.array([0, 4, 3, 1, 2, 2]))
+    np.testing.assert_allclose(hybrid_mod.lime_weights(z), raw / raw.mean(), rtol=1e-12)
+
+
+def test_mixture_sampler_and_weights_target_each_method_design():
+    """Weighted by its weights, the mixture's size histogram is each method's own design."""
+    m = 30
+    z = hybrid_mod.sample_mixture(np.random.default_rng(0), 40002, m)
+    assert np.all(z[0] == 1) and np.all(z[1] == 0)
+    assert np.all(z[2::2] + z[3::2] == 1)  # antithetic pairs
+    s = z.sum(axis=1)
+    np.testing.assert_allclose(np.bincount(s[2:], minlength=m + 1) / 40000,
+                               hybrid_mod.size_probabilities(m), atol=0.005)
+
+    def weighted_sizes(w, rows):
+        h = np.bincount(s[rows], weights=w[rows], minlength=m + 1)
+        return h / h.sum()
+
+    inner = slice(2, None)
+    np.testing.assert_allclose(weighted_sizes(hybrid_mod.kernel_shap_weights(z), inner),
+                               shap_mod.shapley_size_probabilities(m), atol=0.01)
+    one_row_per_size = (np.arange(m)[None, :] < np.arange(m + 1)[:, None]).astype(np.int8)
+    # LIME's own design of as many rows: the all-on row, then uniform rows
+    rows = (z.shape[0] - 1) * lime_mod.uniform_size_probabilities(m) + (np.arange(m + 1) == m)
+    lime_target = rows * lime_mod.lime_weights(one_row_per_size)
+    got = weighted_sizes(hybrid_mod.lime_weights(z), slice(None))
+    np.testing.assert_allclose(got, lime_target / lime_target.sum(), atol=0.01)
+
+
+def test_sample_paired_rejects_bad_size_probabilities():
+    rng = np.random.default_rng(0)
+    for bad in (np.array([0, 0.5, 0.5]), np.array([0.1, 0.4, 0.4, 0.1]), np.array([0, 1, 1, 0])):
+        with pytest.raises(ParameterError, match="size_probabilities"):
+            shap_mod.sample_paired(rng, 10, 3, size_probabilities=bad)
 
 
 def test_spearman():
@@ -314,6 +407,10 @@ def test_fill_choice_changes_the_explanation_rank_correlation_reported(record_pr
         (dict(method="lime", distance="manhattan"), "distance"),
         (dict(method="lime", kernel_width=0.0), "kernel_width"),
         (dict(method="hybrid", sampling="uniform"), "sampling"),
+        (dict(method="hybrid", sampling="shapley"), "sampling"),
+        (dict(method="lime", sampling="shapley"), "sampling"),
+        (dict(method="kernel_shap", sampling="uniform"), "sampling"),
+        (dict(method="occlusion", sampling="mixture"), "sampling"),
         (dict(method="kernel_shap", tol=-1.0), "tol"),
         (dict(method="kernel_shap", tol=0.1, round_size=1), "round_size"),
         (dict(method="lime", layer="conv"), "unexpected"),

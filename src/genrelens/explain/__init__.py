@@ -8,6 +8,7 @@
 Modules: :mod:`~genrelens.explain.components` (what is explained), :mod:`~.fill` (what "off"
 means), :mod:`~.engine` (the only code that runs a model on perturbed inputs),
 :mod:`~.lime`, :mod:`~.shap`, :mod:`~.occlusion` (perturbation explainers as pure fits),
+:mod:`~.hybrid` (the one sample design LIME and KernelSHAP share in the hybrid method),
 :mod:`~.gradients` (Grad-CAM, Integrated Gradients), :mod:`~.explanation` (the result object)
 and :mod:`~.api` (:func:`explain`).
 """

@@ -11,12 +11,15 @@ Methods
     exactly.
 ``"lime"``
     LIME (:mod:`genrelens.explain.lime`) on uniform samples (``sampling="uniform"``) or on
-    KernelSHAP's samples (``sampling="shapley"``).
+    the hybrid's samples (``sampling="mixture"``).
 ``"hybrid"``
-    LIME and KernelSHAP fitted on the SAME model evaluations (KernelSHAP's design, LIME
-    weighting those samples with its own kernel). ``scores`` are KernelSHAP's;
-    ``others`` holds both, ``fit["agreement"]`` the Spearman rank correlation of the two score
-    vectors per class; ``exp.as_method("lime")`` gives the LIME view.
+    LIME and KernelSHAP fitted on the SAME model evaluations: one mixture of LIME's and a
+    KernelSHAP design, each estimator weighting all rows towards its own design
+    (:mod:`genrelens.explain.hybrid`), so that each estimates what it estimates alone.
+    ``scores`` are KernelSHAP's; ``others`` holds both, ``fit["agreement"]`` the Spearman rank
+    correlation of the two score vectors per class; ``exp.as_method("lime")`` gives the LIME
+    view. ``explain(method="lime" or "kernel_shap", sampling="mixture")`` gives the same
+    numbers as the hybrid's views.
 ``"occlusion"``
     One component off at a time (:mod:`genrelens.explain.occlusion`), ``M + 1`` evaluations.
 ``"gradcam"``, ``"ig"``
@@ -45,7 +48,7 @@ from threadpoolctl import threadpool_limits
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain import components as components_mod
-from genrelens.explain import lime, occlusion, shap
+from genrelens.explain import hybrid, lime, occlusion, shap
 from genrelens.explain.components import Components
 from genrelens.explain.engine import (
     OUTPUTS,
@@ -61,7 +64,9 @@ from genrelens.explain.fill import resolve_fill
 __all__ = ["explain", "METHODS", "as_logmel", "spearman"]
 
 METHODS = ("kernel_shap", "lime", "hybrid", "occlusion", "gradcam", "ig")
-_SAMPLINGS = ("uniform", "shapley")
+#: Sample designs each sampling method accepts; the first is its default.
+_SAMPLINGS = {"lime": ("uniform", "mixture"), "kernel_shap": ("shapley", "mixture"),
+              "hybrid": ("mixture",)}
 
 
 def explain(
@@ -128,9 +133,10 @@ def explain(
     kernel_width, distance, alpha
         LIME kernel width (default ``0.25 sqrt(M)`` for L2, ``0.25`` for cosine), distance
         (``"l2"`` or ``"cosine"``) and ridge penalty.
-    sampling : {"uniform", "shapley"}, optional
-        LIME's sample design; default ``"uniform"``. KernelSHAP and the hybrid always use
-        ``"shapley"``.
+    sampling : {"uniform", "shapley", "mixture"}, optional
+        The sample design: LIME's (``"uniform"``, LIME's default), the Shapley kernel's
+        (``"shapley"``, KernelSHAP's default) or the hybrid's (``"mixture"``, allowed for LIME
+        and KernelSHAP, the hybrid's only design; see :mod:`genrelens.explain.hybrid`).
     tol : float, optional
         Stop sampling in rounds once the scores are stable to ``tol`` (see module docstring).
     round_size : int, optional
@@ -186,12 +192,13 @@ def explain(
     rng = _rng(random_state)
     fill_obj = resolve_fill(fill, x, config=components.config, rng=rng,
                             stems=components.stems is not None)
-    if sampling is None:
-        sampling = "uniform" if method == "lime" else "shapley"
-    if sampling not in _SAMPLINGS or (method != "lime" and sampling != "shapley"):
+    allowed = _SAMPLINGS.get(method, ())
+    if sampling is None and allowed:
+        sampling = allowed[0]
+    if sampling is not None and sampling not in allowed:
         raise ParameterError(
             f"sampling={sampling!r} is invalid for method={method!r}: expected "
-            f"{list(_SAMPLINGS) if method == 'lime' else ['shapley']}."
+            + (f"one of {list(allowed)}." if allowed else "None (occlusion does not sample).")
         )
     m = components.n_components
     _check_budget(method, n_samples, m, sampling)
@@ -360,6 +367,8 @@ def _sampler(
         return uniform, "uniform"
     if m == 1 or (m <= shap.MAX_ENUMERATION and n_samples >= 2**m):
         return (lambda n, first: shap.all_coalitions(m)), "enumeration"
+    if sampling == "mixture":
+        return (lambda n, first: hybrid.sample_mixture(rng, n, m, constraints=first)), "mixture"
     return (lambda n, first: shap.sample_shapley(rng, n, m, constraints=first)), "sampled"
 
 
@@ -369,12 +378,19 @@ def _fitter(
     """``fit(z, y, design) -> (scores, fit, others)`` for all classes."""
 
     def fit_shap(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict]:
-        weights = shap.shapley_kernel(z) if design == "enumeration" else np.ones(z.shape[0])
+        if design == "enumeration":
+            weights = shap.shapley_kernel(z)
+        elif design == "mixture":
+            weights = hybrid.kernel_shap_weights(z)
+        else:
+            weights = np.ones(z.shape[0])
         phi = shap.fit_kernel_shap(z, y, weights=weights, f_full=y[0], f_empty=y[1])
         return phi, {"base_value": y[1], "full_value": y[0]}
 
-    def fit_lime(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict]:
-        w = lime.lime_weights(z, distance=distance, kernel_width=kernel_width)
+    def fit_lime(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict]:
+        # enumeration: every coalition once, as likely as under LIME's uniform design
+        weigh = hybrid.lime_weights if design == "mixture" else lime.lime_weights
+        w = weigh(z, distance=distance, kernel_width=kernel_width)
         res = lime.fit_lime(z, y, weights=w, alpha=alpha)
         return res.scores, {"r2": res.r2, "intercept": res.intercept,
                             "local_prediction": res.local_prediction, "full_value": y[0]}
@@ -384,10 +400,10 @@ def _fitter(
             phi, info = fit_shap(z, y, design)
             return phi, info, {}
         if method == "lime":
-            scores, info = fit_lime(z, y)
+            scores, info = fit_lime(z, y, design)
             return scores, info, {}
         phi, shap_info = fit_shap(z, y, design)
-        beta, lime_info = fit_lime(z, y)
+        beta, lime_info = fit_lime(z, y, design)
         info = {**lime_info, **shap_info, "agreement": spearman(phi, beta)}
         return phi, info, {"kernel_shap": phi, "lime": beta}
 

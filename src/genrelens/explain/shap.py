@@ -23,6 +23,11 @@ Designs
   uniformly, and it is paired with its complement ``1 - z`` (antithetic sampling, Covert &
   Lee 2021). Samples drawn from the kernel carry equal weights. Rows 0 and 1 are all-on and
   all-off (the constraints). The budget ``n_samples`` counts these two rows.
+* **Other size distributions** (:func:`sample_paired`): the same paired sampler with any
+  distribution ``r(s)`` of the size; the regression weight of a row is then the kernel's total
+  mass at its size over ``r(s)`` (:func:`design_weights`), which is 1 for the Shapley kernel's
+  own sizes (:func:`shapley_size_probabilities`). The hybrid method's shared design uses this
+  (see :mod:`genrelens.explain.hybrid`).
 
 References
 ----------
@@ -43,6 +48,9 @@ from genrelens.errors import ParameterError
 __all__ = [
     "all_coalitions",
     "sample_shapley",
+    "sample_paired",
+    "shapley_size_probabilities",
+    "design_weights",
     "shapley_kernel",
     "fit_kernel_shap",
     "MAX_ENUMERATION",
@@ -78,6 +86,20 @@ def shapley_kernel(z: np.ndarray) -> np.ndarray:
     return w
 
 
+def shapley_size_probabilities(n_components: int) -> np.ndarray:
+    """The Shapley kernel's total mass per coalition size ``(M + 1,)``, summing to 1.
+
+    ``K(s) = (M - 1) / (s (M - s))`` normalised over ``0 < s < M``; ``K(0) = K(M) = 0`` (the
+    all-off and all-on coalitions are constraints, not samples). ``M >= 2``.
+    """
+    m = n_components
+    sizes = np.arange(1, m)
+    p = (m - 1) / (sizes * (m - sizes))
+    out = np.zeros(m + 1)
+    out[1:m] = p / p.sum()
+    return out
+
+
 def sample_shapley(rng: np.random.Generator, n_samples: int, n_components: int,
                    *, constraints: bool = True) -> np.ndarray:
     """Paired samples from the Shapley kernel.
@@ -98,12 +120,46 @@ def sample_shapley(rng: np.random.Generator, n_samples: int, n_components: int,
     np.ndarray, int8, shape (n_samples, M)
         If ``n_samples`` is odd, the last pair is cut to one row.
     """
+    return sample_paired(rng, n_samples, n_components,
+                         size_probabilities=shapley_size_probabilities(n_components),
+                         constraints=constraints)
+
+
+def sample_paired(rng: np.random.Generator, n_samples: int, n_components: int, *,
+                  size_probabilities: np.ndarray, constraints: bool = True) -> np.ndarray:
+    """Paired samples whose size ``s`` (number of ones) is drawn from ``size_probabilities``.
+
+    Each draw picks ``s`` with probability ``size_probabilities[s]``, a coalition of that
+    size uniformly, and appends it with its complement ``1 - z``.
+
+    Parameters
+    ----------
+    rng : np.random.Generator
+    n_samples : int
+        Rows to return, as in :func:`sample_shapley`.
+    n_components : int
+        ``M >= 2``.
+    size_probabilities : np.ndarray, shape (M + 1,)
+        Probabilities of the sizes ``0 .. M``; those of 0 and M must be 0 and the rest sum
+        to 1.
+    constraints : bool
+        Start with the all-on and all-off rows (False for later sampling rounds).
+
+    Returns
+    -------
+    np.ndarray, int8, shape (n_samples, M)
+    """
     m = n_components
+    r = np.asarray(size_probabilities, dtype=np.float64)
+    if r.shape != (m + 1,) or r[0] != 0 or r[m] != 0 or np.any(r < 0) or not np.isclose(
+            r.sum(), 1.0):
+        raise ParameterError(
+            f"size_probabilities has shape {r.shape}: expected {(m + 1,)} non-negative "
+            "probabilities of the sizes 0..M summing to 1, with 0 for sizes 0 and M."
+        )
     head = [np.ones(m, np.int8), np.zeros(m, np.int8)] if constraints else []
     n_pairs = -(-max(0, n_samples - len(head)) // 2)
-    sizes = np.arange(1, m)
-    p = (m - 1) / (sizes * (m - sizes))
-    s = rng.choice(sizes, size=n_pairs, p=p / p.sum())
+    s = rng.choice(np.arange(1, m), size=n_pairs, p=r[1:m])
     # a uniform coalition of size s: the s smallest of M random keys
     keys = rng.random((n_pairs, m))
     ranks = np.argsort(np.argsort(keys, axis=1), axis=1)
@@ -112,6 +168,27 @@ def sample_shapley(rng: np.random.Generator, n_samples: int, n_components: int,
     pairs[0::2], pairs[1::2] = z, 1 - z
     out = np.concatenate([np.array(head, np.int8).reshape(-1, m), pairs])
     return out[:n_samples]
+
+
+def design_weights(z: np.ndarray, size_probabilities: np.ndarray) -> np.ndarray:
+    """KernelSHAP regression weights ``(n,)`` of rows drawn by :func:`sample_paired`.
+
+    The Shapley kernel's mass at a row's size over the row's sampling probability,
+    ``K(s) / rbar(s)`` with ``rbar(s) = (r(s) + r(M - s)) / 2`` (a pair puts one row at ``s``
+    and one at ``M - s``): importance sampling, so that the weighted least squares estimates
+    the kernel's objective whatever the design. ``inf`` for the all-on and all-off rows (the
+    constraints), as :func:`shapley_kernel`. Ones when ``r`` is the kernel's own size
+    distribution.
+    """
+    z = np.asarray(z)
+    m = z.shape[1]
+    r = np.asarray(size_probabilities, dtype=np.float64)
+    rbar = (r + r[::-1]) / 2
+    s = z.sum(axis=1).astype(np.int64)
+    w = np.full(s.shape, np.inf)
+    inner = (s > 0) & (s < m)
+    w[inner] = shapley_size_probabilities(m)[s[inner]] / rbar[s[inner]]
+    return w
 
 
 def fit_kernel_shap(
@@ -131,7 +208,8 @@ def fit_kernel_shap(
     y : np.ndarray (n, n_classes)
         Model outputs on ``z``.
     weights : np.ndarray (n,)
-        Regression weights (``shapley_kernel`` for enumeration, ones for kernel samples).
+        Regression weights (``shapley_kernel`` for enumeration, ones for kernel samples,
+        :func:`design_weights` for other size distributions).
     f_full, f_empty : np.ndarray (n_classes,)
         Outputs for all-on (the input) and all-off (the fill).
 
