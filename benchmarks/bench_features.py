@@ -36,10 +36,10 @@ CPU time counts the worker processes too (``os.times``, children included).
 
 Usage::
 
-    python benchmarks/bench_features.py [--data DIR] [--tracks 50] [--runs 3] [--jobs 1]
+    python benchmarks/bench_features.py [--data DIR] [--tracks 100] [--runs 3] [--jobs 1]
         [--malloc env|none] [--json results.json]
 
-Without ``--data``, a synthetic GTZAN-layout set (5 tracks per genre, 30 s) is written to a
+Without ``--data``, a synthetic GTZAN-layout set (10 tracks per genre, 30 s) is written to a
 temporary folder first. Prints one JSON record on stdout and a table on stderr.
 """
 
@@ -55,7 +55,7 @@ import tempfile
 import time
 from pathlib import Path
 
-N_PER_GENRE = 5
+N_PER_GENRE = 10
 SIDES = (
     "genrelens-prepare",
     "genrelens-prepare-parallel",
@@ -219,7 +219,7 @@ def _synthesize(out: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="dataset folder (default: synthetic, written to a tmp)")
-    parser.add_argument("--tracks", type=int, default=50, help="tracks timed (default 50)")
+    parser.add_argument("--tracks", type=int, default=100, help="tracks timed (default 100)")
     parser.add_argument("--runs", type=int, default=3, help="runs per side (default 3)")
     parser.add_argument("--jobs", type=int, default=1, help="prepare --jobs (default 1)")
     parser.add_argument("--malloc", choices=["env", "none"], default="env")
