@@ -224,21 +224,26 @@ def _fft_dtype(y: torch.Tensor, config: FeatureConfig) -> torch.dtype:
     return torch.float64
 
 
+def _frames(y: torch.Tensor, *, config: FeatureConfig) -> torch.Tensor:
+    """Centred frames, a view ``(..., n_frames, n_fft)`` in :func:`_fft_dtype`: ``n_fft // 2``
+    zeros padded on each side, a frame every ``hop_length`` samples."""
+    half = config.n_fft // 2
+    padded = torch.nn.functional.pad(y.to(_fft_dtype(y, config)), (half, half))
+    return padded.unfold(-1, config.n_fft, config.hop_length)
+
+
 def _frames_fft(
     y: torch.Tensor, *, config: FeatureConfig, window: torch.Tensor
 ) -> torch.Tensor:
     """Complex spectra of the centred frames: (..., n_samples) -> (..., n_frames, n_freq).
 
-    Zero-pads ``n_fft // 2`` samples on each side, cuts frames every ``hop_length`` samples,
-    applies the window and takes a real FFT of each frame: the STFT, frames-major. (Framing
-    with ``unfold`` and one batched ``rfft`` takes about half the time of ``torch.stft`` in
-    float64 on CPU.) Complex128, or complex64 when :func:`_fft_dtype` says float32.
+    The window times each frame of :func:`_frames`, then one batched real FFT: the STFT,
+    frames-major. (Framing with ``unfold`` and one batched ``rfft`` takes about half the time
+    of ``torch.stft`` in float64 on CPU.) Complex128, or complex64 when :func:`_fft_dtype` says
+    float32.
     """
-    dtype = _fft_dtype(y, config)
-    half = config.n_fft // 2
-    padded = torch.nn.functional.pad(y.to(dtype), (half, half))
-    frames = padded.unfold(-1, config.n_fft, config.hop_length)
-    return torch.fft.rfft(frames * window.to(device=y.device, dtype=dtype), dim=-1)
+    frames = _frames(y, config=config)
+    return torch.fft.rfft(frames * window.to(device=y.device, dtype=frames.dtype), dim=-1)
 
 
 def _power(spec: torch.Tensor, *, consume: bool = False) -> torch.Tensor:
@@ -253,14 +258,36 @@ def _power(spec: torch.Tensor, *, consume: bool = False) -> torch.Tensor:
     return spec.real.square() + spec.imag.square()
 
 
+#: Frames transformed at once by :func:`_log_mel_tensor` (about one 3-s segment).
+_FRAMES_PER_CHUNK = 130
+
+
 def _log_mel_tensor(
     y: torch.Tensor, *, config: FeatureConfig, window: torch.Tensor, filterbank: torch.Tensor
 ) -> torch.Tensor:
-    """The shared implementation of :func:`log_mel` and :class:`LogMel`."""
+    """The shared implementation of :func:`log_mel` and :class:`LogMel`.
+
+    Frames go through window, FFT, power and mel projection :data:`_FRAMES_PER_CHUNK` at a time
+    (about 4 MB of float64 temporaries, which stay in cache): a 10-segment track computed as one
+    batch was 1.5x slower serially and 1.6x slower on 2 processes (measured on 100 tracks).
+    """
     _check_waveform(y)
     out_dtype = _real_dtype(y)
-    power = _power(_frames_fft(y, config=config, window=window), consume=True).to(out_dtype)
-    mel = _mel_project(power, filterbank=filterbank, config=config)
+    frames = _frames(y, config=config)
+    lead, n_frames = frames.shape[:-2], frames.shape[-2]
+    window = window.to(device=y.device, dtype=frames.dtype)
+    if frames.numel() == 0:  # an empty batch
+        return torch.empty((*lead, config.n_mels, n_frames), dtype=out_dtype, device=y.device)
+    mel = torch.cat([
+        _mel_project(
+            _power(torch.fft.rfft(row[f0:f0 + _FRAMES_PER_CHUNK] * window, dim=-1),
+                   consume=True).to(out_dtype),
+            filterbank=filterbank, config=config,
+        )
+        for row in frames.reshape(-1, n_frames, config.n_fft)
+        for f0 in range(0, n_frames, _FRAMES_PER_CHUNK)
+    ])
+    mel = mel.reshape(*lead, n_frames, config.n_mels)
     return _db_tensor(mel.transpose(-1, -2).contiguous(), config=config)
 
 
