@@ -119,3 +119,18 @@ def test_training_mode_module_is_evaluated_in_eval_mode_without_mutation():
     b = evaluate(model, make, 6, fast=True).outputs
     np.testing.assert_allclose(a, b, atol=1e-6)
     assert model.training
+
+
+@pytest.mark.parametrize("seconds_per_input, expected", [
+    # 16 looks slower than 8 (a noisy time), 64 is fastest: the scan still finds 64
+    ({1: 4.0, 2: 3.0, 4: 2.0, 8: 1.0, 16: 1.1, 32: 0.9, 64: 0.8}, 64),
+    # nothing larger beats 8; smaller sizes are tried while they improve
+    ({1: 0.9, 2: 0.5, 4: 0.7, 8: 1.0, 16: 1.2, 32: 1.3, 64: 1.4}, 2),
+])
+def test_probe_scans_every_larger_size(seconds_per_input, expected):
+    from genrelens.explain.engine import _probe
+
+    def step(b):
+        return b, b * seconds_per_input[b]
+
+    assert _probe(step, 10_000) == expected
