@@ -1,8 +1,10 @@
 """Batch loading: decode many tracks, skip and report the bad ones, finish the rest.
 
-:func:`iter_audio` is the one loop over a dataset's files (used by ``genrelens data check``
-and ``genrelens predict``). A file that cannot be used becomes a :class:`Skip` with the
-:class:`~genrelens.errors.AudioLoadError` reason; nothing else is lost.
+:func:`iter_audio` decodes a dataset's files in turn in this process (used by ``genrelens
+predict``; ``data check`` and ``prepare`` decode in worker processes through
+:func:`genrelens._parallel.ordered_map` and report the same :class:`Skip`). A file that cannot
+be used becomes a :class:`Skip` with the :class:`~genrelens.errors.AudioLoadError` reason;
+nothing else is lost.
 """
 
 from __future__ import annotations
