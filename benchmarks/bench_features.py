@@ -190,7 +190,7 @@ def _cpu_seconds() -> float:
 
 
 def _cpu_count() -> int:
-    from genrelens.cli import default_jobs
+    from genrelens._parallel import default_jobs
 
     return default_jobs()
 

@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from genrelens.errors import ParameterError
 
-__all__ = ["ordered_map", "check_jobs"]
+__all__ = ["ordered_map", "check_jobs", "default_jobs"]
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
+
+
+def default_jobs() -> int:
+    """Workers of batch commands by default: the CPUs this process may use, at most 8."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(8, n))
 
 
 def check_jobs(jobs: object) -> int:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genrelens import __version__
+from genrelens._parallel import default_jobs
 from genrelens.errors import GenrelensError
 
 __all__ = ["main", "entry", "build_parser", "MALLOC_ENV"]
@@ -363,15 +364,6 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_cmd_prepare)
-
-
-def default_jobs() -> int:
-    """Workers of batch commands by default: the CPUs this process may use, at most 8."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(8, n))
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:

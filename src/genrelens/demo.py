@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from genrelens._io import safe_file_name, write_json
+from genrelens._parallel import default_jobs
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.run import RunDir, command_line
@@ -263,7 +264,7 @@ def _data(run: RunDir, data_path: Path, *, config: FeatureConfig, seed: int,
     from genrelens.explain.listen import write_wav
 
     dataset = open_dataset(data_path)
-    check = check_dataset(dataset, config=config, progress=progress)
+    check = check_dataset(dataset, config=config, progress=progress, jobs=default_jobs())
     if not check.usable:
         raise ParameterError(f"dataset {data_path} is unusable: {'; '.join(check.problems)}.")
     bad = {s.track_id for s in check.unreadable}
@@ -307,7 +308,8 @@ def _prepare(run: RunDir, data_path: Path, *, cache: Path, config: FeatureConfig
     from genrelens.cache import prepare
     from genrelens.data import open_dataset
 
-    report = prepare(open_dataset(data_path), cache_dir=cache, config=config, progress=progress)
+    report = prepare(open_dataset(data_path), cache_dir=cache, config=config, progress=progress,
+                     jobs=default_jobs())
     write_json(run.path("prepare.json"), report.to_dict())
     return {"n_segments": report.n_segments, "n_computed": report.n_computed,
             "n_cached": report.n_cached, "segments_per_second": report.segments_per_second,
