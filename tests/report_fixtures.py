@@ -2,8 +2,9 @@
 
 :func:`make_run` writes a run directory as the pipeline's stages would (manifest, dataset
 overview with example excerpts, split, history, metrics, explanations of several methods and
-component kinds with listenable WAVs, an ALE result and a quality table) without training or
-explaining anything. Class names and track ids can be chosen, e.g. hostile HTML.
+component kinds with listenable WAVs, an ALE result and quality tables, among them the
+cascading sanity check) without training or explaining anything. Class names and track ids can
+be chosen, e.g. hostile HTML.
 """
 
 from __future__ import annotations
@@ -144,6 +145,18 @@ def make_run(
             "title": "Deletion AUC (lower is better)", "caption": "random baseline beside each method",
             "columns": ["method", "AUC", "random AUC"],
             "rows": [["lime", 0.21, 0.45], ["kernel_shap", 0.25, 0.45]]})
+        # the cascading sanity check, with a layer named after the first class (escaping)
+        from genrelens._io import write_csv_rows
+
+        layers = ["", "head", "block2", f"block_{classes[0]}"]
+        write_csv_rows(root / "xai" / "sanity_cascading.csv", [
+            {"method": method, "kind": kind, "layer": layer, "n_layers_randomized": k,
+             "spearman": value, "spearman_abs": value, "n": 2}
+            for method, kind, curve in (("occlusion", "tf_grid", [1.0, 0.6, 0.3, 0.1]),
+                                        ("gradcam", "tf_grid", [1.0, 0.9, 0.8, 0.7]),
+                                        ("gradcam", "dense", [1.0, 0.8, 0.7, 0.6]),
+                                        ("random", "tf_grid", [0.02, -0.01, 0.03, 0.0]))
+            for k, (layer, value) in enumerate(zip(layers, curve))])
     return root
 
 

@@ -55,6 +55,44 @@ def test_full_report_shows_each_explanation_and_audio(full_report):
     assert "blues.bad" in text and "truncated" in text  # skipped files and why
 
 
+def test_quality_section_draws_and_tabulates_the_cascading_sanity_check(full_report):
+    _, text = full_report
+    table = text.index("<h4>sanity_cascading.csv</h4>")
+    header = text[table:text.index("</thead>", table)]
+    assert re.findall(r"<th>([^<]*)</th>", header) == ["method", "kind", "trained", "head",
+                                                       "block2", f"block_{CLASSES[0]}"]
+    body = text[table:text.index("</table>", table)]
+    assert ("<td>occlusion</td><td>tf_grid</td><td>1</td><td>0.6</td><td>0.3</td><td>0.1</td>"
+            in body)
+    # its plot follows the table, with a caption saying how to read it
+    figure = text.index("<figure>", table)
+    assert figure < text.index("</section>", table)
+    assert text[figure:].startswith('<figure><img src="data:image/png;base64,')
+    caption = text[figure:text.index("</figcaption>", figure)]
+    assert "from the output layer down" in caption and "is not explaining the model" in caption
+
+
+def test_cascading_png_of_the_stage_is_replaced_by_the_drawing(full_run, tmp_path):  # noqa: F811
+    run = tmp_path / "run"
+    (run / "xai").mkdir(parents=True)
+    csv_text = (full_run / "xai" / "sanity_cascading.csv").read_text()
+    (run / "xai" / "sanity_cascading.csv").write_text(csv_text)
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9Q"
+                           "DwADhgGAWjR9awAAAABJRU5ErkJggg==")  # 1 x 1 pixel
+    for name in ("sanity_cascading.png", "deletion_time.png"):
+        (run / "xai" / name).write_bytes(png)
+    quality = build_context(run)["quality"]
+    assert [f["caption"] for f in quality["figures"]] == [
+        "deletion_time.png (figure saved by the stage)"]
+    (table,) = quality["tables"]
+    assert table["figure"]["uri"].startswith("data:image/png;base64,")
+    # a file in another format is shown as it is, without a plot
+    (run / "xai" / "sanity_cascading.csv").write_text("method,kind\nlime,time\n")
+    quality = build_context(run)["quality"]
+    assert quality["tables"][0]["columns"] == ["method", "kind"]
+    assert quality["tables"][0]["figure"] is None and len(quality["figures"]) == 2
+
+
 def test_sections_say_not_computed_when_files_are_absent(tmp_path):
     (tmp_path / "manifest.json").write_text('{"manifest_version": 1, "stages": {}}')
     text = render_report(tmp_path).read_text(encoding="utf-8")

@@ -781,7 +781,8 @@ def _add_evaluate_xai(sub: argparse._SubParsersAction) -> None:
         description="Explain a class-stratified sample of RUN's test segments with every method "
         "and component kind and measure, beside a random-explanation baseline: deletion and "
         "insertion AUC, faithfulness correlation and label flips (faithfulness); the "
-        "model-parameter randomisation test (sanity); rank stability across seeds and fills; "
+        "model-parameter randomisation test (sanity: all layers at once and layer by layer "
+        "from the output down); rank stability across seeds and fills; "
         "localisation of the synthetic cues (ground truth, datasets from `genrelens data "
         "synth`); and cost. Writes CSV/JSON tables and PNG plots to RUN/xai/.",
     )
@@ -804,6 +805,9 @@ def _add_evaluate_xai(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds compared for stability (3)")
     parser.add_argument("--fills", default="min,mean,blur", metavar="LIST",
                         help="fills compared for stability (min,mean,blur)")
+    parser.add_argument("--no-cascading", action="store_true",
+                        help="randomise all layers at once only, not also layer by layer (one "
+                        "set of explanations of the check segments less per layer)")
     parser.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -811,14 +815,15 @@ def _add_evaluate_xai(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
-    from genrelens.evaluate.xai import evaluate_xai
+    from genrelens.evaluate.xai import cascading_curves, evaluate_xai
 
     summary = evaluate_xai(
         args.run, out=args.out, data=args.data, cache=args.cache, per_class=args.per_class,
         methods=_csv_list(args.methods), kinds=_csv_list(args.components),
         n_samples=args.samples, fill=_fill_arg(args.fill), n_subsets=args.subsets,
         n_check=args.check, seeds=args.seeds, fills=_csv_list(args.fills),
-        random_state=args.seed, plots=not args.no_plots, progress=not args.no_progress,
+        cascading=not args.no_cascading, random_state=args.seed, plots=not args.no_plots,
+        progress=not args.no_progress,
     )
     print(f"{summary['n_segments']} segments, fill {summary['fill']}")
     print(f"{'method':<12} {'kind':<10} {'del AUC':>8} {'ins AUC':>8} {'faith r':>8}")
@@ -829,6 +834,9 @@ def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
         verdict = "passes" if row["passes"] else "FAILS"
         print(f"sanity {row['method']:<12} {row['kind']:<8} |rho| {row['spearman_abs']:.2f} "
               f"{verdict}")
+    for (method, kind), curve in cascading_curves(summary["sanity_cascading"])[1].items():
+        print(f"cascading {method:<12} {kind:<8} |rho| {' '.join(f'{v:.2f}' for v in curve)} "
+              "(layers re-initialised from the output down)")
     for row in summary["groundtruth"]:
         print(f"cues {row['method']:<12} {row['kind']:<8} rank acc {row['rank_accuracy']:.3f} "
               f"(chance {row['chance']:.3f}), mass {row['mass_accuracy']:.3f}, pointing "

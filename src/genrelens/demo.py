@@ -231,7 +231,8 @@ def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache
              {"per_class": s.quality_per_class, "checks": s.quality_checks,
               "subsets": s.quality_subsets, "fills": s.quality_fills,
               "n_samples": s.n_samples, "seed": s.seed},
-             [run.path("checkpoint.pt"), run.path("split.json")], ["xai/summary.json"], False))
+             [run.path("checkpoint.pt"), run.path("split.json")],
+             ["xai/summary.json", "xai/sanity_cascading.csv"], False))
     else:
         _say("note: explanation-quality evaluation is not part of this version; the report will "
              "say so")

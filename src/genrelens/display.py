@@ -31,6 +31,7 @@ __all__ = [
     "plot_ale",
     "plot_ale_result",
     "plot_curves",
+    "plot_randomization_curves",
     "plot_ale_panels",
     "plot_histogram",
     "plot_stacked_counts",
@@ -494,6 +495,51 @@ def plot_curves(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     _decorate(ax, xlabel=xlabel, ylabel=ylabel, title=title)
+    return fig
+
+
+def plot_randomization_curves(
+    layers: Sequence[str],
+    curves: Mapping[str, np.ndarray],
+    *,
+    threshold: float | None = None,
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
+    """Draw a cascading model-randomisation test: similarity to the trained explanation per step.
+
+    Parameters
+    ----------
+    layers : sequence of str
+        The layer re-initialised last at each step, top (output) layer first; an empty name
+        (step 0, nothing re-initialised) is labelled "trained".
+    curves : mapping of str to ndarray
+        Per method, the mean Spearman correlation of its absolute scores with those of the
+        trained model's explanation at each step (``"random"``: the baseline, dashed grey).
+    threshold : float, optional
+        The pass threshold, drawn as a dashed line.
+    ax : matplotlib Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = _axes(ax, (5.5, 3.4))
+    plot_curves(np.arange(len(layers)), curves, ax=ax, title=title,
+                xlabel="layers re-initialised, from the output down (last one named)",
+                ylabel="Spearman of |scores| with trained")
+    for line in ax.get_lines():  # one point per step
+        line.set_marker("o")
+        line.set_markersize(3)
+    if threshold is not None:
+        ax.axhline(threshold, color="#b03a2e", linestyle="--", linewidth=1.0,
+                   label=f"pass threshold {threshold:g}")
+    ax.legend(fontsize=7, ncol=2, loc="upper right")  # the curves fall from the top left
+    _category_xticks(ax, [name or "trained" for name in layers], tilt=True)
+    values = np.concatenate([np.asarray(v, dtype=float).ravel() for v in curves.values()] or [[]])
+    low = min(0.0, float(np.nanmin(values))) if np.isfinite(values).any() else 0.0
+    ax.set_ylim(low - 0.05, 1.05)
     return fig
 
 

@@ -25,6 +25,7 @@ from genrelens.evaluate.sanity import (
     cascading_randomizations,
     passes_sanity,
     randomizable_layers,
+    randomization_curve,
     randomize_model,
     sanity_correlation,
 )
@@ -255,6 +256,70 @@ def test_randomize_model_is_seeded_and_leaves_model_and_global_rng_alone():
     assert not torch.equal(first[4].weight, model[4].weight)
     with pytest.raises(ParameterError, match="not layers"):
         randomize_model(model, layers=["nope"])
+
+
+def _small_cnn():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(4 * 6 * 8, 3)).eval()
+
+
+def test_randomization_curve_edges_stay_at_one_gradients_fall_from_the_top():
+    model = _small_cnn()
+    x = torch.randn(4, 1, 6, 8, generator=torch.Generator().manual_seed(1))
+    calls = []
+
+    def explain(m):
+        calls.append(m)
+        return {"edges": _edges(m, x), "gradient": _gradient(m, x)}
+
+    steps = list(randomization_curve(model, explain, random_state=0))
+    assert calls[0] is model and calls[1] is model and len(calls) == 2 + 4
+    assert [s["layer"] for s in steps] == ["", "6", "3", "1", "0"]
+    assert [s["n_layers_randomized"] for s in steps] == [0, 1, 2, 3, 4]
+    edges = [s["correlations"]["edges"]["spearman_abs"] for s in steps]
+    grads = [s["correlations"]["gradient"]["spearman_abs"] for s in steps]
+    # a model-independent "explainer" is unchanged however much of the model is destroyed
+    assert edges == pytest.approx([1.0] * 5)
+    assert not passes_sanity(steps[-1]["correlations"]["edges"])
+    # the gradient is the trained one at step 0, and changes as soon as the top layer is new
+    assert grads[0] == pytest.approx(1.0)
+    assert max(grads[1:]) < 0.5 and passes_sanity(steps[-1]["correlations"]["gradient"])
+    assert steps[0]["correlations"]["gradient"]["n"] == 4
+
+
+def test_randomization_curve_is_nested_seeded_and_ends_at_the_full_randomisation():
+    model = _small_cnn()
+    models = []
+    list(randomization_curve(model, lambda m: models.append(m) or {}, random_state=3))
+    full = randomize_model(model, random_state=3)
+    last = models[-1]
+    for a, b in zip(last.state_dict().values(), full.state_dict().values()):
+        assert torch.equal(a, b)
+    # a layer keeps its new weights while more layers follow
+    assert torch.equal(models[2][6].weight, models[3][6].weight)
+    assert not torch.equal(models[2][6].weight, model[6].weight)
+    assert torch.equal(models[2][3].weight, model[3].weight)  # only the top layer at step 1
+    # the cascading generator draws the same layers
+    for (name, m), step_model in zip(cascading_randomizations(model, random_state=3), models[2:]):
+        for a, b in zip(m.state_dict().values(), step_model.state_dict().values()):
+            assert torch.equal(a, b)
+    # only the ends without cascading
+    models.clear()
+    steps = list(randomization_curve(model, lambda m: models.append(m) or {}, cascading=False,
+                                     random_state=3))
+    assert [s["n_layers_randomized"] for s in steps] == [0, 4] and steps[-1]["layer"] == "0"
+    assert torch.equal(models[-1][0].weight, full[0].weight)
+
+
+def test_randomization_curve_needs_the_same_keys_for_every_model():
+    model = _small_cnn()
+    def explain(m):  # "b" only for the trained model
+        return {"a": np.ones((1, 3)), **({"b": np.ones((1, 3))} if m is model else {})}
+
+    with pytest.raises(ParameterError, match=r"no scores for \['b'\] with 1 layers"):
+        list(randomization_curve(model, explain))
 
 
 def test_sanity_correlation_errors_and_degenerate():

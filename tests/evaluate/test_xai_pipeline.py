@@ -8,10 +8,12 @@ import torch
 from torch import nn
 
 from genrelens.config import FeatureConfig
-from genrelens.evaluate.xai import evaluate_explanations
+from genrelens.evaluate.sanity import randomizable_layers
+from genrelens.evaluate.xai import cascading_curves, evaluate_explanations
 from genrelens.explain.components import frequency_bands
 from genrelens.glob.ale import ALEResult
 from genrelens.glob.pipeline import global_analysis
+from genrelens.models import get_model
 
 CONFIG = FeatureConfig(n_mels=24, segment_seconds=1.0)
 N_FRAMES = CONFIG.n_frames
@@ -91,13 +93,56 @@ def test_evaluate_explanations_on_a_model_with_known_answers(tmp_path):
     cost = {(r["method"], r["kind"]): r for r in summary["cost"]}
     assert cost[("occlusion", "frequency")]["evaluations_per_explanation"] == XAI_BANDS.n_components + 1
     assert cost[("random", "time")]["evaluations_per_explanation"] == 0
+    cascade = {(r["method"], r["kind"], r["n_layers_randomized"]): r
+               for r in summary["sanity_cascading"]}
+    assert summary["cascading"] and len(cascade) == len(sanity) * 3  # trained, head, conv
+    assert cascade[("occlusion", "frequency", 1)]["layer"] == "head"
     for name in ("faithfulness.csv", "sanity.csv", "stability.csv", "groundtruth.csv", "cost.csv",
-                 "curves.json", "summary.json", "deletion_frequency.png", "groundtruth.png"):
+                 "curves.json", "summary.json", "deletion_frequency.png", "groundtruth.png",
+                 "sanity_cascading.csv", "sanity_cascading.png"):
         assert (tmp_path / name).stat().st_size > 0
     header = (tmp_path / "faithfulness.csv").read_text().splitlines()[0]
     assert header.startswith("method,kind,fill,n,deletion_auc")
     curves = json.loads((tmp_path / "curves.json").read_text())
     assert len(curves["occlusion/frequency"]["deletion_curve"]) == XAI_BANDS.n_components + 1
+
+
+def test_cascading_sanity_check_on_a_small_cnn(tmp_path):
+    x, labels, _ = _data(per_class=1)
+    torch.manual_seed(0)
+    model = get_model("cnn", n_classes=3, channels=(4, 4, 4, 4)).eval()
+    layers = randomizable_layers(model)  # 4 x (conv, batch norm) + the classifier
+    kw = dict(class_names=["a", "b", "c"], config=CONFIG, methods=("occlusion", "gradcam"),
+              kinds=("tf_grid",), n_subsets=5, n_check=2, seeds=1, fills=("min",),
+              batch_size=64)
+    summary = evaluate_explanations(model, x[:2], labels[:2], out=tmp_path / "a", **kw)
+    text = (tmp_path / "a" / "sanity_cascading.csv").read_text()
+    assert text.splitlines()[0] == "method,kind,layer,n_layers_randomized,spearman,spearman_abs,n"
+    rows = summary["sanity_cascading"]
+    assert len(text.splitlines()) == 1 + len(rows) == 1 + 4 * (len(layers) + 1)
+    steps, curves = cascading_curves(rows)
+    assert steps == ["", *layers[::-1]] and steps[1] == "classifier.1"
+    assert set(curves) == {("occlusion", "tf_grid"), ("gradcam", "dense"),
+                           ("gradcam", "tf_grid"), ("random", "tf_grid")}
+    # occlusion re-explains the trained model identically, and changes with the top layer
+    occlusion = curves[("occlusion", "tf_grid")]
+    assert occlusion[0] == 1.0 and occlusion[1] < 0.6 and np.all(occlusion[1:] < 0.6)
+    assert np.all(np.abs(curves[("random", "tf_grid")]) < 0.3)  # the baseline: flat near 0
+    # the last step is the full randomisation of sanity.csv
+    for row in summary["sanity"]:
+        assert curves[(row["method"], row["kind"])][-1] == row["spearman_abs"]
+    assert all(r["n"] == 2 for r in rows)
+    assert (tmp_path / "a" / "sanity_cascading.png").stat().st_size > 0
+    # the same seed gives the same file; without cascading only the two ends, same sanity
+    # check (but for the random baseline, drawn afresh at every step)
+    evaluate_explanations(model, x[:2], labels[:2], out=tmp_path / "b", plots=False, **kw)
+    assert (tmp_path / "b" / "sanity_cascading.csv").read_text() == text
+    ends = evaluate_explanations(model, x[:2], labels[:2], out=tmp_path / "c", plots=False,
+                                 cascading=False, **kw)
+    assert [r["layer"] for r in ends["sanity_cascading"][:2]] == ["", layers[0]]
+    assert {r["n_layers_randomized"] for r in ends["sanity_cascading"]} == {0, len(layers)}
+    assert ([r for r in ends["sanity"] if r["method"] != "random"]
+            == [r for r in summary["sanity"] if r["method"] != "random"])
 
 
 def test_evaluate_explanations_errors(tmp_path):

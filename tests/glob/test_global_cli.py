@@ -71,6 +71,21 @@ def test_evaluate_xai_command(run_dir, capsys):
     assert methods == {"kernel_shap", "occlusion", "gradcam", "random"}
     text = capsys.readouterr().out
     assert "del AUC" in text and "sanity" in text
+    # the cascading check: the trained model, then 9 layers re-initialised one after another
+    line = next(t for t in text.splitlines() if t.startswith("cascading occlusion"))
+    assert line.split("|rho| ")[1].split(" (")[0].split()[0] == "1.00"
+    assert len(line.split("|rho| ")[1].split(" (")[0].split()) == 10
+    cascade = (out / "sanity_cascading.csv").read_text().splitlines()
+    assert cascade[0] == "method,kind,layer,n_layers_randomized,spearman,spearman_abs,n"
+    assert len(summary["sanity_cascading"]) == len(cascade) - 1 == 10 * len(summary["sanity"])
+    assert not (out / "sanity_cascading.png").exists()  # --no-plots
+    code = main(["evaluate-xai", str(run_dir), "--per-class", "1", "--samples", "30",
+                 "--components", "frequency", "--methods", "occlusion", "--subsets", "5",
+                 "--check", "1", "--seeds", "2", "--fills", "min", "--no-progress",
+                 "--no-plots", "--no-cascading", "--out", str(run_dir / "xai_ends")])
+    summary = json.loads((run_dir / "xai_ends" / "summary.json").read_text())
+    assert code == 0 and summary["cascading"] is False
+    assert [r["n_layers_randomized"] for r in summary["sanity_cascading"]][:2] == [0, 9]
 
 
 def test_commands_report_errors(run_dir, tmp_path, capsys):

@@ -19,11 +19,18 @@ unchanged one (1). A model-independent "explainer" such as an edge detector on t
 gives 1.0 and fails.
 
 Re-initialisation uses each layer's own ``reset_parameters()`` (PyTorch's default
-initialisation; batch norms return to identity statistics), seeded: the ``i``-th re-initialised
-layer draws from a seed spawned by ``numpy.random.SeedSequence(random_state)`` inside
-:func:`torch.random.fork_rng`, so the global RNG is untouched, results repeat, and the draw
-does not coincide with a model built after ``torch.manual_seed(random_state)``. Parameters of a layer without
-``reset_parameters`` are redrawn normal with the trained tensor's standard deviation.
+initialisation; batch norms return to identity statistics), seeded: layer ``i`` of
+:func:`randomizable_layers` draws from the ``i``-th seed spawned by
+``numpy.random.SeedSequence(random_state)`` inside :func:`torch.random.fork_rng`, so the global
+RNG is untouched, results repeat, and the draw does not coincide with a model built after
+``torch.manual_seed(random_state)``. A layer's draw does not depend on which other layers are
+re-initialised with it: the cascading steps are nested (a layer keeps its new weights as more
+layers follow) and the last step is exactly the full randomisation. Parameters of a layer
+without ``reset_parameters`` are redrawn normal with the trained tensor's standard deviation.
+
+:func:`randomization_curve` runs the test for any explainer (a function of the model): it
+yields the correlations step by step, starting with the trained model explained again (the
+ceiling: 1 for a deterministic method, about 0 for a random explanation).
 
 References
 ----------
@@ -34,7 +41,8 @@ for saliency maps. NeurIPS.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,6 +56,7 @@ __all__ = [
     "randomizable_layers",
     "randomize_model",
     "cascading_randomizations",
+    "randomization_curve",
     "sanity_correlation",
     "passes_sanity",
 ]
@@ -78,7 +87,8 @@ def randomize_model(
     layers : list of str, optional
         Names from :func:`randomizable_layers`; default all of them.
     random_state : int
-        Seed of the re-initialisation (one spawned seed per layer of the list).
+        Seed of the re-initialisation (one spawned seed per layer of the model, see the module
+        docstring).
 
     Returns
     -------
@@ -94,10 +104,12 @@ def randomize_model(
         )
     copy_ = copy.deepcopy(model).eval()
     modules = dict(copy_.named_modules())
-    seeds = np.random.SeedSequence(int(random_state)).generate_state(len(layers), dtype=np.uint64)
+    seeds = np.random.SeedSequence(int(random_state)).generate_state(len(available),
+                                                                     dtype=np.uint64)
+    seed_of = dict(zip(available, seeds))
     with torch.random.fork_rng(devices=[]), torch.no_grad():
-        for seed, name in zip(seeds, layers):
-            torch.manual_seed(int(seed))
+        for name in layers:
+            torch.manual_seed(int(seed_of[name]))
             module = modules[name]
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
@@ -116,6 +128,55 @@ def cascading_randomizations(
     order = randomizable_layers(model)[::-1]
     for k in range(1, len(order) + 1):
         yield order[k - 1], randomize_model(model, layers=order[:k], random_state=random_state)
+
+
+def randomization_curve(
+    model: nn.Module,
+    explain: Callable[[nn.Module], Mapping[Hashable, np.ndarray]],
+    *,
+    cascading: bool = True,
+    random_state: int = 0,
+) -> Iterator[dict[str, Any]]:
+    """Yield, step by step, how similar explanations stay while ``model`` is randomised.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The trained model (not modified).
+    explain : callable
+        ``explain(m)`` -> ``{key: scores (n_inputs, ...)}``: the explanations of fixed inputs
+        by model ``m``, under the same keys (e.g. one per method) for every ``m``. It is called
+        twice with ``model`` itself (the reference, then step 0), then once per randomised
+        copy.
+    cascading : bool
+        True: re-initialise the top 1, 2, ... layers (see :func:`cascading_randomizations`);
+        False: only all layers at once (the full randomisation).
+    random_state : int
+        Seed of the re-initialisation (:func:`randomize_model`).
+
+    Yields
+    ------
+    dict
+        ``layer`` (the layer re-initialised last; ``""`` at step 0), ``n_layers_randomized``
+        (0: the trained model explained again, compared with its first explanation) and
+        ``correlations``: ``{key: sanity_correlation(trained, randomized)}``. The last step
+        re-initialises every layer: its correlations are those of the full test.
+    """
+    reference = explain(model)
+    order = randomizable_layers(model)[::-1]
+    for k in range(len(order) + 1) if cascading else sorted({0, len(order)}):
+        randomized = model if k == 0 else randomize_model(model, layers=order[:k],
+                                                          random_state=random_state)
+        scores = explain(randomized)
+        missing = [key for key in reference if key not in scores]
+        if missing:
+            raise ParameterError(
+                f"explain returned no scores for {missing!r} with {k} layers re-initialised: "
+                "expected the same keys for every model."
+            )
+        yield {"layer": order[k - 1] if k else "", "n_layers_randomized": k,
+               "correlations": {key: sanity_correlation(ref, scores[key])
+                                for key, ref in reference.items()}}
 
 
 def sanity_correlation(trained: np.ndarray, randomized: np.ndarray) -> dict[str, float]:

@@ -18,6 +18,10 @@ Tables written to ``OUT`` (default ``RUN/xai/``)::
     curves.json       mean deletion / insertion curves per method and kind (+ PNG per kind)
     sanity.csv        Spearman (signed, absolute) between explanations of the trained and a
                       fully re-initialised model, passes (threshold in the file)
+    sanity_cascading.csv
+                      the same as the layers are re-initialised one after another from the
+                      output layer down (step 0: the trained model explained again; the last
+                      step is the full randomisation of sanity.csv) (+ PNG)
     stability.csv     mean pairwise Spearman across seeds and across fills
     groundtruth.csv   relevance mass / rank accuracy / pointing game vs the chance level
                       (only for datasets with cue masks, e.g. ``genrelens data synth``)
@@ -32,7 +36,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +45,8 @@ import numpy as np
 from genrelens._io import write_csv_rows, write_json
 from genrelens.errors import ParameterError
 
-__all__ = ["evaluate_xai", "evaluate_explanations", "XAI_METHODS", "XAI_KINDS"]
+__all__ = ["evaluate_xai", "evaluate_explanations", "cascading_curves", "cascading_figure",
+           "XAI_METHODS", "XAI_KINDS"]
 
 XAI_METHODS = ("lime", "kernel_shap", "occlusion", "gradcam", "ig")
 XAI_KINDS = ("time", "frequency", "tf_grid")
@@ -107,6 +112,7 @@ def evaluate_explanations(
     seeds: int = 3,
     fills: Sequence[str] = ("min", "mean", "blur"),
     ig_steps: int = 32,
+    cascading: bool = True,
     random_state: int = 0,
     batch_size: int | str = "auto",
     plots: bool = True,
@@ -147,6 +153,10 @@ def evaluate_explanations(
         Fills compared for stability (Grad-CAM has none; IG uses them as baselines).
     ig_steps : int
         Integrated-gradients steps.
+    cascading : bool
+        Run the sanity check layer by layer (one more set of explanations of the check
+        segments per layer with parameters); False: only the trained model explained again
+        and the fully re-initialised one.
     random_state : int
     batch_size : int or "auto"
     plots : bool
@@ -157,7 +167,7 @@ def evaluate_explanations(
     dict
         The content of ``summary.json`` (also written).
     """
-    from genrelens.evaluate.sanity import SANITY_THRESHOLD, randomize_model
+    from genrelens.evaluate.sanity import SANITY_THRESHOLD
     from genrelens.explain.engine import evaluate, inference_model
     from genrelens.glob.segments import components_of_kind, progress_bar
 
@@ -225,10 +235,11 @@ def evaluate_explanations(
 
     # sanity check and stability on the first n_check segments, finest kind
     kind = "tf_grid" if "tf_grid" in kinds else kinds[-1]
-    randomized = randomize_model(model, random_state=random_state)
-    rctx = ctx.with_model(randomized)
-    sanity = _sanity(ctx, rctx, logmel, check, comps[kind], methods, kind=kind, fill=fill,
-                     predicted=predicted, seed=random_state, rng=rng)
+    steps = _randomization(ctx, logmel, check, comps[kind], methods, kind=kind, fill=fill,
+                           predicted=predicted, seed=random_state, rng=rng,
+                           cascading=cascading, progress=progress)
+    sanity = _sanity_rows(steps[-1])
+    cascading_rows = _cascading_rows(steps)
     stability = _stability(ctx, logmel, check, comps[kind], methods, kind=kind, fill=fill,
                            fills=fills, seeds=seeds, predicted=predicted, seed=random_state,
                            rng=rng)
@@ -242,6 +253,7 @@ def evaluate_explanations(
     write_csv_rows(out / "faithfulness.csv", faith_rows)
     write_csv_rows(out / "groundtruth.csv", gt_rows)
     write_csv_rows(out / "sanity.csv", sanity)
+    write_csv_rows(out / "sanity_cascading.csv", cascading_rows)
     write_csv_rows(out / "stability.csv", stability)
     write_csv_rows(out / "cost.csv", cost_rows)
     curves = {f"{m}/{k}": {key: np.mean(v[key], axis=0).tolist()
@@ -249,15 +261,17 @@ def evaluate_explanations(
               for (m, k), v in faith.items()}
     write_json(out / "curves.json", curves)
     if plots:
-        _plots(out, faith, gt_rows, kinds)
+        _plots(out, faith, gt_rows, kinds, cascading_rows)
     summary = {
         "out": str(out), "n_segments": int(n), "methods": all_methods, "kinds": kinds,
         "fill": str(fill), "n_samples": n_samples, "n_subsets": n_subsets,
         "flip_k": list(flip_k), "n_check": int(len(check)), "check_kind": kind,
-        "seeds": seeds, "fills": list(fills), "random_state": random_state,
+        "seeds": seeds, "fills": list(fills), "cascading": cascading,
+        "random_state": random_state,
         "sanity_threshold": SANITY_THRESHOLD, "class_names": list(class_names),
         "model_accuracy_on_segments": float(np.mean(predicted == labels)),
-        "faithfulness": faith_rows, "sanity": sanity, "stability": stability,
+        "faithfulness": faith_rows, "sanity": sanity, "sanity_cascading": cascading_rows,
+        "stability": stability,
         "groundtruth": gt_rows, "cost": cost_rows, "findings": _findings(gt_rows, sanity),
         "seconds": time.perf_counter() - start,
     }
@@ -405,18 +419,21 @@ def _faithfulness(ctx: _Context, x: np.ndarray, comps: Any, views: dict, *, fill
     return out
 
 
-def _sanity(ctx: _Context, rctx: _Context, logmel: np.ndarray, check: np.ndarray, comps: Any,
-            methods: Sequence[str], *, kind: str, fill: Any, predicted: np.ndarray, seed: int,
-            rng: np.random.Generator) -> list[dict[str, Any]]:
+def _randomization(ctx: _Context, logmel: np.ndarray, check: np.ndarray, comps: Any,
+                   methods: Sequence[str], *, kind: str, fill: Any, predicted: np.ndarray,
+                   seed: int, rng: np.random.Generator, cascading: bool,
+                   progress: bool) -> list[dict[str, Any]]:
     """Adebayo et al.'s model-parameter randomisation test, per method (component scores and
-    dense maps)."""
-    from genrelens.evaluate.sanity import SANITY_THRESHOLD, passes_sanity, sanity_correlation
+    dense maps of the predicted class): the steps of
+    :func:`~genrelens.evaluate.sanity.randomization_curve`."""
+    from genrelens.evaluate.sanity import randomization_curve
+    from genrelens.glob.segments import progress_bar
 
-    trained: dict[tuple[str, str], list[np.ndarray]] = {}
-    random_: dict[tuple[str, str], list[np.ndarray]] = {}
-    for i in check:
-        x, t = logmel[i], int(predicted[i])
-        for c, store in ((ctx, trained), (rctx, random_)):
+    def explain(model: Any) -> dict[tuple[str, str], np.ndarray]:
+        c = ctx if model is ctx.model else ctx.with_model(model)  # the trained one: memoized
+        store: dict[tuple[str, str], list[np.ndarray]] = {}
+        for i in check:
+            x, t = logmel[i], int(predicted[i])
             dense = c.dense_maps(x, methods, fill=fill, targets=[t], seed=seed, index=int(i))
             views = c.component_scores(x, comps, methods, dense=dense, fill=fill, seed=seed,
                                        rng=rng, index=int(i))
@@ -424,13 +441,90 @@ def _sanity(ctx: _Context, rctx: _Context, logmel: np.ndarray, check: np.ndarray
                 store.setdefault((method, kind), []).append(scores[t])
             for (method, _), (maps, _) in dense.items():
                 store.setdefault((method, "dense"), []).append(maps[t].ravel())
-    rows = []
-    for key in sorted(trained, key=_order):
-        corr = sanity_correlation(np.stack(trained[key]), np.stack(random_[key]))
-        rows.append({"method": key[0], "kind": key[1], "spearman": corr["spearman"],
-                     "spearman_abs": corr["spearman_abs"], "n": corr["n"],
-                     "threshold": SANITY_THRESHOLD, "passes": passes_sanity(corr)})
-    return rows
+        return {key: np.stack(v) for key, v in sorted(store.items(), key=_order)}
+
+    steps = randomization_curve(ctx.model, explain, cascading=cascading, random_state=seed)
+    return list(progress_bar(steps, enabled=progress, desc="randomising layers"))
+
+
+def _sanity_rows(step: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of sanity.csv: the correlations of the last (fully randomised) step."""
+    from genrelens.evaluate.sanity import SANITY_THRESHOLD, passes_sanity
+
+    return [{"method": method, "kind": kind, "spearman": corr["spearman"],
+             "spearman_abs": corr["spearman_abs"], "n": corr["n"],
+             "threshold": SANITY_THRESHOLD, "passes": passes_sanity(corr)}
+            for (method, kind), corr in step["correlations"].items()]
+
+
+def _cascading_rows(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of sanity_cascading.csv: every step of every (method, kind)."""
+    return [{"method": method, "kind": kind, "layer": step["layer"],
+             "n_layers_randomized": step["n_layers_randomized"],
+             "spearman": step["correlations"][(method, kind)]["spearman"],
+             "spearman_abs": step["correlations"][(method, kind)]["spearman_abs"],
+             "n": step["correlations"][(method, kind)]["n"]}
+            for method, kind in steps[0]["correlations"] for step in steps]
+
+
+def cascading_curves(
+    rows: Sequence[Mapping[str, Any]],
+) -> tuple[list[str], dict[tuple[str, str], np.ndarray]]:
+    """The cascading randomisation curves of the rows of ``sanity_cascading.csv``.
+
+    Parameters
+    ----------
+    rows : sequence of mappings
+        With ``method``, ``kind``, ``layer``, ``n_layers_randomized`` and ``spearman_abs``;
+        values may be strings, as read back from the CSV.
+
+    Returns
+    -------
+    layers : list of str
+        The layer re-initialised last at each step, in order (``""`` at step 0, the trained
+        model).
+    curves : dict
+        ``{(method, kind): spearman_abs at each step}`` (NaN where a step is missing).
+    """
+    layer: dict[int, str] = {}
+    values: dict[tuple[str, str], dict[int, float]] = {}
+    for row in rows:
+        k = int(row["n_layers_randomized"])
+        layer[k] = str(row["layer"])
+        key = (str(row["method"]), str(row["kind"]))
+        values.setdefault(key, {})[k] = float(row["spearman_abs"])
+    steps = sorted(layer)
+    return ([layer[k] for k in steps],
+            {key: np.array([v.get(k, np.nan) for k in steps]) for key, v in values.items()})
+
+
+def cascading_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """The plot of the cascading randomisation test from the rows of ``sanity_cascading.csv``.
+
+    One line per method: its component scores of the check kind (dense maps are in the table
+    only), against the layers re-initialised, with the pass threshold dashed.
+
+    Parameters
+    ----------
+    rows : sequence of mappings
+        As for :func:`cascading_curves`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None when the rows hold no curve of component scores with at least two steps.
+    """
+    from genrelens import display
+    from genrelens.evaluate.sanity import SANITY_THRESHOLD
+
+    layers, curves = cascading_curves(rows)
+    kinds = sorted({kind for _, kind in curves} - {"dense"})
+    if not kinds or len(layers) < 2:
+        return None
+    lines = {method: v for (method, kind), v in curves.items() if kind == kinds[0]}
+    return display.plot_randomization_curves(
+        layers, lines, threshold=SANITY_THRESHOLD,
+        title=f"cascading randomisation ({kinds[0]})")
 
 
 def _stability(ctx: _Context, logmel: np.ndarray, check: np.ndarray, comps: Any,
@@ -512,7 +606,8 @@ def _findings(gt_rows: list[dict[str, Any]], sanity: list[dict[str, Any]]) -> di
     return found
 
 
-def _plots(out: Path, faith: dict, gt_rows: list[dict[str, Any]], kinds: Sequence[str]) -> None:
+def _plots(out: Path, faith: dict, gt_rows: list[dict[str, Any]], kinds: Sequence[str],
+           cascading_rows: list[dict[str, Any]]) -> None:
     from genrelens import display
 
     for kind in kinds:
@@ -533,6 +628,9 @@ def _plots(out: Path, faith: dict, gt_rows: list[dict[str, Any]], kinds: Sequenc
                                 horizontal=True, ylabel="rank accuracy minus chance",
                                 title="localisation of the synthetic cues")
         display.save_png(fig, out / "groundtruth.png")
+    fig = cascading_figure(cascading_rows)
+    if fig is not None:
+        display.save_png(fig, out / "sanity_cascading.png")
 
 
 def _project(comps: Any, maps: np.ndarray) -> np.ndarray:

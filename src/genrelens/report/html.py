@@ -21,7 +21,8 @@ Files read (all optional), relative to the run directory:
 ``explanations/<track>/``      :class:`genrelens.explain.explanation.Explanation` pairs
                                (``*.json`` + ``*.npz``) and listenable ``*.wav`` files
 ``global/*.json``, ``*.csv``   :class:`genrelens.glob.ale.ALEResult` files and tables
-``xai/*.json``, ``xai/*.csv``  tables (explanation quality with random baselines)
+``xai/*.json``, ``xai/*.csv``  tables (explanation quality with random baselines);
+                               ``xai/sanity_cascading.csv`` is drawn and tabulated by step
 =============================  ===============================================================
 
 A *table* file is JSON ``{"title": ..., "caption": ..., "columns": [...], "rows": [[...]]}``;
@@ -166,11 +167,12 @@ def _number(text: Any) -> Any:
 
 
 def _table(title: str | None, columns: Sequence[Any], rows: Sequence[Sequence[Any]],
-           caption: str | None = None) -> dict[str, Any]:
+           caption: str | None = None, *, figure: dict[str, str] | None = None) -> dict[str, Any]:
     rows = list(rows)
     return {
         "title": title,
         "caption": caption,
+        "figure": figure,
         "columns": [str(c) for c in columns],
         "rows": [[_fmt(v) for v in row] for row in rows[:_MAX_TABLE_ROWS]],
         "truncated": max(0, len(rows) - _MAX_TABLE_ROWS),
@@ -656,7 +658,8 @@ def _explanations_section(run: Path, config: FeatureConfig,
 
 
 #: Tables shown first (the quality measures before their cost), others alphabetically.
-_FIRST_TABLES = ("faithfulness", "groundtruth", "sanity", "stability", "descriptor_ranking")
+_FIRST_TABLES = ("faithfulness", "groundtruth", "sanity", "sanity_cascading", "stability",
+                 "descriptor_ranking")
 
 
 def _table_order(path: Path) -> tuple[int, str]:
@@ -671,22 +674,27 @@ def _json_files_section(run: Path, folder: str) -> dict[str, Any] | None:
     if not root.is_dir():
         return None
     out: dict[str, Any] = {"figures": [], "tables": []}
+    drawn: set[Path] = set()  # files drawn from their data (paths without suffix)
     for path in sorted(root.rglob("*.csv"), key=_table_order):
         rows = _read_csv(path)
-        if rows:
-            out["tables"].append(_table(path.relative_to(root).as_posix(), list(rows[0]),
-                                        [[_number(v) for v in r.values()] for r in rows]))
-    drawn: set[Path] = set()
+        if not rows:
+            continue
+        title = path.relative_to(root).as_posix()
+        table = _cascading_table(title, rows) if path.name == "sanity_cascading.csv" else None
+        if table is not None:
+            drawn.add(path.with_suffix(""))
+        out["tables"].append(table or _table(title, list(rows[0]),
+                                             [[_number(v) for v in r.values()] for r in rows]))
     for path in sorted(root.rglob("*.json")):
         data = _read_json(path)
         title = path.relative_to(root).with_suffix("").as_posix()
         if isinstance(data, Mapping) and {"feature_names", "average", "grid_values"} <= set(data):
             out["figures"].extend(_ale_figures(data, title, display))
-            drawn.add(path)
+            drawn.add(path.with_suffix(""))
         elif data is not None and not path.with_suffix(".csv").is_file():  # CSV shown above
             out["tables"].extend(tables_from_json(data, title=title))
     for path in sorted(root.rglob("*.png")):
-        if path.with_suffix(".json") in drawn:
+        if path.with_suffix("") in drawn:
             continue  # drawn above from its data
         out["figures"].append({
             "uri": "data:image/png;base64,"
@@ -694,6 +702,34 @@ def _json_files_section(run: Path, folder: str) -> dict[str, Any] | None:
             "caption": f"{path.relative_to(root).as_posix()} (figure saved by the stage)",
         })
     return out if out["figures"] or out["tables"] else None
+
+
+def _cascading_table(title: str, rows: list[dict[str, str]]) -> dict[str, Any] | None:
+    """The cascading randomisation test (``xai/sanity_cascading.csv``): one row per method and
+    kind, one column per step, with its plot; None when the rows are not in that format."""
+    from genrelens.evaluate.xai import cascading_curves, cascading_figure
+
+    try:
+        layers, curves = cascading_curves(rows)
+        fig = cascading_figure(rows)
+    except (KeyError, TypeError, ValueError):
+        return None
+    figure = None if fig is None else {"uri": _png_uri(fig), "caption": (
+        "Cascading model-parameter randomisation (Adebayo et al. 2018). From left to right the "
+        "model's layers are re-initialised one after another, from the output layer down; each "
+        "line is the mean Spearman correlation between the absolute scores of a method's "
+        "explanation of the increasingly destroyed model and of its explanation of the trained "
+        "model (\"trained\": the trained model explained again, 1 for a deterministic method). "
+        "An explanation that depends on "
+        "what the model learned falls as its layers are destroyed; one that stays similar — "
+        "above the dashed pass threshold — while the model is destroyed is not explaining the "
+        "model but the input. The random baseline (grey) stays near 0.")}
+    return _table(title, ["method", "kind", *(name or "trained" for name in layers)],
+                  [[method, kind, *values] for (method, kind), values in curves.items()],
+                  "Mean Spearman correlation of the absolute scores with those of the trained "
+                  "model's explanation, by the layer re-initialised last (each column "
+                  "re-initialises one more layer; the last one is the full randomisation of "
+                  "sanity.csv); signed scores are in the file.", figure=figure)
 
 
 def _ale_figures(data: Mapping[str, Any], title: str, display: Any) -> list[dict[str, Any]]:
