@@ -51,6 +51,7 @@ __all__ = [
     "mel_filterbank",
     "mel_frequencies",
     "mel_band_edges",
+    "box_mask",
     "hz_to_mel",
     "mel_to_hz",
     "stft",
@@ -127,6 +128,66 @@ def mel_frequencies(config: FeatureConfig) -> np.ndarray:
     numpy.ndarray, shape (n_mels,), float64, increasing
     """
     return mel_band_edges(config)[1:-1]
+
+
+def box_mask(
+    *,
+    start: float,
+    end: float,
+    fmin: float,
+    fmax: float,
+    config: FeatureConfig,
+    n_frames: int,
+    offset: float = 0.0,
+) -> np.ndarray:
+    """The cells of the log-mel grid covered by a time-frequency box.
+
+    Parameters
+    ----------
+    start, end : float
+        The box's time span in seconds, ``start <= end``, on the same clock as ``offset``.
+    fmin, fmax : float
+        The box's frequency band in Hz, ``fmin <= fmax``.
+    config : FeatureConfig
+        Gives ``sr``, ``hop_length``, ``n_mels``, ``fmin``, ``fmax``.
+    n_frames : int
+        Frames of the grid.
+    offset : float, default 0.0
+        Time in seconds of frame 0's centre (e.g. a segment's start within its track).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_mels, n_frames)
+        ``mask[b, i]`` is True when the span holds the centre time of frame ``i``
+        (``offset + i * hop_length / sr``, centred STFT) and the band holds the centre
+        frequency of mel bin ``b`` (:func:`mel_frequencies`). A short or narrow box is never
+        lost: one that overlaps the grid (widened by half a hop at each end) but holds no frame
+        centre marks the frame nearest its middle, and one that overlaps the filterbank range
+        but holds no bin centre marks the bin nearest its middle frequency.
+    """
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
+        raise ParameterError(f"n_frames={n_frames!r} is invalid: expected a positive integer.")
+    if not all(math.isfinite(v) for v in (start, end, fmin, fmax, offset)):
+        raise ParameterError("start, end, fmin, fmax and offset must be finite numbers.")
+    if start > end or fmin > fmax:
+        raise ParameterError(
+            f"the box [{start}, {end}] s x [{fmin}, {fmax}] Hz is invalid: expected "
+            "start <= end and fmin <= fmax."
+        )
+    centres = mel_frequencies(config)
+    hop = config.hop_length / config.sr
+    times = offset + np.arange(n_frames) * hop
+    mask = np.zeros((config.n_mels, n_frames), dtype=bool)
+    t_sel = (times >= start) & (times <= end)
+    if not t_sel.any() and end >= times[0] - hop / 2 and start <= times[-1] + hop / 2:
+        t_sel[int(np.argmin(np.abs(times - 0.5 * (start + end))))] = True
+    if not t_sel.any():
+        return mask
+    f_sel = (centres >= fmin) & (centres <= fmax)
+    if not f_sel.any() and fmax >= config.fmin and fmin <= config.fmax_hz:
+        f_sel[int(np.argmin(np.abs(centres - 0.5 * (fmin + fmax))))] = True
+    mask[np.ix_(f_sel, t_sel)] = True
+    return mask
 
 
 def mel_filterbank(config: FeatureConfig) -> np.ndarray:

@@ -1503,25 +1503,15 @@ def cue_mask(
         frame centre marks the frame nearest its middle, and one that overlaps the filterbank
         range but holds no bin centre marks the bin nearest its middle frequency.
     """
+    from genrelens.features import box_mask
+
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
         raise ParameterError(f"n_frames={n_frames!r} is invalid: expected a positive integer.")
     if not math.isfinite(start):
         raise ParameterError(f"start={start!r} is invalid: expected a finite number of seconds.")
-    from genrelens.features import mel_frequencies
-
-    centres = mel_frequencies(config)
-    hop = config.hop_length / config.sr
-    times = start + np.arange(n_frames) * hop
     mask = np.zeros((config.n_mels, n_frames), dtype=bool)
     for ev in events:
         ev = ev if isinstance(ev, CueEvent) else CueEvent.from_dict(ev)
-        t_sel = (times >= ev.start) & (times <= ev.end)
-        if not t_sel.any() and ev.end >= times[0] - hop / 2 and ev.start <= times[-1] + hop / 2:
-            t_sel[int(np.argmin(np.abs(times - 0.5 * (ev.start + ev.end))))] = True
-        if not t_sel.any():
-            continue
-        f_sel = (centres >= ev.fmin) & (centres <= ev.fmax)
-        if not f_sel.any() and ev.fmax >= config.fmin and ev.fmin <= config.fmax_hz:
-            f_sel[int(np.argmin(np.abs(centres - 0.5 * (ev.fmin + ev.fmax))))] = True
-        mask |= f_sel[:, None] & t_sel[None, :]
+        mask |= box_mask(start=ev.start, end=ev.end, fmin=ev.fmin, fmax=ev.fmax, config=config,
+                         n_frames=n_frames, offset=start)
     return mask
