@@ -18,6 +18,14 @@ information (constant, or uniformly random) scores on average:
     fraction of them inside the mask (the expected hit under random tie-breaking).
 ``mask_fraction`` — the chance level: mask cells / all cells.
 
+On components (an explanation's own resolution, before its scores are painted onto cells):
+
+``component_hits`` — which components touch the mask (share at least one cell with it).
+``component_pointing_game`` — 1 if the top-scoring component touches the mask; with tied top
+    scores, the fraction of them that do. Chance: the fraction of components that touch it.
+``best_hit_rank`` — the 1-based rank of the best-ranked component that touches the mask (ties
+    broken at random in expectation). Chance: ``(M + 1) / (H + 1)`` for ``H`` touching of ``M``.
+
 An empty mask (a segment without a cue) makes every metric undefined: they return NaN, and
 aggregates skip such segments (:func:`numpy.nanmean`).
 
@@ -40,6 +48,9 @@ __all__ = [
     "relevance_mass_accuracy",
     "relevance_rank_accuracy",
     "pointing_game",
+    "component_hits",
+    "component_pointing_game",
+    "best_hit_rank",
 ]
 
 
@@ -119,14 +130,95 @@ def pointing_game(relevance: np.ndarray, mask: np.ndarray, *, tolerance: int = 0
     return float(mask[top].mean())
 
 
-def _check(relevance: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    rel = np.asarray(relevance, dtype=np.float64)
-    m = np.asarray(mask)
-    if rel.ndim != 2 or rel.shape != m.shape or rel.size == 0:
+def component_hits(component_map: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Which components touch ``mask``.
+
+    Parameters
+    ----------
+    component_map : ndarray of int, shape (n_mels, n_frames)
+        Component id of every cell, -1 for none (``Components.map``).
+    mask : ndarray of bool, same shape
+
+    Returns
+    -------
+    ndarray of bool, shape (M,)
+        ``M = component_map.max() + 1``.
+    """
+    cmap = np.asarray(component_map)
+    m = np.asarray(mask, dtype=bool)
+    if cmap.shape != m.shape or cmap.ndim != 2:
         raise ParameterError(
-            f"relevance has shape {rel.shape} and mask {m.shape}: expected two equal, non-empty "
+            f"component_map has shape {cmap.shape} and mask {m.shape}: expected two equal "
             "(n_mels, n_frames) arrays."
         )
-    if not np.isfinite(rel).all():
-        raise ParameterError("relevance contains NaN or infinite values: expected finite scores.")
-    return rel, m.astype(bool)
+    n = int(cmap.max()) + 1
+    if n < 1:
+        raise ParameterError("component_map holds no component (all cells are -1).")
+    ids = cmap[m & (cmap >= 0)]
+    return np.bincount(ids, minlength=n) > 0
+
+
+def component_pointing_game(scores: np.ndarray, hits: np.ndarray) -> float:
+    """1.0 if the top-scoring component touches the mask (the fraction on tied tops).
+
+    Parameters
+    ----------
+    scores : ndarray, shape (M,)
+    hits : ndarray of bool, shape (M,)
+        From :func:`component_hits`.
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN when no component touches the mask.
+    """
+    s, h = _check_scores(scores, hits)
+    if not h.any():
+        return float("nan")
+    return float(h[s == s.max()].mean())
+
+
+def best_hit_rank(scores: np.ndarray, hits: np.ndarray) -> float:
+    """Expected 1-based rank of the best-ranked component that touches the mask.
+
+    Components with a higher score come first; among components tied with the best touching
+    one, the order is random, which puts it ``t_miss / (t_hit + 1)`` places down in
+    expectation (``t_miss`` tied components that miss, ``t_hit`` that touch). A constant score
+    vector gives the chance level ``(M + 1) / (H + 1)``.
+
+    Returns
+    -------
+    float
+        In ``[1, M - H + 1]``; NaN when no component touches the mask.
+    """
+    s, h = _check_scores(scores, hits)
+    if not h.any():
+        return float("nan")
+    best = s[h].max()
+    tied = s == best
+    return float(1 + np.sum(s > best) + np.sum(tied & ~h) / (np.sum(tied & h) + 1))
+
+
+def _check_scores(scores: np.ndarray, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return _check_pair(scores, hits, names=("scores", "hits"), shape="(M,) vectors", ndim=1)
+
+
+def _check(relevance: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return _check_pair(relevance, mask, names=("relevance", "mask"),
+                       shape="(n_mels, n_frames) arrays", ndim=2)
+
+
+def _check_pair(values: np.ndarray, where: np.ndarray, *, names: tuple[str, str], shape: str,
+                ndim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Finite float64 ``values`` and a bool array ``where`` of the same, non-empty shape."""
+    v = np.asarray(values, dtype=np.float64)
+    w = np.asarray(where)
+    if v.ndim != ndim or v.shape != w.shape or v.size == 0:
+        raise ParameterError(
+            f"{names[0]} has shape {v.shape} and {names[1]} {w.shape}: expected two equal, "
+            f"non-empty {shape}."
+        )
+    if not np.isfinite(v).all():
+        raise ParameterError(
+            f"{names[0]} contains NaN or infinite values: expected finite scores.")
+    return v, w.astype(bool)
