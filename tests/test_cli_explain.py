@@ -5,6 +5,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from genrelens.explain.fill import DEFAULT_FILL
 from genrelens import cli
 from genrelens.config import FeatureConfig
 from genrelens.explain.explanation import Explanation
@@ -79,7 +80,7 @@ def test_summary_lists_every_method_and_kind(explained, capsys):
     by = {(r["method"], r["kind"]): r for r in summary["results"]}
     # LIME and SHAP share one set of evaluations (the hybrid)
     assert by[("lime", "time")]["n_evaluations"] == by[("shap", "time")]["n_evaluations"] <= 2 * 24
-    assert by[("occlusion", "time")]["n_evaluations"] == 2 * 11
+    assert by[("occlusion", "time")]["n_evaluations"] == 2 * 12  # M + 1, and all off
     for entry in summary["results"]:
         for f in entry["files"]:
             assert (explained / f).is_file(), f
@@ -93,7 +94,7 @@ def test_segment_files_and_track_aggregates(explained, run_and_audio):
     track = np.load(explained / "track" / "shap_time.npz")
     np.testing.assert_allclose(track["mean_scores"], (segs[0].scores + segs[1].scores) / 2)
     ig = Explanation.load(explained / "segments" / "000" / "ig_dense")
-    assert ig.is_dense and ig.fill.kind == "min" and ig.params["config"] == CONFIG.to_dict()
+    assert ig.is_dense and ig.fill.kind == DEFAULT_FILL and ig.params["config"] == CONFIG.to_dict()
     cam = Explanation.load(explained / "segments" / "000" / "gradcam_dense")
     assert cam.params["config"] == CONFIG.to_dict() and cam.params["layer"] == "features.3.0"
     # listenable: top + rest is the segment's audio

@@ -96,7 +96,7 @@ def test_cascading_png_of_the_stage_is_replaced_by_the_drawing(full_run, tmp_pat
 def test_sections_say_not_computed_when_files_are_absent(tmp_path):
     (tmp_path / "manifest.json").write_text('{"manifest_version": 1, "stages": {}}')
     text = render_report(tmp_path).read_text(encoding="utf-8")
-    assert text.count("Not computed") == 7  # everything but the run record
+    assert text.count("Not computed") == 8  # everything but the run record
     assert "(not computed)" in text  # table of contents marks them
 
 
@@ -143,4 +143,5 @@ def test_context_marks_present_sections(full_run, tmp_path):  # noqa: F811
                       ["manifest.json", "split.json", "history.csv", "metrics.json"])
     toc = {k: present for k, _, present in build_context(run)["toc"]}
     assert toc == {"dataset": False, "split": True, "training": True, "metrics": True,
-                   "explanations": False, "global": False, "quality": False, "run": True}
+                   "explanations": False, "global": False, "quality": False,
+                   "real-music": False, "run": True}

@@ -171,6 +171,22 @@ def test_fills(kind):
         assert f.array.std() < x.std()
 
 
+@pytest.mark.parametrize("kind", ["band_median", "local_median"])
+def test_median_fills_take_short_events_out_and_keep_each_band_level(kind):
+    x = np.tile(np.linspace(-80, -20, N_MELS, dtype=np.float32)[:, None], (1, N_FRAMES))
+    x += np.random.default_rng(0).normal(0, 0.5, x.shape).astype(np.float32)
+    event = x.copy()
+    event[4:8, 9:11] += 30.0  # a short, loud event in four bands
+    f = resolve_fill(kind, event, config=CONFIG, rng=np.random.default_rng(0))
+    assert f.kind == kind and f.array.shape == x.shape and f.array.dtype == np.float32
+    # the event is gone: the fill is within the noise of each band's own level
+    assert np.abs(f.array - np.median(x, axis=1, keepdims=True)).max() < 2.0
+    if kind == "band_median":
+        assert np.all(f.array == f.array[:, :1])
+    else:
+        assert f.params["width"] % 2 == 1
+
+
 @pytest.mark.parametrize("bad", ["loud", np.zeros((3, 3)), float("nan"), True])
 def test_bad_fill_raises(bad):
     with pytest.raises(ParameterError, match="fill"):

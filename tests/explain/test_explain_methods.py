@@ -19,13 +19,20 @@ from helpers_explain import (
 )
 
 from genrelens.errors import ParameterError
-from genrelens.explain import components, explain
+from genrelens.explain import components
+from genrelens.explain import explain as _explain
 from genrelens.explain import hybrid as hybrid_mod
 from genrelens.explain import lime as lime_mod
 from genrelens.explain import shap as shap_mod
 from genrelens.explain.api import spearman
 
 FLOOR = CONFIG.floor_db
+
+
+def explain(*args, fill="min", **kwargs):
+    """``genrelens.explain.explain`` removing towards silence (FLOOR) unless told otherwise:
+    the analytic answers below are contributions relative to that fill."""
+    return _explain(*args, fill=fill, **kwargs)
 
 
 def grid(n_time=4, n_freq=2):
@@ -347,7 +354,11 @@ def test_occlusion_on_additive_model_equals_contributions():
     x = logmel()
     exp = explain(model, x, method="occlusion", components=c, output="logits", fill=-60.0)
     np.testing.assert_allclose(exp.scores, model.contributions(x, -60.0), atol=1e-9)
-    assert exp.cost["n_evaluations"] == 9
+    # M + 1 for the scores, one more for the all-off input of the off-manifold check
+    assert exp.cost["n_evaluations"] == 10
+    off = model(torch.full((1, 1, *x.shape), -60.0, dtype=torch.float32)).numpy()[0]
+    np.testing.assert_allclose(exp.fit["off_prediction"], np.exp(off) / np.exp(off).sum(),
+                               atol=1e-9)
 
 
 def test_convergence_rounds_stop_early_on_additive_model():

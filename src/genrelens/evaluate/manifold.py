@@ -134,9 +134,10 @@ def manifold_check(explanation: Any, target: int | str | None = None) -> dict[st
         out.update(off_prediction=None, off_top=None, off_target_probability=float("nan"))
     flagged = bool(np.isfinite(out["edge_ratio"]) and out["edge_ratio"] >= EDGE_RATIO)
     out["flagged"] = flagged
+    fill = explanation.fill.describe() if explanation.fill else "none"
     out["reason"] = (
         f"{100 * out['edge_share']:.0f}% of the positive relevance sits on the grid's borders, "
-        f"which hold {100 * out['edge_area']:.0f}% of the area: the fill "
-        f"({explanation.fill.describe() if explanation.fill else 'none'}) may put the model "
-        "off its data manifold; compare with fill='band_median'." if flagged else "")
+        f"which hold {100 * out['edge_area']:.0f}% of the area: the fill ({fill}) may put the "
+        "model off its data manifold; compare with another fill (local_median, band_median, "
+        "blur)." if flagged else "")
     return out

@@ -14,7 +14,12 @@ segment, except for ground truth, which uses the true class (whose cue is marked
 Tables written to ``OUT`` (default ``RUN/xai/``)::
 
     faithfulness.csv  method, kind: deletion / insertion AUC (mean, std), faithfulness
-                      correlation, label-flip rate after removing the top-k, n, fill
+                      correlation, label-flip rate after removing the top-k, n, fill, and the
+                      off-manifold signs (:mod:`~.manifold`): ``edge_share`` of the positive
+                      relevance on the grid's borders beside their ``edge_area``, ``flagged``
+                      (share of explanations with ``edge_share >= EDGE_RATIO * edge_area``),
+                      ``off_probability`` (the class's probability with every component off)
+                      beside ``full_probability`` (the input as it is)
     curves.json       mean deletion / insertion curves per method and kind (+ PNG per kind)
     sanity.csv        Spearman (signed, absolute) between explanations of the trained and a
                       fully re-initialised model, passes (threshold in the file)
@@ -44,6 +49,8 @@ import numpy as np
 
 from genrelens._io import write_csv_rows, write_json
 from genrelens.errors import ParameterError
+from genrelens.evaluate.manifold import EDGE_RATIO
+from genrelens.explain.fill import DEFAULT_FILL
 
 __all__ = ["evaluate_xai", "evaluate_explanations", "cascading_curves", "cascading_figure",
            "XAI_METHODS", "XAI_KINDS"]
@@ -105,12 +112,12 @@ def evaluate_explanations(
     methods: Sequence[str] = XAI_METHODS,
     kinds: Sequence[str] = XAI_KINDS,
     n_samples: int = 500,
-    fill: str | float = "min",
+    fill: str | float | None = None,
     n_subsets: int = 50,
     flip_k: Sequence[int] = (1, 3),
     n_check: int = 5,
     seeds: int = 3,
-    fills: Sequence[str] = ("min", "mean", "blur"),
+    fills: Sequence[str] = (DEFAULT_FILL, "min", "blur"),
     ig_steps: int = 32,
     cascading: bool = True,
     random_state: int = 0,
@@ -172,6 +179,7 @@ def evaluate_explanations(
     from genrelens.glob.segments import components_of_kind, progress_bar
 
     start = time.perf_counter()
+    fill = DEFAULT_FILL if fill is None else fill  # xai kinds are cells: never stems
     methods = list(methods)
     kinds = list(kinds)
     bad = sorted(set(methods) - set(XAI_METHODS)) + sorted(set(kinds) - set(XAI_KINDS))
@@ -386,6 +394,7 @@ def _faithfulness(ctx: _Context, x: np.ndarray, comps: Any, views: dict, *, fill
         random_subsets,
         removal_masks,
     )
+    from genrelens.evaluate.manifold import edge_share
     from genrelens.explain.engine import evaluate_masks
     from genrelens.explain.fill import resolve_fill
 
@@ -410,7 +419,10 @@ def _faithfulness(ctx: _Context, x: np.ndarray, comps: Any, views: dict, *, fill
         a, b, c = layout[method]
         deletion, insertion = y[a:b, target], y[b:c, target]
         flips = {f"flip@{k}": float(y[a + k].argmax() != full.argmax()) for k in flip_k if k <= m}
+        share, area = edge_share(scores[target], comps.map)
         out[method] = {
+            "edge_share": share, "edge_area": area, "off_probability": float(insertion[0]),
+            "full_probability": float(full[target]),
             "deletion_auc": curve_auc(deletion, frac), "insertion_auc": curve_auc(insertion, frac),
             "faithfulness_corr": faithfulness_correlation(scores=scores[target], removed=subsets,
                                                           drops=drops),
@@ -588,6 +600,15 @@ def _faith_row(method: str, kind: str, v: dict[str, list], fill: Any) -> dict[st
         row[f"{key}_std"] = float(np.std(v[key]))
     for key in sorted(k for k in v if k.startswith("flip@")):
         row[key] = float(np.mean(v[key]))
+    # off-manifold signs (genrelens.evaluate.manifold): relevance on the grid's borders, and
+    # what the model says about the all-off input
+    share = np.asarray(v["edge_share"], dtype=float)
+    area = float(np.mean(v["edge_area"]))
+    row.update(edge_share=float(np.nanmean(share)) if np.isfinite(share).any() else float("nan"),
+               edge_area=area,
+               flagged=float(np.mean(np.nan_to_num(share) >= EDGE_RATIO * area)),
+               off_probability=float(np.mean(v["off_probability"])),
+               full_probability=float(np.mean(v["full_probability"])))
     return row
 
 

@@ -3,7 +3,7 @@
 >>> from genrelens.explain import explain, components
 >>> exp = explain(model, logmel, method="kernel_shap",
 ...               components=components.tf_grid(n_mels=128, n_frames=130, n_time=10, n_freq=8),
-...               fill="min", n_samples=1000, random_state=0)  # doctest: +SKIP
+...               n_samples=1000, random_state=0)  # doctest: +SKIP
 
 Modules: :mod:`~genrelens.explain.components` (what is explained), :mod:`~.fill` (what "off"
 means), :mod:`~.engine` (the only code that runs a model on perturbed inputs),

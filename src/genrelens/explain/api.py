@@ -75,7 +75,7 @@ def explain(
     *,
     method: str,
     components: Components | None = None,
-    fill: str | float | np.ndarray = "min",
+    fill: str | float | np.ndarray | None = None,
     n_samples: int = 1000,
     random_state: int | np.random.Generator | None = 0,
     output: str = "probabilities",
@@ -109,8 +109,10 @@ def explain(
     components : Components, optional
         Default ``components.tf_grid(n_time=10, n_freq=8)`` for the input's shape (fewer when
         the input is smaller).
-    fill : str, number or array, default "min"
-        What "off" means (see :mod:`genrelens.explain.fill`); for IG, the baseline.
+    fill : str, number, array or None
+        What "off" means (see :mod:`genrelens.explain.fill`); for IG, the baseline. None:
+        :data:`~genrelens.explain.fill.DEFAULT_FILL`, chosen on real music (``"remove"`` for
+        stems).
     n_samples : int, default 1000
         Budget of coalitions (rows of the sample matrix) for LIME, KernelSHAP and the hybrid,
         counting the all-on (and, for KernelSHAP, all-off) rows. Model evaluations are at
@@ -153,7 +155,7 @@ def explain(
     >>> from genrelens.explain import explain, components
     >>> exp = explain(model, logmel, method="kernel_shap",
     ...               components=components.tf_grid(n_mels=128, n_frames=130),
-    ...               fill="min", n_samples=1000, random_state=0)  # doctest: +SKIP
+    ...               n_samples=1000, random_state=0)  # doctest: +SKIP
     >>> exp.top(3)  # doctest: +SKIP
     """
     start = time.perf_counter()
@@ -232,7 +234,8 @@ def explain(
     }
     others: dict[str, np.ndarray] = {}
     if method == "occlusion":
-        y = evaluate(occlusion.occlusion_design(m))
+        z = occlusion.occlusion_design(m)
+        y = evaluate(z)
         scores = occlusion.occlusion_scores(y)
         f_full = y[0]
         fit: dict[str, Any] = {"full_value": f_full}
@@ -257,6 +260,7 @@ def explain(
             params["round_size"] = round_size
         if method in ("lime", "hybrid"):
             params.update(distance=distance, kernel_width=float(kernel_width), alpha=alpha)
+    fit["off_prediction"] = _probabilities(_off_output(z, y, evaluate), output)
     prediction = _probabilities(f_full, output)
     cost = {"n_evaluations": ledger["n_evaluations"], "model_seconds": ledger["model_seconds"],
             "batch_size": ledger["batch_size"], "seconds": time.perf_counter() - start}
@@ -450,6 +454,14 @@ def _sample_in_rounds(
     assert fitted is not None
     return (np.concatenate(zs), np.concatenate(ys), fitted,
             {"n_rounds": n_rounds, "converged": converged, "max_change": change})
+
+
+def _off_output(z: np.ndarray, y: np.ndarray, evaluate: Callable[[np.ndarray], np.ndarray]
+                ) -> np.ndarray:
+    """The model's output on the all-off input: from the design when it holds that row, else
+    one more evaluation (for the off-manifold check, :mod:`genrelens.evaluate.manifold`)."""
+    off = np.flatnonzero(~np.asarray(z, dtype=bool).any(axis=1))
+    return y[off[0]] if off.size else evaluate(np.zeros((1, z.shape[1]), dtype=z.dtype))[0]
 
 
 def _normalised(scores: np.ndarray) -> np.ndarray:

@@ -64,6 +64,7 @@ import numpy as np
 
 from genrelens._io import safe_file_name, write_json
 from genrelens.errors import GenrelensError, ParameterError
+from genrelens.explain.fill import DEFAULT_FILL
 
 __all__ = [
     "EXECUTORS",
@@ -398,7 +399,7 @@ def explain_dataset(
     methods: Sequence[str] = ("shap",),
     kinds: Sequence[str] = ("tf",),
     n_samples: int = 1000,
-    fill: str | float = "min",
+    fill: str | float | None = None,
     random_state: int = 0,
     executor: str = "local",
     workers: int | None = None,
@@ -516,7 +517,8 @@ def explain_dataset(
         threads = max(1, (os.cpu_count() or 1) // n_workers)
     settings = {
         "checkpoint_sha256": file_sha256(checkpoint), "methods": list(methods),
-        "kinds": list(kinds), "n_samples": int(n_samples), "fill": fill,
+        "kinds": list(kinds), "n_samples": int(n_samples),
+        "fill": DEFAULT_FILL if fill is None else fill,  # a new default invalidates results
         "random_state": int(random_state), "batch_size": batch_size,
     }
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]

@@ -129,7 +129,7 @@ def integrated_gradients(
     model: nn.Module,
     logmel: np.ndarray | torch.Tensor,
     *,
-    fill: str | float | np.ndarray = "min",
+    fill: str | float | np.ndarray | None = None,
     config: FeatureConfig | None = None,
     targets: int | Sequence[int] | None = None,
     output: str = "probabilities",
@@ -143,10 +143,11 @@ def integrated_gradients(
 
     Parameters
     ----------
-    fill : str, number or array, default "min"
+    fill : str, number, array or None
         The baseline, resolved by :func:`genrelens.explain.fill.resolve_fill` exactly as the
-        perturbation methods resolve "off" (``"min"`` = silence, ``config.floor_db``;
-        ``"mean"``, ``"clip_min"``, ``"noise"``, ``"blur"``, a number, an array).
+        perturbation methods resolve "off" (None: ``DEFAULT_FILL``; ``"min"`` = silence,
+        ``config.floor_db``; ``"mean"``, ``"clip_min"``, ``"noise"``, ``"blur"``,
+        ``"band_median"``, ``"local_median"``, a number, an array).
     config : FeatureConfig, optional
         Default ``FeatureConfig(n_mels=logmel.shape[0])``.
     random_state : int, Generator or None

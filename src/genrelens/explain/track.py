@@ -134,7 +134,7 @@ def explain_track(
     methods: Sequence[str] = ("shap",),
     kinds: Sequence[str] = ("tf",),
     n_samples: int = 1000,
-    fill: str | float | np.ndarray = "min",
+    fill: str | float | np.ndarray | None = None,
     random_state: int | np.random.Generator | None = 0,
     class_names: Sequence[str] | None = None,
     segment_index: Sequence[int] | None = None,

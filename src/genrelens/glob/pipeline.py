@@ -38,6 +38,7 @@ import numpy as np
 from genrelens._io import safe_file_name as _safe
 from genrelens._io import write_csv_rows, write_json
 from genrelens.errors import ParameterError
+from genrelens.explain.fill import DEFAULT_FILL
 
 __all__ = ["global_view", "global_analysis", "KINDS"]
 
@@ -111,7 +112,7 @@ def global_analysis(
     kinds: Sequence[str] = ("frequency", "time"),
     per_class: int = 4,
     n_samples: int = 256,
-    fill: str | float = "min",
+    fill: str | float | None = None,
     n_bands: int = 8,
     top_k: int = 3,
     descriptors: Sequence[str] = (),
@@ -295,7 +296,7 @@ def global_analysis(
         _plot_aggregates(rows, class_names, comps_of_kind, out)
     summary = {
         "out": str(out), "method": method, "kinds": kinds,
-        "fill": fill, "n_samples": n_samples, "n_bands": n_bands, "top_k": top_k,
+        "fill": DEFAULT_FILL if fill is None else fill, "n_samples": n_samples, "n_bands": n_bands, "top_k": top_k,
         "n_bins": n_bins, "n_bootstrap": n_bootstrap, "ale_output": ale_output,
         "random_state": random_state,
         "n_local_segments": int(len(local)), "n_ale_segments": int(len(logmel)),

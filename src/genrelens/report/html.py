@@ -481,6 +481,7 @@ def _target_name(exp: Any) -> tuple[int, str]:
 def _explanation_view(exp: Any, stem: str, config: FeatureConfig,
                       mel_hz: np.ndarray | None) -> dict[str, Any]:
     from genrelens import display
+    from genrelens.evaluate.manifold import manifold_check
 
     k, name = _target_name(exp)
     comp = exp.components
@@ -534,7 +535,13 @@ def _explanation_view(exp: Any, stem: str, config: FeatureConfig,
     if comp is not None:
         top = exp.top(min(3, comp.n_components), target=k)
         facts.append(["top components", "; ".join(f"{t.name} ({t.score:.3g})" for t in top)])
-    return {"title": title, "file": stem, "figures": figures,
+    check = manifold_check(exp, k)
+    facts.append(["relevance on the grid's borders",
+                  f"{check['edge_share']:.0%} (of {check['edge_area']:.0%} of the area)"
+                  if np.isfinite(check["edge_share"]) else "n/a"])
+    if check["off_prediction"] is not None:
+        facts.append(["probability with every component off", check["off_target_probability"]])
+    return {"title": title, "file": stem, "figures": figures, "warning": check["reason"],
             "facts": _table(None, ["", "value"], facts)}
 
 
@@ -765,6 +772,52 @@ def _ale_figures(data: Mapping[str, Any], title: str, display: Any) -> list[dict
 # --------------------------------------------------------------------------- entry points
 
 
+def _real_music_section(run: Path) -> dict[str, Any] | None:
+    """The planted-cue benchmark on real recordings (``RUN/bench-xai/``, written by
+    ``genrelens bench-xai DIR --out RUN/bench-xai`` or ``genrelens demo --real-music DIR``)."""
+    from genrelens import display
+
+    root = run / "bench-xai"
+    summary = _read_json(root / "summary.json")
+    table = _read_csv(root / "table.csv")
+    if not isinstance(summary, Mapping):
+        return None
+    rows = [{k: _number(v) for k, v in r.items()} for r in table or []]
+    out: dict[str, Any] = {"figures": [], "tables": []}
+    fig = display.plot_bench_table(rows)
+    if fig is not None:
+        out["figures"].append({"uri": _png_uri(fig), "caption": (
+            "Share of planted test excerpts whose top-ranked time-frequency patch touches the "
+            "planted sound (pointing game on 10 x 8 components), by method (rows) and fill "
+            "(columns), per cue kind; the title gives chance (the share of patches touching "
+            "the sound).")})
+    head = summary.get("headline") or []
+    if head:
+        columns = list(head[0])
+        out["tables"].append(_table("planted cues, tf grid, all cue kinds and levels", columns,
+                                    [[r.get(c) for c in columns] for r in head]))
+    accuracy = summary.get("accuracy") or {}
+    out["tables"].append(_table("model accuracy on the test excerpts", ["excerpts", "accuracy"],
+                                sorted(accuracy.items())))
+    sources = summary.get("sources") or []
+    if sources:
+        packages: dict[tuple[str, str, str], int] = {}
+        for src in sources:
+            key = (str(src.get("package")), str(src.get("version")), str(src.get("licence")))
+            packages[key] = packages.get(key, 0) + 1
+        out["tables"].append(_table("recordings", ["package", "version", "licence", "files"],
+                                    [[*k, n] for k, n in sorted(packages.items())]))
+    params = summary.get("params") or {}
+    if not rows:
+        out["tables"].append(_table("explanations", ["note"], [[
+            "no planted test excerpt was classified correctly, so none was explained: train "
+            "longer (--epochs) or use more recordings"]]))
+    out["facts"] = (f"{summary.get('n_files')} files, {summary.get('n_explained')} planted test "
+                    f"excerpts explained, {params.get('n_samples')} samples per explanation, "
+                    f"model {params.get('model')} {params.get('model_args') or ''}")
+    return out
+
+
 def build_context(run_dir: str | os.PathLike[str], *, max_audio_seconds: float = 10.0) -> dict[str, Any]:
     """Collect everything the report shows from ``run_dir`` (plots rendered to data URIs).
 
@@ -789,6 +842,7 @@ def build_context(run_dir: str | os.PathLike[str], *, max_audio_seconds: float =
         "explanations": _explanations_section(run, config, max_audio_seconds),
         "global_": _json_files_section(run, "global"),
         "quality": _json_files_section(run, "xai"),
+        "real_music": _real_music_section(run),
         "feature_config": _table(None, ["", "value"], sorted(config.to_dict().items())),
     }
     from genrelens import __version__
@@ -802,6 +856,7 @@ def build_context(run_dir: str | os.PathLike[str], *, max_audio_seconds: float =
         ("explanations", "Local explanations", bool(context["explanations"])),
         ("global", "Global explanations", context["global_"] is not None),
         ("quality", "Explanation quality", context["quality"] is not None),
+        ("real-music", "Planted cues in real music", context["real_music"] is not None),
         ("run", "Run record", context["manifest"] is not None),
     ]
     return context
