@@ -51,3 +51,28 @@ def write_tone(
 def make_wav():
     """The :func:`write_tone` helper: ``make_wav(tmp_path / "a.wav", seconds=4, freq=220)``."""
     return write_tone
+
+
+def write_music_folder(folder: Path, *, n_files: int = 4, seconds: float = 13.0) -> Path:
+    """A folder of ``n_files`` FLAC files of tones and noise ("music" for the planted-cue
+    benchmark) with a ``SOURCES.tsv`` naming a CC0 package; returns the folder."""
+    import numpy as np
+    import soundfile as sf
+
+    folder.mkdir(parents=True)
+    sr = 22050
+    t = np.arange(int(seconds * sr)) / sr
+    for i in range(n_files):
+        rng = np.random.default_rng(i)
+        notes = sum(0.05 * np.sin(2 * np.pi * f * t) for f in rng.uniform(100, 2000, 4))
+        y = notes + 0.03 * rng.standard_normal(t.size)
+        sf.write(folder / f"track{i}.flac", y.astype(np.float32), sr)
+    (folder / "SOURCES.tsv").write_text(
+        "package\tversion\tlicence\tfile\tsha256\ntest\t1\tCC0\ttrack0.flac\tabc\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def make_music_folder():
+    """The :func:`write_music_folder` helper: ``make_music_folder(tmp_path / "music")``."""
+    return write_music_folder

@@ -33,31 +33,34 @@ def test_demo_on_a_missing_data_folder_fails_clearly(tmp_path, capsys):
 TINY = DemoSettings(n_per_genre=6, duration=6.0, epochs=1, patience=1, batch_size=16,
                     n_explain=1, n_samples=90, global_per_class=1, ale_per_class=1,
                     n_bootstrap=2, quality_per_class=1, quality_checks=1, quality_subsets=8,
-                    quality_fills=("min", "mean"))
+                    quality_fills=("min", "mean"), bench_per_level=1, bench_per_file=3,
+                    bench_epochs=1)
 
 
 @pytest.mark.slow
-def test_tiny_demo_end_to_end_then_cached(tmp_path, capsys):
+def test_tiny_demo_end_to_end_then_cached(tmp_path, capsys, make_music_folder):
     out = tmp_path / "runs" / "demo"
-    report = run_demo(out=out, settings=TINY, progress=False)
+    music = make_music_folder(tmp_path / "music", n_files=3, seconds=7)
+    report = run_demo(out=out, settings=TINY, real_music=music, progress=False)
     assert report == out / "report.html" and report.stat().st_size > 50_000
     manifest = json.loads((out / "manifest.json").read_text())
     stages = manifest["stages"]
     assert all(s["status"] == "done" for s in stages.values()), stages
     for name in ("synthesize", "data", "prepare", "train", "evaluate", "explain", "global",
-                 "quality", "report"):
+                 "quality", "real-music", "report"):
         assert name in stages and stages[name]["seconds"] > 0
     assert manifest["feature_config"]["n_mels"] == 128
     assert manifest["split"]["test"] >= 1 and manifest["versions"]["torch"].startswith("2.13.0")
     for path in ("dataset.json", "split.json", "checkpoint.pt", "history.csv", "metrics.json",
-                 "explanations/index.json", "global/summary.json", "xai/summary.json"):
+                 "explanations/index.json", "global/summary.json", "xai/summary.json",
+                 "bench-xai/summary.json"):
         assert (out / path).is_file(), path
     text = report.read_text(encoding="utf-8")
     assert "Not computed" not in text
     capsys.readouterr()
-    run_demo(out=out, settings=TINY, progress=False)  # everything cached but the report
+    run_demo(out=out, settings=TINY, real_music=music, progress=False)  # all cached but report
     err = capsys.readouterr().err
     assert err.count("skipped (cached)") == len(stages) - 1
     with pytest.raises(Exception, match="other parameters"):
         run_demo(out=out, settings=DemoSettings(**{**TINY.to_dict(), "epochs": 2}),
-                 progress=False)
+                 real_music=music, progress=False)

@@ -18,6 +18,7 @@ from pathlib import Path
 from genrelens import __version__
 from genrelens._parallel import default_jobs
 from genrelens.errors import GenrelensError
+from genrelens.explain.fill import DEFAULT_FILL
 
 __all__ = ["main", "entry", "build_parser", "MALLOC_ENV"]
 
@@ -426,9 +427,10 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--fill",
-        default="min",
-        help="what 'off' means / IG baseline: min (silence), "
-        "clip_min, mean, noise, blur or a number in dB (default min)",
+        default=None,
+        help="what 'off' means / IG baseline: local_median, band_median, blur, mean, noise, "
+        "clip_min, min (silence) or a number in dB (default: local_median, chosen on real "
+        "music; stems: removed)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
@@ -502,7 +504,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             "methods": args.methods,
             "components": args.components,
             "n_samples": args.samples,
-            "fill": args.fill,
+            "fill": args.fill if args.fill is not None else f"{DEFAULT_FILL} (default)",
             "seed": args.seed,
         },
     )
@@ -738,7 +740,8 @@ def _add_global(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--ale-per-class", type=int, default=20,
                         help="segments per genre the ALE curves average over (20)")
     parser.add_argument("--samples", type=int, default=256, help="evaluations per explanation (256)")
-    parser.add_argument("--fill", default="min", help="what 'off' means (default min)")
+    parser.add_argument("--fill", default=None,
+                        help="what 'off' means (default local_median, chosen on real music)")
     parser.add_argument("--bands", type=int, default=8, help="frequency bands (default 8)")
     parser.add_argument("--top-k", type=int, default=3, help="descriptors per genre (default 3)")
     parser.add_argument("--descriptors", default="", metavar="LIST",
@@ -797,14 +800,15 @@ def _add_evaluate_xai(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--per-class", type=int, default=2, help="test segments per class (2)")
     parser.add_argument("--samples", type=int, default=500,
                         help="evaluations of LIME/KernelSHAP (shared; default 500)")
-    parser.add_argument("--fill", default="min", help="what 'off' means (default min)")
+    parser.add_argument("--fill", default=None,
+                        help="what 'off' means (default local_median, chosen on real music)")
     parser.add_argument("--subsets", type=int, default=50,
                         help="random subsets of the faithfulness correlation (50)")
     parser.add_argument("--check", type=int, default=5,
                         help="segments for the sanity check and stability (5)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds compared for stability (3)")
-    parser.add_argument("--fills", default="min,mean,blur", metavar="LIST",
-                        help="fills compared for stability (min,mean,blur)")
+    parser.add_argument("--fills", default="local_median,min,blur", metavar="LIST",
+                        help="fills compared for stability (local_median,min,blur)")
     parser.add_argument("--no-cascading", action="store_true",
                         help="randomise all layers at once only, not also layer by layer (one "
                         "set of explanations of the check segments less per layer)")
@@ -830,6 +834,13 @@ def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
     for row in summary["faithfulness"]:
         print(f"{row['method']:<12} {row['kind']:<10} {row['deletion_auc']:8.3f} "
               f"{row['insertion_auc']:8.3f} {row['faithfulness_corr']:8.3f}")
+    for row in summary["faithfulness"]:
+        if row["flagged"] > 0:
+            print(f"off-manifold? {row['method']:<12} {row['kind']:<10} "
+                  f"{row['edge_share']:.0%} of the positive relevance on the grid's borders "
+                  f"({row['edge_area']:.0%} of the area) in {row['flagged']:.0%} of explanations; "
+                  f"p(class) with all off {row['off_probability']:.2f} vs "
+                  f"{row['full_probability']:.2f} (fill {summary['fill']})")
     for row in summary["sanity"]:
         verdict = "passes" if row["passes"] else "FAILS"
         print(f"sanity {row['method']:<12} {row['kind']:<8} |rho| {row['spearman_abs']:.2f} "
@@ -845,6 +856,78 @@ def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_bench_xai(sub: argparse._SubParsersAction) -> None:
+    from genrelens.evaluate.planted_bench import BENCH_FILLS, BENCH_KINDS, BENCH_METHODS
+
+    parser = sub.add_parser(
+        "bench-xai",
+        help="Planted-cue benchmark on real recordings: do explanations find known sounds?",
+        description="Cut 3-s excerpts from the audio files under DIR (files split into "
+        "train/valid/test), keep each excerpt as it is and once with each kind of planted "
+        "sound (tonal, percussive, timbral; loud, medium, subtle), train a model to tell them "
+        "apart, and score every method x component kind x fill against the planted sound's "
+        "box (pointing game on components and cells, relevance mass, rank, deletion/insertion), "
+        "beside chance and a random explanation. `bash scripts/fetch_real_music.sh DIR` "
+        "fetches freely licensed music for it. Writes tables, per-excerpt results and a plot "
+        "to --out; re-running resumes.",
+    )
+    parser.add_argument("folder", metavar="DIR", help="folder of audio files (recursive)")
+    parser.add_argument("--out", metavar="DIR", default="runs/bench-xai",
+                        help="output folder (default runs/bench-xai)")
+    parser.add_argument("--methods", default=",".join(BENCH_METHODS), metavar="LIST",
+                        help=f"comma-separated (default {','.join(BENCH_METHODS)})")
+    parser.add_argument("--components", default=",".join(BENCH_KINDS), metavar="LIST",
+                        help=f"comma-separated (default {','.join(BENCH_KINDS)})")
+    parser.add_argument("--fills", default=",".join(BENCH_FILLS), metavar="LIST",
+                        help=f"comma-separated (default {','.join(BENCH_FILLS)})")
+    parser.add_argument("--cues", default="tonal,percussive,timbral", metavar="LIST",
+                        help="cue kinds planted (default tonal,percussive,timbral)")
+    parser.add_argument("--per-level", type=int, default=8,
+                        help="test excerpts explained per cue kind and level (8)")
+    parser.add_argument("--per-file", type=int, default=60,
+                        help="excerpts cut from each file at most (60)")
+    parser.add_argument("--samples", type=int, default=1000,
+                        help="budget of LIME, KernelSHAP and the hybrid (1000)")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs at most (20)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small run to try it: 2 excerpts per level, 20 per file, "
+                        "tf_grid, fills local_median,band_median,blur,min, 8 epochs")
+    parser.add_argument("--all-excerpts", action="store_true",
+                        help="explain planted test excerpts the model misclassifies too")
+    parser.add_argument("--seed", type=int, default=0, help="seeds everything (default 0)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_cmd_bench_xai)
+
+
+def _cmd_bench_xai(args: argparse.Namespace) -> int:
+    from genrelens.evaluate.planted_bench import bench_xai
+
+    quick = {"per_level": 2, "per_file": 20, "kinds": ["tf_grid"],
+             "fills": ["local_median", "band_median", "blur", "min"], "epochs": 8,
+             } if args.quick else {}
+    options = {"per_level": args.per_level, "per_file": args.per_file,
+               "kinds": _csv_list(args.components), "fills": _csv_list(args.fills),
+               "epochs": args.epochs, **quick}
+    summary = bench_xai(
+        args.folder, out=args.out, methods=_csv_list(args.methods),
+        cue_kinds=_csv_list(args.cues), n_samples=args.samples, seed=args.seed,
+        only_correct=not args.all_excerpts, progress=not args.no_progress, **options,
+    )
+    acc = summary["accuracy"]
+    print(f"{summary['n_files']} files, {summary['n_excerpts']} excerpts; model test accuracy "
+          f"{acc['test']:.2f}; {summary['n_explained']} planted test excerpts explained")
+    if not summary["headline"]:
+        print("no tf_grid explanation to summarise (see rows.csv / table.csv)")
+        return 0
+    print(f"{'method':<12} {'fill':<13} {'point comp':>10} {'point cell':>10} {'mass/area':>9} "
+          f"{'del AUC':>8} (chance {summary['headline'][0]['chance_component']:.2f}, tf_grid)")
+    for row in summary["headline"]:
+        print(f"{row['method']:<12} {row['fill']:<13} {row['point_component']:10.2f} "
+              f"{row['point_cell']:10.2f} {row['mass_ratio']:9.1f} {row['deletion_auc']:8.3f}")
+    print(f"{summary['timings']['total']:.0f} s -> {args.out}")
+    return 0
+
+
 def _checkpoint_path(run: str) -> Path:
     """RUN as given to ``explain``/``predict``: a run directory (its checkpoint.pt) or a file."""
     path = Path(run)
@@ -856,8 +939,10 @@ def _csv_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def _fill_arg(text: str) -> str | float:
-    """A fill given on the command line: a number of dB or a name."""
+def _fill_arg(text: str | None) -> str | float | None:
+    """A fill given on the command line: a number of dB, a name, or None (the default)."""
+    if text is None:
+        return None
     try:
         return float(text)
     except ValueError:
@@ -935,6 +1020,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         "finished stages and resumes a failed one. Prints the report's path.",
     )
     parser.add_argument("--data", metavar="DIR", help="dataset folder (default: synthetic)")
+    parser.add_argument("--real-music", metavar="DIR",
+                        help="also run a small planted-cue benchmark on these real recordings "
+                        "(bash scripts/fetch_real_music.sh DIR) and show it in the report")
     parser.add_argument(
         "--out", metavar="RUN", help="run directory (default runs/demo, with --quick runs/demo-quick)"
     )
@@ -961,6 +1049,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     report = run_demo(
         out=out,
         data=args.data,
+        real_music=args.real_music,
         settings=settings,
         cache_dir=args.cache,
         overwrite=args.overwrite,
@@ -1022,7 +1111,8 @@ def _add_explain_dataset(sub: argparse._SubParsersAction) -> None:
                         help="comma-separated from time,freq,tf,stems (default tf)")
     parser.add_argument("--samples", type=int, default=1000, metavar="N",
                         help="model evaluations per LIME/SHAP explanation (default 1000)")
-    parser.add_argument("--fill", default="min", help="what 'off' means (default min)")
+    parser.add_argument("--fill", default=None,
+                        help="what 'off' means (default local_median, chosen on real music)")
     parser.add_argument("--seed", type=int, default=0, help="random_state of the run (default 0)")
     parser.add_argument("--executor", default="local", choices=["serial", "local", "dask"],
                         help="serial, local processes or a Dask cluster (default local)")
@@ -1078,6 +1168,7 @@ _SUBCOMMANDS: list = [
     _add_explain_dataset,
     _add_global,
     _add_evaluate_xai,
+    _add_bench_xai,
     _add_tabular,
     _add_demo,
     _add_report,

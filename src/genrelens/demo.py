@@ -13,8 +13,9 @@ and re-running resumes from it)::
     explain     a few test tracks of different genres, every method      explanations/<track>/
                 and component kind, with listenable audio
     global      per-genre aggregates and ALE curves of descriptors       global/
-    quality     explanation quality with random baselines (when          xai/
-                available in this version)
+    quality     explanation quality with random baselines                xai/
+    real-music  with --real-music DIR only: the planted-cue benchmark     bench-xai/
+                on real recordings (``genrelens bench-xai``), small
     report      the self-contained HTML report                           report.html
 
 Every stage calls the library function of its own command (``genrelens data synth``,
@@ -26,7 +27,6 @@ budgets so that the demo runs in about three minutes on two CPU cores.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import sys
 import time
@@ -38,13 +38,14 @@ from genrelens._io import safe_file_name, write_json
 from genrelens._parallel import default_jobs
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
+from genrelens.explain.fill import DEFAULT_FILL
 from genrelens.run import RunDir, command_line
 
 __all__ = ["DemoSettings", "run_demo", "STAGES", "DEFAULT_OUT", "QUICK_OUT"]
 
 #: Stage names in order.
 STAGES = ("synthesize", "data", "prepare", "train", "evaluate", "explain", "global", "quality",
-          "report")
+          "real-music", "report")
 #: Default run directories (relative to the working directory).
 DEFAULT_OUT = Path("runs") / "demo"
 QUICK_OUT = Path("runs") / "demo-quick"
@@ -81,6 +82,11 @@ class DemoSettings:
         Random subsets of the faithfulness correlation.
     quality_fills : tuple of str
         Fills compared for the stability of explanations.
+    bench_per_level, bench_per_file, bench_epochs : int
+        The planted-cue benchmark of ``--real-music`` (see
+        :func:`genrelens.evaluate.planted_bench.bench_xai`): explained excerpts per cue kind
+        and level, excerpts per file, training epochs. It compares the default fill with
+        ``"min"`` on the tf grid; ``genrelens bench-xai`` runs the full comparison.
     seed : int
         The one seed of every random choice (synthesis, split, training, explanations).
     """
@@ -98,7 +104,10 @@ class DemoSettings:
     quality_per_class: int = 1
     quality_checks: int = 2
     quality_subsets: int = 50
-    quality_fills: tuple[str, ...] = ("min", "mean", "blur")
+    quality_fills: tuple[str, ...] = (DEFAULT_FILL, "min", "blur")
+    bench_per_level: int = 3
+    bench_per_file: int = 30
+    bench_epochs: int = 15
     seed: int = 0
 
     @classmethod
@@ -107,7 +116,8 @@ class DemoSettings:
         return cls(n_per_genre=6, duration=12.0, epochs=15, patience=5, n_explain=2,
                    n_samples=100, global_per_class=1, ale_per_class=2, n_bootstrap=10,
                    quality_per_class=1, quality_checks=1, quality_subsets=16,
-                   quality_fills=("min", "mean"), seed=seed)
+                   quality_fills=(DEFAULT_FILL, "min"), bench_per_level=1,
+                   bench_per_file=12, bench_epochs=8, seed=seed)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -122,6 +132,7 @@ def run_demo(
     *,
     out: str | os.PathLike[str],
     data: str | os.PathLike[str] | None = None,
+    real_music: str | os.PathLike[str] | None = None,
     settings: DemoSettings | None = None,
     feature_config: FeatureConfig | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -137,6 +148,10 @@ def run_demo(
     data : path-like, optional
         A dataset folder (GTZAN or class-per-folder); default: synthesise the embedded
         synthetic dataset into ``out/synthetic``.
+    real_music : path-like, optional
+        A folder of real recordings (``scripts/fetch_real_music.sh``): adds the stage
+        ``real-music``, the planted-cue benchmark, whose table the report shows beside the
+        synthetic ground truth.
     settings : DemoSettings, optional
         Default ``DemoSettings()`` (the full demo).
     feature_config : FeatureConfig, optional
@@ -161,16 +176,22 @@ def run_demo(
     data_path = Path(data) if data is not None else run.path("synthetic")
     if data is not None and not data_path.is_dir():
         raise ParameterError(f"data={os.fspath(data)!r} is not a folder: name a dataset folder.")
+    if real_music is not None and not Path(real_music).is_dir():
+        raise ParameterError(f"real_music={os.fspath(real_music)!r} is not a folder: name a "
+                             "folder of recordings (bash scripts/fetch_real_music.sh DIR).")
     run.record(
         command=command_line(),
         params={"data": os.fspath(data_path.absolute()), "cache": os.fspath(cache.absolute()),
-                "synthetic": data is None, **settings.to_dict()},
+                "synthetic": data is None,
+                "real_music": None if real_music is None else os.fspath(
+                    Path(real_music).absolute()), **settings.to_dict()},
         feature_config=config,
         seeds={"synthesis": settings.seed, "split": settings.seed, "train": settings.seed,
                "explain": settings.seed, "global": settings.seed},
     )
     stages = _stages(run, settings=settings, config=config, cache=cache, data_path=data_path,
-                     synthetic=data is None, progress=progress)
+                     synthetic=data is None, progress=progress,
+                     real_music=None if real_music is None else Path(real_music))
     total = len(stages)
     started = time.perf_counter()
     for number, (name, func, params, inputs, outputs, force) in enumerate(stages, start=1):
@@ -193,7 +214,8 @@ Stage = tuple[str, Callable[[], Any], dict[str, Any], list[Path], list[str], boo
 
 
 def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache: Path,
-            data_path: Path, synthetic: bool, progress: bool) -> list[Stage]:
+            data_path: Path, synthetic: bool, progress: bool,
+            real_music: Path | None = None) -> list[Stage]:
     s = settings
     feat = config.to_dict()
     stages: list[Stage] = []
@@ -225,17 +247,21 @@ def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache
           "n_samples": s.n_samples, "n_bootstrap": s.n_bootstrap, "seed": s.seed},
          [run.path("checkpoint.pt"), run.path("split.json")], ["global/summary.json"], False),
     ]
-    if importlib.util.find_spec("genrelens.evaluate.xai") is not None:
+    stages.append(
+        ("quality", lambda: _quality(run, cache=cache, settings=s, progress=progress),
+         {"per_class": s.quality_per_class, "checks": s.quality_checks,
+          "subsets": s.quality_subsets, "fills": s.quality_fills,
+          "n_samples": s.n_samples, "seed": s.seed},
+         [run.path("checkpoint.pt"), run.path("split.json")],
+         ["xai/summary.json", "xai/sanity_cascading.csv"], False))
+    if real_music is not None:
         stages.append(
-            ("quality", lambda: _quality(run, cache=cache, settings=s, progress=progress),
-             {"per_class": s.quality_per_class, "checks": s.quality_checks,
-              "subsets": s.quality_subsets, "fills": s.quality_fills,
-              "n_samples": s.n_samples, "seed": s.seed},
-             [run.path("checkpoint.pt"), run.path("split.json")],
-             ["xai/summary.json", "xai/sanity_cascading.csv"], False))
-    else:
-        _say("note: explanation-quality evaluation is not part of this version; the report will "
-             "say so")
+            ("real-music", lambda: _real_music(run, real_music, settings=s, config=config,
+                                               progress=progress),
+             {"folder": os.fspath(real_music.absolute()), "per_level": s.bench_per_level,
+              "per_file": s.bench_per_file, "epochs": s.bench_epochs,
+              "n_samples": s.n_samples, "fills": [DEFAULT_FILL, "min"], "seed": s.seed},
+             [real_music], ["bench-xai/summary.json"], False))
     stages.append(("report", lambda: _report(run), {}, [], ["report.html"], True))
     return stages
 
@@ -404,6 +430,19 @@ def _quality(run: RunDir, *, cache: Path, settings: DemoSettings, progress: bool
                            n_subsets=settings.quality_subsets, fills=settings.quality_fills,
                            random_state=settings.seed, progress=progress)
     return {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
+
+
+def _real_music(run: RunDir, folder: Path, *, settings: DemoSettings, config: FeatureConfig,
+                progress: bool) -> dict[str, Any]:
+    from genrelens.evaluate.planted_bench import bench_xai
+
+    summary = bench_xai(folder, out=run.path("bench-xai"), kinds=("tf_grid",),
+                        fills=(DEFAULT_FILL, "min"), per_level=settings.bench_per_level,
+                        per_file=settings.bench_per_file, epochs=settings.bench_epochs,
+                        n_samples=settings.n_samples, seed=settings.seed, config=config,
+                        progress=progress)
+    return {"n_files": summary["n_files"], "n_explained": summary["n_explained"],
+            "test_accuracy": summary["accuracy"]["test"]}
 
 
 def _report(run: RunDir) -> dict[str, Any]:

@@ -302,6 +302,46 @@ def plot_matrix(
     return fig
 
 
+def plot_bench_table(table: Sequence[Mapping[str, Any]], *, kind: str = "tf_grid",
+                     metric: str = "point_component") -> Any:
+    """The planted-cue benchmark as heat maps: method x fill, one panel per cue kind.
+
+    ``table`` holds the rows of :func:`genrelens.evaluate.planted_bench.summarise_rows`; only
+    rows of component ``kind`` pooled over levels are drawn, with each cell's value and the
+    chance level in the panel's title. Returns None when no row matches.
+    """
+    rows = [r for r in table if r["kind"] == kind and r["level"] == "all"]
+    if not rows:
+        return None
+    plt = _pyplot()
+    cue_kinds = sorted({r["cue_kind"] for r in rows}, key=lambda c: (c == "all", c))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    fills = list(dict.fromkeys(r["fill"] for r in rows))
+    fig, axes = plt.subplots(1, len(cue_kinds), squeeze=False,
+                             figsize=(2.2 + 0.55 * len(fills) * len(cue_kinds),
+                                      1.6 + 0.35 * len(methods)))
+    for ax, cue_kind in zip(axes[0], cue_kinds, strict=True):
+        matrix = np.full((len(methods), len(fills)), np.nan)
+        chance = []
+        for r in rows:
+            if r["cue_kind"] == cue_kind:
+                matrix[methods.index(r["method"]), fills.index(r["fill"])] = r[metric]
+                chance.append(r["chance_component"])
+        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+        for i in range(len(methods)):
+            for j in range(len(fills)):
+                v = matrix[i, j]
+                ax.text(j, i, "" if np.isnan(v) else f"{v:.2f}", ha="center", va="center",
+                        fontsize=7, color="white" if v > 0.6 else "black")
+        _category_xticks(ax, fills, tilt=True)
+        ax.set_yticks(np.arange(len(methods)))
+        ax.set_yticklabels(methods if ax is axes[0][0] else [], fontsize=8)
+        ax.set_title(f"{cue_kind} (chance {np.mean(chance):.2f})", fontsize=9)
+    fig.suptitle(f"Planted-cue pointing game ({metric.replace('_', ' ')}, {kind})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def plot_confusion(
     matrix: np.ndarray, class_names: Sequence[str], *, ax: Any = None, title: str | None = None
 ) -> Any:

@@ -4,7 +4,7 @@ Architecture (input ``(batch, 1, n_mels, n_frames)`` log-mel dB)::
 
     InputNorm (fixed affine, see genrelens.models.layers)
     4 x [Conv2d 3x3 -> BatchNorm2d -> ReLU -> MaxPool2d 2x2]   channels c1..c4
-    global average pooling over (mel, time)  ->  Dropout  ->  Linear(c4, n_classes)
+    global average (or max) pooling over (mel, time)  ->  Dropout  ->  Linear(c4, n_classes)
 
 The global pooling makes the model accept any input of at least 16 x 16 bins. This is the
 classic small genre CNN (e.g. Choi et al., "Convolutional recurrent neural networks for music
@@ -43,6 +43,10 @@ class CNN(nn.Module):
         Output channels of the four blocks.
     dropout : float
         Dropout probability before the linear head.
+    pooling : {"avg", "max"}
+        Global pooling over (mel, time). ``"avg"`` suits genre, a property of the whole
+        segment; ``"max"`` suits short local events (a sound somewhere in the segment), which
+        averaging dilutes by the segment's area.
 
     Attributes
     ----------
@@ -60,6 +64,7 @@ class CNN(nn.Module):
         n_classes: int = 10,
         channels: Sequence[int] = (16, 32, 64, 128),
         dropout: float = 0.3,
+        pooling: str = "avg",
     ) -> None:
         super().__init__()
         check_positive_int("n_classes", n_classes)
@@ -73,7 +78,9 @@ class CNN(nn.Module):
         self.features = nn.Sequential(
             *(conv_block(widths[i], widths[i + 1]) for i in range(4))
         )
-        self.pool = nn.AdaptiveAvgPool2d(1)
+        if pooling not in ("avg", "max"):
+            raise ParameterError(f"pooling={pooling!r} is invalid: expected 'avg' or 'max'.")
+        self.pool = nn.AdaptiveAvgPool2d(1) if pooling == "avg" else nn.AdaptiveMaxPool2d(1)
         self.classifier = nn.Sequential(
             nn.Dropout(check_dropout(dropout)), nn.Linear(channels[-1], n_classes)
         )
