@@ -427,6 +427,7 @@ def _score_views(views: dict[str, Any], fast: Any, x: np.ndarray, comps: Any, ma
         relevance_mass_accuracy,
     )
     from genrelens.evaluate.manifold import edge_share
+    from genrelens.evaluate.xai import paint_scores, project_maps
     from genrelens.explain.engine import evaluate_masks
     from genrelens.explain.fill import resolve_fill
 
@@ -445,7 +446,7 @@ def _score_views(views: dict[str, Any], fast: Any, x: np.ndarray, comps: Any, ma
     for method, exp in views.items():
         if exp.is_dense:
             cells = np.asarray(exp.scores)[exp.class_index(target)]
-            scores = np.bincount(comps.map.ravel(), weights=cells.ravel(), minlength=m)
+            scores = project_maps(comps, cells[None])[0]
         else:
             scores = np.asarray(exp.scores)[target]
             cells = exp.to_map(target)
@@ -470,9 +471,7 @@ def _score_views(views: dict[str, Any], fast: Any, x: np.ndarray, comps: Any, ma
         row["deletion_auc"] = curve_auc(y[a:a + m + 1], fractions)
         row["insertion_auc"] = curve_auc(y[a + m + 1:a + 2 * (m + 1)], fractions)
     noise = rng.standard_normal(m)
-    painted = np.append(noise / np.maximum(np.bincount(comps.map.ravel(), minlength=m), 1),
-                        0.0)[comps.map]
-    rows.append({**base, "method": "random", **localisation(noise, painted),
+    rows.append({**base, "method": "random", **localisation(noise, paint_scores(comps, noise)),
                  "edge_share": edge_share(noise, comps.map)[0]})
     chance = {"chance_component": float(hits.mean()), "chance_cell": area,
               "chance_rank": (m + 1) / (hits.sum() + 1)}

@@ -53,7 +53,7 @@ from genrelens.evaluate.manifold import EDGE_RATIO
 from genrelens.explain.fill import DEFAULT_FILL
 
 __all__ = ["evaluate_xai", "evaluate_explanations", "cascading_curves", "cascading_figure",
-           "XAI_METHODS", "XAI_KINDS"]
+           "XAI_METHODS", "XAI_KINDS", "project_maps", "paint_scores"]
 
 XAI_METHODS = ("lime", "kernel_shap", "occlusion", "gradcam", "ig")
 XAI_KINDS = ("time", "frequency", "tf_grid")
@@ -233,7 +233,7 @@ def evaluate_explanations(
             mask = None if cue_masks is None else cue_masks[i]
             if mask is not None and np.asarray(mask).any():
                 for method, (scores, _) in views.items():
-                    rel = _paint(cm, scores[int(labels[i])])
+                    rel = paint_scores(cm, scores[int(labels[i])])
                     gt.setdefault((method, kind), []).append(_gt(rel, mask))
         if cue_masks is not None and cue_masks[i] is not None and np.asarray(cue_masks[i]).any():
             for (method, _), (maps, _) in dense.items():
@@ -378,7 +378,7 @@ class _Context:
 
             views["occlusion"] = self._memoized(key("occlusion"), compute_occlusion)
         for (method, _), (maps, c) in dense.items():
-            views[method] = (_project(comps, maps), c)
+            views[method] = (project_maps(comps, maps), c)
         n_classes = len(self.class_names)
         views["random"] = (rng.standard_normal((n_classes, comps.n_components)), (0.0, 0.0))
         return views
@@ -654,7 +654,7 @@ def _plots(out: Path, faith: dict, gt_rows: list[dict[str, Any]], kinds: Sequenc
         display.save_png(fig, out / "sanity_cascading.png")
 
 
-def _project(comps: Any, maps: np.ndarray) -> np.ndarray:
+def project_maps(comps: Any, maps: np.ndarray) -> np.ndarray:
     """Dense maps ``(n_classes, n_mels, n_frames)`` summed over each component's cells."""
     cmap = np.asarray(comps.map)
     flat = maps.reshape(maps.shape[0], -1)
@@ -666,7 +666,7 @@ def _project(comps: Any, maps: np.ndarray) -> np.ndarray:
     return out
 
 
-def _paint(comps: Any, scores: np.ndarray) -> np.ndarray:
+def paint_scores(comps: Any, scores: np.ndarray) -> np.ndarray:
     """Component scores spread evenly over their cells, ``(n_mels, n_frames)``."""
     cmap = np.asarray(comps.map)
     counts = np.bincount(cmap[cmap >= 0], minlength=scores.size)
