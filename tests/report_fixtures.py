@@ -164,7 +164,7 @@ def make_run(
                 (("lime", "min", 0.1), ("lime", "band_median", 0.9), ("occlusion", "min", 0.6))]
         write_csv_rows(root / "bench-xai" / "table.csv", rows)
         write_json(root / "bench-xai" / "summary.json", {
-            "n_files": 3, "n_explained": 3, "accuracy": {"test": 0.9, f"{classes[0]}/loud": 1.0},
+            "n_files": 3, "n_explained": 3, "accuracy": {"tonal": {"test": 0.9, f"{classes[0]}/loud": 1.0}},
             "params": {"n_samples": 100, "model": "cnn", "model_args": {"pooling": "max"}},
             "sources": [{"package": f"pkg-{classes[0]}", "version": "1", "licence": "CC0"}],
             "headline": [{k: r[k] for k in ("method", "fill", "n", "point_component")}

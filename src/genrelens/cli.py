@@ -913,9 +913,10 @@ def _cmd_bench_xai(args: argparse.Namespace) -> int:
         cue_kinds=_csv_list(args.cues), n_samples=args.samples, seed=args.seed,
         only_correct=not args.all_excerpts, progress=not args.no_progress, **options,
     )
-    acc = summary["accuracy"]
-    print(f"{summary['n_files']} files, {summary['n_excerpts']} excerpts; model test accuracy "
-          f"{acc['test']:.2f}; {summary['n_explained']} planted test excerpts explained")
+    accuracy = ", ".join(f"{kind} {acc['test']:.2f}" for kind, acc in summary["accuracy"].items())
+    print(f"{summary['n_files']} files, {summary['n_excerpts']} excerpts; test accuracy of each "
+          f"cue kind's model: {accuracy}; {summary['n_explained']} planted test excerpts "
+          "explained")
     if not summary["headline"]:
         print("no tf_grid explanation to summarise (see rows.csv / table.csv)")
         return 0

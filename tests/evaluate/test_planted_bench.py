@@ -72,11 +72,17 @@ def test_bench_runs_end_to_end_and_resumes(tmp_path, make_music_folder):
               only_correct=False, progress=False)
     summary = bench_xai(folder, **kw)
     for name in ("excerpts.json", "rows.csv", "table.csv", "summary.json", "bench.png",
-                 "model/checkpoint.pt"):
+                 "model/tonal/checkpoint.pt", "model/percussive/checkpoint.pt",
+                 "model/timbral/checkpoint.pt"):
         assert (out / name).is_file(), name
+    # one binary model per cue kind
+    from genrelens.models import load_checkpoint
+    assert load_checkpoint(out / "model/timbral/checkpoint.pt").class_names == ("none",
+                                                                               "timbral")
     assert summary["n_files"] == 4 and len(summary["files"][0]["sha256"]) == 64
     assert summary["sources"][0]["licence"] == "CC0"
-    assert summary["n_excerpts"]["test"] > 0 and 0 <= summary["accuracy"]["test"] <= 1
+    assert summary["n_excerpts"]["test"] > 0 and set(summary["accuracy"]) == {"tonal", "percussive", "timbral"}
+    assert all(0 <= a["test"] <= 1 and "none" in a for a in summary["accuracy"].values())
     # 3 cue kinds x 3 levels, one excerpt each where the test files have one
     assert 1 <= summary["n_explained"] <= 9
     excerpts = json.loads((out / "excerpts.json").read_text())["excerpts"]

@@ -171,7 +171,7 @@ def test_fills(kind):
         assert f.array.std() < x.std()
 
 
-@pytest.mark.parametrize("kind", ["band_median", "local_median"])
+@pytest.mark.parametrize("kind", ["band_median", "local_median", "ring_median"])
 def test_median_fills_take_short_events_out_and_keep_each_band_level(kind):
     x = np.tile(np.linspace(-80, -20, N_MELS, dtype=np.float32)[:, None], (1, N_FRAMES))
     x += np.random.default_rng(0).normal(0, 0.5, x.shape).astype(np.float32)
@@ -183,8 +183,30 @@ def test_median_fills_take_short_events_out_and_keep_each_band_level(kind):
     assert np.abs(f.array - np.median(x, axis=1, keepdims=True)).max() < 2.0
     if kind == "band_median":
         assert np.all(f.array == f.array[:, :1])
-    else:
+    elif kind == "local_median":
         assert f.params["width"] % 2 == 1
+
+
+def test_ring_median_takes_out_events_too_long_for_the_local_median():
+    n = 130  # a 3-s clip at the default hop
+    rng = np.random.default_rng(0)
+    x = np.tile(np.linspace(-80, -20, 8, dtype=np.float32)[:, None], (1, n))
+    x += rng.normal(0, 0.5, x.shape).astype(np.float32)
+    event = x.copy()
+    event[2:5, 50:80] += 30.0  # 0.7 s: longer than half the local median's window (43 frames)
+    ring = resolve_fill("ring_median", event, config=CONFIG, rng=rng)
+    local = resolve_fill("local_median", event, config=CONFIG, rng=rng)
+    level = np.median(x, axis=1, keepdims=True)
+    assert np.abs(ring.array - level).max() < 2.0
+    assert (local.array[2:5, 65] - level[2:5, 0]).min() > 20.0  # kept at the event's centre
+    # each frame's value is the median of the frames gap..outer away on both sides
+    gap, outer = ring.params["gap"], ring.params["outer"]
+    assert 0 < gap < outer
+    for t in (0, 3, 34, 50, 65, 129):  # the clip's ends are mirrored
+        frames = [abs(s) if s < n else 2 * (n - 1) - s
+                  for s in range(t - outer, t + outer + 1) if abs(s - t) >= gap]
+        upper_middle = np.sort(event[:, frames], axis=1)[:, len(frames) // 2]
+        np.testing.assert_allclose(ring.array[:, t], upper_middle, rtol=1e-6)
 
 
 @pytest.mark.parametrize("bad", ["loud", np.zeros((3, 3)), float("nan"), True])

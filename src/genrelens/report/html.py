@@ -797,8 +797,10 @@ def _real_music_section(run: Path) -> dict[str, Any] | None:
         out["tables"].append(_table("planted cues, tf grid, all cue kinds and levels", columns,
                                     [[r.get(c) for c in columns] for r in head]))
     accuracy = summary.get("accuracy") or {}
-    out["tables"].append(_table("model accuracy on the test excerpts", ["excerpts", "accuracy"],
-                                sorted(accuracy.items())))
+    out["tables"].append(_table(
+        "each cue kind's model: accuracy on the test excerpts", ["model", "excerpts", "accuracy"],
+        [[kind, group, value] for kind, levels in sorted(accuracy.items())
+         if isinstance(levels, Mapping) for group, value in levels.items()]))
     sources = summary.get("sources") or []
     if sources:
         packages: dict[tuple[str, str, str], int] = {}
