@@ -56,6 +56,8 @@ class DatasetReport:
         Groups of track ids whose files are byte-identical.
     ignored : list of str
         Audio files the layout does not count as tracks.
+    unknown : list of str
+        Files whose ending is no audio format genrelens reads; not decoded.
     missing : list of str
         Files the layout's metadata lists as tracks but that are absent (not counted in
         ``n_tracks``).
@@ -78,6 +80,7 @@ class DatasetReport:
     unreadable: list[Skip]
     duplicates: list[list[str]]
     ignored: list[str]
+    unknown: list[str]
     missing: list[str]
     notes: list[str]
     problems: list[str]
@@ -117,6 +120,11 @@ class DatasetReport:
             lines += [f"    {' = '.join(group)}" for group in self.duplicates]
         if self.ignored:
             lines.append(f"  ignored files ({len(self.ignored)}): {', '.join(self.ignored[:10])}")
+        if self.unknown:
+            lines.append(
+                f"  files of unknown type, not read ({len(self.unknown)}): "
+                f"{', '.join(self.unknown[:10])}"
+            )
         if self.missing:
             lines.append(
                 f"  missing files, left out ({len(self.missing)}): {', '.join(self.missing[:10])}"
@@ -243,6 +251,7 @@ def check_dataset(
         unreadable=unreadable,
         duplicates=sorted(sorted(ids) for ids in by_hash.values() if len(ids) > 1),
         ignored=list(dataset.ignored),
+        unknown=list(dataset.unknown),
         missing=list(dataset.missing),
         notes=list(dataset.notes),
         problems=problems,
