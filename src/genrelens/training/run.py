@@ -37,9 +37,10 @@ import numpy as np
 
 from genrelens._io import atomic_path, write_json, write_text
 from genrelens.config import FeatureConfig
+from genrelens.data.loading import Skip
 from genrelens.errors import DatasetError, ParameterError
 from genrelens.training.config import TrainConfig
-from genrelens.training.distributed import setup, teardown
+from genrelens.training.distributed import all_reduce_sum, setup, teardown
 from genrelens.training.loop import (
     CHECKPOINT_FILE,
     HISTORY_FILE,
@@ -218,13 +219,22 @@ def train_run(
                 "--restart, or choose another --out."
             )
         split.validate(dataset)
+        refusal = None
+        if context.is_main:
+            prepared = prepare(dataset, cache_dir=cache, config=feature_config, progress=progress)
+            for message in _data_warnings(dataset, prepared.skips):
+                warnings.warn(message, UserWarning, stacklevel=2)
+            refusal = _refusal(dataset, prepared.skips)
+        (n_refused,) = all_reduce_sum([float(refusal is not None)], context=context)
+        if refusal is not None:
+            raise refusal
+        if n_refused:
+            raise DatasetError(f"rank 0 refused dataset {dataset.root}: see its message.")
         if context.is_main:
             for message in split.warnings:
                 warnings.warn(message, UserWarning, stacklevel=2)
             split.save(split_path)
             write_json(run_dir / TRAIN_CONFIG_FILE, settings)
-            prepare(dataset, cache_dir=cache, config=feature_config, progress=progress)
-        context.barrier()
 
         def load(track_ids: tuple[str, ...], set_name: str) -> Any:
             return _load_set(dataset, track_ids, set_name, cache_dir=cache,
@@ -256,6 +266,40 @@ def train_run(
         teardown(context)
     return TrainRunResult(
         run_dir=run_dir, fit=result, metrics=metrics, split_warnings=tuple(split.warnings)
+    )
+
+
+def _data_warnings(dataset: Any, skips: tuple[Skip, ...]) -> list[str]:
+    """What the user should know before training: each skipped file with its reason (as
+    ``genrelens prepare`` lists them), files of unknown type, the layout's notes."""
+    out = [f"skipped {s.track_id}: {s.reason}: {s.message}" for s in skips]
+    if dataset.unknown:
+        out.append(
+            f"{len(dataset.unknown)} files of unknown type are not read (e.g. "
+            f"{list(dataset.unknown[:3])})"
+        )
+    return out + list(dataset.notes)
+
+
+def _refusal(dataset: Any, skips: tuple[Skip, ...]) -> DatasetError | None:
+    """The error that stops training when :func:`~genrelens.data.check.class_problems` finds
+    no two classes to tell apart (or a class without a usable track), else ``None``."""
+    from genrelens.data.check import class_counts, class_problems
+
+    problems = class_problems(dataset, skips=skips)
+    if not problems:
+        return None
+    counts = ", ".join(
+        f"{c} {n}/{n_listed}" for c, (n, n_listed) in class_counts(dataset, skips=skips).items()
+    )
+    files = ", ".join(f"{s.track_id} ({s.reason})" for s in skips[:10])
+    more = f" and {len(skips) - 10} more" if len(skips) > 10 else ""
+    ignored = f"; files skipped ({len(skips)}): {files}{more}" if skips else ""
+    notes = "".join(f"; {note}" for note in dataset.notes)
+    return DatasetError(
+        f"cannot train on {dataset.root}: {'; '.join(problems)}. Classes found (usable/listed "
+        f"tracks): {counts}{ignored}{notes}. Add audio for at least two classes or fix the "
+        f"skipped files; `genrelens data check {dataset.root}` lists everything."
     )
 
 
