@@ -182,6 +182,7 @@ def train_run(
     """
     from genrelens.cache import prepare
     from genrelens.data import Split, default_split, open_dataset
+    from genrelens.data.splits import keep_together
 
     config = config or TrainConfig()
     feature_config = feature_config or FeatureConfig()
@@ -206,6 +207,7 @@ def train_run(
         dataset = open_dataset(data)
         split_path = run_dir / SPLIT_FILE
         saved = Split.load(split_path) if split_path.is_file() else None
+        made_here = split is None and saved is None
         if split is None:
             split = saved or default_split(dataset, random_state=config.seed)
         elif (
@@ -225,16 +227,22 @@ def train_run(
             for message in _data_warnings(dataset, prepared.skips):
                 warnings.warn(message, UserWarning, stacklevel=2)
             refusal = _refusal(dataset, prepared.skips)
+            if refusal is None:
+                split = keep_together(
+                    split, _duplicates(dataset, cache_dir=cache, config=feature_config),
+                    dataset=dataset, move=made_here and split.random_state is not None,
+                )
+                for message in split.warnings:
+                    warnings.warn(message, UserWarning, stacklevel=2)
+                split.save(split_path)
+                write_json(run_dir / TRAIN_CONFIG_FILE, settings)
         (n_refused,) = all_reduce_sum([float(refusal is not None)], context=context)
         if refusal is not None:
             raise refusal
         if n_refused:
             raise DatasetError(f"rank 0 refused dataset {dataset.root}: see its message.")
-        if context.is_main:
-            for message in split.warnings:
-                warnings.warn(message, UserWarning, stacklevel=2)
-            split.save(split_path)
-            write_json(run_dir / TRAIN_CONFIG_FILE, settings)
+        if not context.is_main:
+            split = Split.load(split_path)  # rank 0 kept duplicates together before the sync
 
         def load(track_ids: tuple[str, ...], set_name: str) -> Any:
             return _load_set(dataset, track_ids, set_name, cache_dir=cache,
@@ -266,6 +274,19 @@ def train_run(
         teardown(context)
     return TrainRunResult(
         run_dir=run_dir, fit=result, metrics=metrics, split_warnings=tuple(split.warnings)
+    )
+
+
+def _duplicates(dataset: Any, *, cache_dir: Path, config: FeatureConfig) -> Any:
+    """The duplicate recordings of ``dataset``, from its cached log-mels (after prepare)."""
+    from genrelens.cache import iter_track_features
+    from genrelens.data.duplicates import FINGERPRINT_SECONDS, find_duplicates, fingerprint
+
+    block = max(1, round(FINGERPRINT_SECONDS * config.sr / config.hop_length))
+    return find_duplicates(
+        (track.track_id, sha, fingerprint(logmel, block_frames=block))
+        for track, sha, logmel in iter_track_features(dataset, cache_dir=cache_dir,
+                                                      config=config)
     )
 
 
