@@ -97,10 +97,12 @@ def _add_data_check(sub: argparse._SubParsersAction) -> None:
         help="Report what a dataset folder holds and what is wrong with it.",
         description="Decode every file of the dataset in DIR (GTZAN in its original or Kaggle "
         "layout, FMA: fma_small|fma_medium|fma_large|fma_full with fma_metadata/ beside it, or "
-        "DIR/<label>/*.wav|au|flac|ogg|mp3) and report counts per class, durations, unreadable "
-        "files with reasons, byte-identical duplicates and files the metadata lists but the "
-        "disk lacks. Exit status 1 when the dataset is unusable (no readable tracks or fewer "
-        "than 2 classes), else 0.",
+        "DIR/<label>/*.wav|flac|mp3|ogg|opus|aiff|au|m4a|..., see genrelens.formats) and report "
+        "counts per class, durations, unreadable files with reasons (also files whose first "
+        "bytes are not the format their name promises), byte-identical duplicates, files of "
+        "unknown type, folders without audio and files the metadata lists but the disk lacks. "
+        "Exit status 1 when the dataset is unusable (no readable tracks, fewer than 2 classes "
+        "with readable tracks, or a class whose files are all unreadable), else 0.",
     )
     parser.add_argument("dir", metavar="DIR", help="dataset folder")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
@@ -535,8 +537,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         description="Train MODEL on the log-mel segments of the dataset in DIR, keep the "
         "checkpoint with the lowest validation loss (RUN/checkpoint.pt), stop early, and "
         "evaluate the test set once at the end. Interrupted runs resume from RUN/last.pt when "
-        "the same command is given again. Data-parallel on CPU with "
-        "`torchrun --nproc_per_node=N -m genrelens train ...`.",
+        "the same command is given again. Each skipped file is listed with its reason; a "
+        "dataset without two classes with usable tracks (or with a class whose files are all "
+        "skipped) is refused before anything is trained; duplicate recordings (byte-identical "
+        "or re-encoded) are kept in one set of the split, with a warning. Data-parallel on CPU "
+        "with `torchrun --nproc_per_node=N -m genrelens train ...`.",
     )
     parser.add_argument("--data", metavar="DIR", required=True, help="dataset folder")
     parser.add_argument("--out", metavar="RUN", required=True, help="run directory")
