@@ -206,7 +206,9 @@ def _add_data_split(sub: argparse._SubParsersAction) -> None:
         description="Split the tracks of the dataset in DIR (never its segments) and write the "
         "split as JSON. Methods: default (fault-filtered for GTZAN when its lists are available, "
         "FMA's own artist-filtered split for FMA, else stratified random), gtzan-ff, random, "
-        "kfold (writes OUT/fold-K.json).",
+        "kfold (writes OUT/fold-K.json). Byte-identical files are kept in one set of a random "
+        "split and warned about in the others (`genrelens train` also finds re-encoded "
+        "copies).",
     )
     parser.add_argument("dir", metavar="DIR", help="dataset folder")
     parser.add_argument("--out", metavar="PATH", required=True, help="split JSON (kfold: folder)")
@@ -224,29 +226,36 @@ def _add_data_split(sub: argparse._SubParsersAction) -> None:
 def _cmd_data_split(args: argparse.Namespace) -> int:
     from genrelens.data import open_dataset
     from genrelens.data import splits as sp
+    from genrelens.data.duplicates import find_identical
 
     dataset = open_dataset(args.dir)
     if args.method == "kfold":
-        folds = sp.kfold_splits(
+        splits = sp.kfold_splits(
             dataset, n_folds=args.folds, valid_fraction=args.valid_fraction, random_state=args.seed
         )
-        made = [(s, s.save(Path(args.out) / f"fold-{k + 1}.json")) for k, s in enumerate(folds)]
     elif args.method == "random":
-        split = sp.random_split(
+        splits = [sp.random_split(
             dataset,
             valid_fraction=args.valid_fraction,
             test_fraction=args.test_fraction,
             random_state=args.seed,
-        )
-        made = [(split, split.save(args.out))]
+        )]
     elif args.method == "gtzan-ff":
-        split = sp.fault_filtered_split(
+        splits = [sp.fault_filtered_split(
             dataset, split_dir=args.split_dir, verify=not args.no_verify
-        )
-        made = [(split, split.save(args.out))]
+        )]
     else:
-        split = _split_from_args(args, dataset, random_state=args.seed)
-        made = [(split, split.save(args.out))]
+        splits = [_split_from_args(args, dataset, random_state=args.seed)]
+    # byte-identical copies stay in one set of a random split (moving them between k-folds
+    # would test a track twice): the published and k-fold splits are only warned about
+    duplicates = find_identical(dataset.tracks)
+    move = args.method != "kfold"
+    splits = [sp.keep_together(s, duplicates, dataset=dataset,
+                               move=move and s.random_state is not None) for s in splits]
+    if args.method == "kfold":
+        made = [(s, s.save(Path(args.out) / f"fold-{k + 1}.json")) for k, s in enumerate(splits)]
+    else:
+        made = [(splits[0], splits[0].save(args.out))]
     for split, path in made:
         sizes = ", ".join(f"{k} {len(v)}" for k, v in split.sets().items())
         print(f"{split.name}: {sizes} -> {path}")

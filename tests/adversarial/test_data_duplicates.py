@@ -124,3 +124,22 @@ def test_steady_and_different_recordings_are_not_duplicates():
     prints = [("steady1", "1", steady[0]), ("steady2", "2", steady[1]),
               ("a", "3", rng.normal(-40, 10, (2, 16, 6))), ("b", "4", rng.normal(-40, 10, (3, 16, 6)))]
     assert find_duplicates(prints) == Duplicates()
+
+
+def test_data_split_keeps_byte_identical_copies_in_one_set(tmp_path, capsys):
+    data = tmp_path / "data"
+    for i in range(6):
+        for label in ("rock", "metal"):
+            path = data / label / f"{label}{i}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(f"{label}{i}".encode())  # never decoded: only hashed
+    for i in range(3):
+        shutil.copy(data / "rock" / f"rock{i}.wav", data / "metal" / f"copy{i}.wav")
+    out = tmp_path / "split.json"
+    assert cli.main(["data", "split", str(data), "--out", str(out), "--method", "random"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 3 groups of duplicate recordings" in err and "(byte-identical)" in err
+    assert "3 recordings are in the dataset under two labels" in err
+    split = Split.load(out)
+    for i in range(3):
+        assert split.set_of(f"rock/rock{i}") == split.set_of(f"metal/copy{i}")

@@ -32,6 +32,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from genrelens.data.dataset import Track
+
 __all__ = [
     "Duplicates",
     "FINGERPRINT_BANDS",
@@ -40,6 +42,7 @@ __all__ = [
     "MAX_COMPARED",
     "fingerprint",
     "find_duplicates",
+    "find_identical",
 ]
 
 #: Mel bands of a fingerprint (the log-mel's bands are averaged in this many groups).
@@ -109,8 +112,9 @@ def find_duplicates(
 
     Parameters
     ----------
-    tracks : iterable of (track_id, sha256, fingerprint)
-        Each usable track once: its id, the sha256 of its file and its :func:`fingerprint`.
+    tracks : iterable of (track_id, sha256, fingerprint or None)
+        Each usable track once: its id, the sha256 of its file and its :func:`fingerprint`
+        (``None``: the track is only compared byte for byte).
     threshold : float
         Correlation from which two fingerprints are the same recording.
 
@@ -124,7 +128,8 @@ def find_duplicates(
     prints: list[np.ndarray] = []
     for track_id, sha, fp in tracks:
         by_sha[sha].append(len(ids))
-        by_length[len(fp)].append(len(ids))
+        if fp is not None:
+            by_length[len(fp)].append(len(ids))
         ids.append(track_id)
         prints.append(fp)
     parent = list(range(len(ids)))
@@ -168,6 +173,34 @@ def find_duplicates(
         identical=tuple(len({sha_of[i] for i in members}) == 1 for members in found),
         notes=tuple(notes),
     )
+
+
+def find_identical(tracks: Iterable[Track]) -> Duplicates:
+    """Group the tracks whose files are byte-identical (files that cannot be read are left
+    out: the loaders report them).
+
+    Parameters
+    ----------
+    tracks : iterable of Track
+
+    Returns
+    -------
+    Duplicates
+        All groups ``identical``; a note says that re-encoded copies were not searched.
+    """
+    from genrelens.data.check import file_sha256
+
+    hashed = []
+    for track in tracks:
+        try:
+            hashed.append((track.track_id, file_sha256(track.path), None))
+        except OSError:
+            continue
+    found = find_duplicates(hashed)
+    return dataclasses.replace(found, notes=(
+        "only byte-identical duplicates were searched; `genrelens train` also finds re-encoded "
+        "copies (from the feature cache)",
+    ))
 
 
 def _normalised(prints: list[np.ndarray], rows: list[int], *, segments: int) -> np.ndarray:
