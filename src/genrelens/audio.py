@@ -311,7 +311,8 @@ def _decode_audioread(
                     raise ValueError(f"{channels} channels")
                 pcm = b"".join(f)  # 16-bit little-endian interleaved
     except Exception as exc:  # noqa: BLE001 - any backend failure means "cannot decode"
-        if fmt is not None and not fmt.libsndfile and len(backends) == 1:  # the raw one only
+        only_stdlib = all(b.__module__.endswith(".rawread") for b in backends)  # WAV/AIFF/AU
+        if fmt is not None and not fmt.libsndfile and only_stdlib:
             message = (
                 f"{p}: no decoder for {fmt.name} files is installed (genrelens reads them "
                 "through audioread with FFmpeg or GStreamer); install ffmpeg, or convert the "

@@ -122,7 +122,8 @@ def test_steady_and_different_recordings_are_not_duplicates():
     rng = np.random.default_rng(5)
     steady = [np.full((2, 16, 6), level, dtype=np.float32) for level in (-30.0, -60.0)]
     prints = [("steady1", "1", steady[0]), ("steady2", "2", steady[1]),
-              ("a", "3", rng.normal(-40, 10, (2, 16, 6))), ("b", "4", rng.normal(-40, 10, (3, 16, 6)))]
+              ("a", "3", rng.normal(-40, 10, (2, 16, 6))),
+              ("b", "4", rng.normal(-40, 10, (3, 16, 6)))]
     assert find_duplicates(prints) == Duplicates()
 
 

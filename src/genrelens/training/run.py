@@ -1,8 +1,11 @@
 """Training and evaluation of a run directory: ``genrelens train`` and ``genrelens evaluate``.
 
 :func:`train_run` opens the dataset, makes (or reuses) the track-level split, prepares the
-log-mel cache, trains with :func:`genrelens.training.fit` and finally evaluates the test set
-once with :func:`evaluate_run`. The run directory ``RUN/`` receives
+log-mel cache (listing each skipped file), refuses a dataset without two classes to tell apart
+(:func:`genrelens.data.check.class_problems`) before writing anything to ``RUN/``, keeps
+duplicate recordings in one set of the split (:mod:`genrelens.data.duplicates`), trains with
+:func:`genrelens.training.fit` and finally evaluates the test set once with
+:func:`evaluate_run`. The run directory ``RUN/`` receives
 
 ==================== =====================================================================
 ``train_config.json`` data folder, cache folder, FeatureConfig and TrainConfig
@@ -37,6 +40,7 @@ import numpy as np
 
 from genrelens._io import atomic_path, write_json, write_text
 from genrelens.config import FeatureConfig
+from genrelens.data.duplicates import Duplicates
 from genrelens.data.loading import Skip
 from genrelens.errors import DatasetError, ParameterError
 from genrelens.training.config import TrainConfig
@@ -175,10 +179,18 @@ def train_run(
     -------
     TrainRunResult
 
+    Raises
+    ------
+    DatasetError
+        If fewer than two classes have usable tracks, or a class has none; the message names
+        the classes found, the skipped files and the folders without audio.
+
     Warns
     -----
     UserWarning
-        With the split's warnings (e.g. a random split of GTZAN inflates accuracy).
+        Each skipped file with its reason, files of unknown type, the layout's notes, and the
+        split's warnings (e.g. a random split of GTZAN inflates accuracy; duplicate recordings,
+        kept in one set when the split is made here, only reported in a given or saved one).
     """
     from genrelens.cache import prepare
     from genrelens.data import Split, default_split, open_dataset
@@ -277,7 +289,7 @@ def train_run(
     )
 
 
-def _duplicates(dataset: Any, *, cache_dir: Path, config: FeatureConfig) -> Any:
+def _duplicates(dataset: Any, *, cache_dir: Path, config: FeatureConfig) -> Duplicates:
     """The duplicate recordings of ``dataset``, from its cached log-mels (after prepare)."""
     from genrelens.cache import iter_track_features
     from genrelens.data.duplicates import FINGERPRINT_SECONDS, find_duplicates, fingerprint
