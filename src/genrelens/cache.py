@@ -529,8 +529,12 @@ def _indexed(
 
 
 def iter_track_features(
-    dataset: Dataset, *, cache_dir: str | os.PathLike[str], config: FeatureConfig
-) -> Iterator[tuple[Track, str, np.ndarray]]:
+    dataset: Dataset,
+    *,
+    cache_dir: str | os.PathLike[str],
+    config: FeatureConfig,
+    logmel: bool = True,
+) -> Iterator[tuple[Track, str, np.ndarray | None]]:
     """The cached log-mels of ``dataset``, one usable track at a time (after :func:`prepare`).
 
     Parameters
@@ -538,10 +542,12 @@ def iter_track_features(
     dataset : Dataset
     cache_dir : path-like
     config : FeatureConfig
+    logmel : bool
+        Read the segments; ``False`` yields ``None`` in their place (from the index alone).
 
     Yields
     ------
-    (Track, str, numpy.ndarray)
+    (Track, str, numpy.ndarray or None)
         The track, the sha256 of its file and its segments, shape (n_segments, n_mels,
         n_frames); skipped tracks are left out. Memory: one track's segments at a time.
 
@@ -552,6 +558,9 @@ def iter_track_features(
     """
     root, rows, _ = _indexed(dataset, cache_dir=cache_dir, config=config)
     for track, record in rows:
+        if not logmel:
+            yield track, record["sha256"], None
+            continue
         out = np.empty((record["n_segments"], config.n_mels, config.n_frames), dtype=np.float32)
         _read_entry(root, track, record, out=out)
         yield track, record["sha256"], out

@@ -247,11 +247,13 @@ def _cmd_data_split(args: argparse.Namespace) -> int:
     else:
         splits = [_split_from_args(args, dataset, random_state=args.seed)]
     # byte-identical copies stay in one set of a random split (moving them between k-folds
-    # would test a track twice): the published and k-fold splits are only warned about
-    duplicates = find_identical(dataset.tracks)
-    move = args.method != "kfold"
-    splits = [sp.keep_together(s, duplicates, dataset=dataset,
-                               move=move and s.random_state is not None) for s in splits]
+    # would test a track twice) and are warned about in k-folds; published splits (fixed
+    # lists, random_state None) are curated: their files are not hashed
+    if any(s.random_state is not None for s in splits):
+        duplicates = find_identical(dataset.tracks)
+        splits = [sp.keep_together(s, duplicates, dataset=dataset,
+                                   move=args.method != "kfold" and s.random_state is not None)
+                  for s in splits]
     if args.method == "kfold":
         made = [(s, s.save(Path(args.out) / f"fold-{k + 1}.json")) for k, s in enumerate(splits)]
     else:

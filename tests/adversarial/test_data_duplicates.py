@@ -5,7 +5,10 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 import soundfile as sf
+
+import genrelens.training.run as run_mod
 
 from genrelens import cli
 from genrelens.cache import iter_track_features, prepare
@@ -33,7 +36,9 @@ def _music(path, *, seed, seconds=3.5, fmt=None):
     return path
 
 
-def test_reencoded_and_byte_identical_copies_are_found(tmp_path):
+@pytest.fixture
+def prepared(tmp_path):
+    """A dataset with a re-encoded copy and a byte copy under other labels, prepared."""
     data = tmp_path / "data"
     _music(data / "rock" / "a.wav", seed=0)
     _music(data / "metal" / "a.ogg", seed=0, fmt="OGG")  # the same audio, Ogg Vorbis
@@ -42,17 +47,33 @@ def test_reencoded_and_byte_identical_copies_are_found(tmp_path):
     shutil.copy(data / "rock" / "b.wav", data / "jazz" / "c.wav")
     for seed in (2, 3, 4):
         _music(data / "jazz" / f"other{seed}.wav", seed=seed)
-    config = FeatureConfig()
     dataset = open_dataset(data)
-    prepare(dataset, cache_dir=tmp_path / "cache", config=config, progress=False)
+    prepare(dataset, cache_dir=tmp_path / "cache", config=FeatureConfig(), progress=False)
+    return dataset, tmp_path / "cache"
+
+
+def test_reencoded_and_byte_identical_copies_are_found(prepared):
+    dataset, cache = prepared
     found = find_duplicates(
         (track.track_id, sha, fingerprint(logmel, block_frames=11))
-        for track, sha, logmel in iter_track_features(dataset, cache_dir=tmp_path / "cache",
-                                                      config=config)
+        for track, sha, logmel in iter_track_features(dataset, cache_dir=cache,
+                                                      config=FeatureConfig())
     )
     assert found.groups == (("jazz/c", "rock/b"), ("metal/a", "rock/a"))
     assert found.identical == (True, False)
     assert found.describe(1) == "metal/a = rock/a (same audio, re-encoded)"
+    assert run_mod._duplicates(dataset, cache_dir=cache, config=FeatureConfig()) == found
+
+
+def test_large_datasets_are_searched_byte_for_byte_only(prepared, monkeypatch):
+    from genrelens.data import duplicates
+
+    monkeypatch.setattr(duplicates, "MAX_COMPARED", 5)
+    dataset, cache = prepared
+    found = run_mod._duplicates(dataset, cache_dir=cache, config=FeatureConfig())
+    assert found.groups == (("jazz/c", "rock/b"),) and found.identical == (True,)
+    assert found.notes == ("re-encoded copies were not searched, only byte-identical files "
+                           "(7 tracks, more than 5)",)
 
 
 def _dataset(tmp_path, ids):
@@ -89,8 +110,6 @@ def test_a_fixed_split_is_not_changed_but_warned(tmp_path):
 
 
 def test_train_keeps_a_relabelled_copy_in_one_set_and_says_so(tmp_path, capsys, monkeypatch):
-    import genrelens.training.run as run_mod
-
     data = tmp_path / "data"
     for i in range(6):
         _music(data / "rock" / f"r{i}.wav", seed=10 + i)

@@ -19,9 +19,9 @@ warns.
   song (live, remastered with other dynamics) are not found.
 
 Cost: one matrix product per pair of segment counts, ``O(n² d)`` for ``n`` tracks of ``d``
-fingerprint values (about a second for 1,000 tracks of 30 s). Beyond :data:`MAX_COMPARED`
-tracks of similar length (FMA large) the re-encoded search is left out and a note says so;
-byte-identical files are always found.
+fingerprint values (about a second for 1,000 tracks of 30 s), after reading every track's
+log-mels once. ``genrelens train`` fingerprints datasets of up to :data:`MAX_COMPARED` tracks;
+beyond (FMA medium and larger) it looks for byte-identical files only and a note says so.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ __all__ = [
     "fingerprint",
     "find_duplicates",
     "find_identical",
+    "identical_only",
 ]
 
 #: Mel bands of a fingerprint (the log-mel's bands are averaged in this many groups).
@@ -51,7 +52,7 @@ FINGERPRINT_BANDS = 16
 FINGERPRINT_SECONDS = 0.25
 #: Pearson correlation of two fingerprints from which the tracks are the same recording.
 MATCH_CORRELATION = 0.8
-#: Tracks with segment counts within one of each other compared at most (else a note).
+#: Largest dataset whose tracks `genrelens train` fingerprints (beyond: byte-identical only).
 MAX_COMPARED = 20_000
 # Rows of one block of the pairwise product (bounds its memory to ~ _CHUNK**2 * 8 bytes).
 _CHUNK = 2048
@@ -146,19 +147,10 @@ def find_duplicates(
     for members in by_sha.values():
         for i in members[1:]:
             union(i, members[0])
-    notes = []
     for length in sorted(by_length):
-        left = by_length[length]
         for other in (length, length + 1):
-            right = by_length.get(other, [])
-            if len(left) + len(right) > MAX_COMPARED:
-                notes.append(
-                    f"{len(left) + len(right)} tracks of {length}-{other} segments: more than "
-                    f"{MAX_COMPARED} to compare, re-encoded duplicates among them were not "
-                    "searched (byte-identical ones were)"
-                )
-                continue
-            for i, j in _matches(prints, left, right, segments=length, threshold=threshold):
+            for i, j in _matches(prints, by_length[length], by_length.get(other, []),
+                                 segments=length, threshold=threshold):
                 union(i, j)
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(ids)):
@@ -171,7 +163,6 @@ def find_duplicates(
     return Duplicates(
         groups=tuple(tuple(ids[i] for i in members) for members in found),
         identical=tuple(len({sha_of[i] for i in members}) == 1 for members in found),
-        notes=tuple(notes),
     )
 
 
@@ -196,11 +187,14 @@ def find_identical(tracks: Iterable[Track]) -> Duplicates:
             hashed.append((track.track_id, file_sha256(track.path), None))
         except OSError:
             continue
-    found = find_duplicates(hashed)
-    return dataclasses.replace(found, notes=(
-        "only byte-identical duplicates were searched; `genrelens train` also finds re-encoded "
-        "copies (from the feature cache)",
-    ))
+    return identical_only(find_duplicates(hashed), why="`genrelens train` also finds them")
+
+
+def identical_only(found: Duplicates, *, why: str) -> Duplicates:
+    """``found`` (of a search without fingerprints) with a note that re-encoded copies were
+    not searched, and ``why``."""
+    note = f"re-encoded copies were not searched, only byte-identical files ({why})"
+    return dataclasses.replace(found, notes=(*found.notes, note))
 
 
 def _normalised(prints: list[np.ndarray], rows: list[int], *, segments: int) -> np.ndarray:

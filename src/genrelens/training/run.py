@@ -290,16 +290,22 @@ def train_run(
 
 
 def _duplicates(dataset: Any, *, cache_dir: Path, config: FeatureConfig) -> Duplicates:
-    """The duplicate recordings of ``dataset``, from its cached log-mels (after prepare)."""
+    """The duplicate recordings of ``dataset``, from its cache (after prepare): byte-identical
+    files by the sha256 prepare recorded, re-encoded copies by fingerprints of the cached
+    log-mels for datasets of up to :data:`~genrelens.data.duplicates.MAX_COMPARED` tracks."""
     from genrelens.cache import iter_track_features
-    from genrelens.data.duplicates import FINGERPRINT_SECONDS, find_duplicates, fingerprint
+    from genrelens.data import duplicates as dup
 
-    block = max(1, round(FINGERPRINT_SECONDS * config.sr / config.hop_length))
-    return find_duplicates(
-        (track.track_id, sha, fingerprint(logmel, block_frames=block))
+    search = len(dataset) <= dup.MAX_COMPARED
+    block = max(1, round(dup.FINGERPRINT_SECONDS * config.sr / config.hop_length))
+    found = dup.find_duplicates(
+        (track.track_id, sha, dup.fingerprint(logmel, block_frames=block) if search else None)
         for track, sha, logmel in iter_track_features(dataset, cache_dir=cache_dir,
-                                                      config=config)
+                                                      config=config, logmel=search)
     )
+    if search:
+        return found
+    return dup.identical_only(found, why=f"{len(dataset)} tracks, more than {dup.MAX_COMPARED}")
 
 
 def _data_warnings(dataset: Any, skips: tuple[Skip, ...]) -> list[str]:
