@@ -12,9 +12,12 @@ short machine-readable ``reason`` and a message that names the file and says wha
 reason        meaning
 ============  ==================================================================
 missing       the path does not exist or is not a regular file
+not_a_file    the path is a folder (e.g. a folder named ``x.wav``)
 empty         zero bytes, or a valid header with no samples
 truncated     the header promises more audio than the file holds
-undecodable   no backend recognises the bytes, or decoding fails
+undecodable   the first bytes are not those of the format the file name promises
+              (:func:`genrelens.formats.check_signature`), no backend recognises the
+              bytes, or decoding fails
 silent        every sample is below :data:`SILENCE_PEAK` in magnitude
 non_finite    the decoded samples contain NaN or infinity
 too_short     fewer samples than one segment (raised by :func:`segment_audio`)
@@ -41,6 +44,7 @@ import soundfile as sf
 
 from genrelens.config import FeatureConfig
 from genrelens.errors import AudioLoadError, ParameterError
+from genrelens.formats import AUDIO_EXTENSIONS, AudioFormat, check_signature
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -50,9 +54,6 @@ __all__ = [
     "segment_audio",
     "check_waveform",
 ]
-
-#: File name endings (lower case) that genrelens treats as audio.
-AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".au", ".flac", ".ogg", ".mp3")
 
 #: A file whose peak magnitude is below this (-120 dBFS, under one 16-bit step) is "silent".
 SILENCE_PEAK = 1e-6
@@ -70,8 +71,9 @@ def load_audio(path: str | os.PathLike[str], *, sr: int | None) -> np.ndarray:
     Parameters
     ----------
     path : path-like
-        A ``.wav``, ``.au``, ``.flac``, ``.ogg`` or ``.mp3`` file (any format libsndfile or an
-        ``audioread`` backend decodes).
+        An audio file of one of :data:`~genrelens.formats.FORMATS` (WAV, AU, AIFF, MP3,
+        FLAC, Ogg Vorbis/Opus; M4A, AAC, WMA with an ``audioread`` backend), or of an unknown
+        ending that libsndfile or an ``audioread`` backend decodes.
     sr : int or None
         Target sampling rate in Hz; ``None`` keeps the file's own rate (see
         :func:`load_audio_native`, which also returns that rate).
@@ -84,8 +86,8 @@ def load_audio(path: str | os.PathLike[str], *, sr: int | None) -> np.ndarray:
     Raises
     ------
     AudioLoadError
-        With ``reason`` in ``{"missing", "empty", "truncated", "undecodable", "silent",
-        "non_finite"}``; the message names the file and what to do.
+        With ``reason`` in ``{"missing", "not_a_file", "empty", "truncated", "undecodable",
+        "silent", "non_finite"}``; the message names the file and what to do.
     ParameterError
         If ``sr`` is not a positive integer.
     """
@@ -201,6 +203,13 @@ def _decode(path: str | os.PathLike[str], *, sr: int | None) -> tuple[np.ndarray
     if sr is not None and (not isinstance(sr, int) or isinstance(sr, bool) or sr <= 0):
         raise ParameterError(f"sr={sr!r} is invalid: expected a positive integer (e.g. 22050).")
     p = Path(path)
+    if p.is_dir():
+        raise AudioLoadError(
+            f"{p}: is a folder, not an audio file; name a file (or move the folder away from "
+            "the dataset).",
+            path=str(p),
+            reason="not_a_file",
+        )
     if not p.is_file():
         raise AudioLoadError(
             f"{p}: no such file; check the path (or re-run the dataset check).",
@@ -209,6 +218,7 @@ def _decode(path: str | os.PathLike[str], *, sr: int | None) -> tuple[np.ndarray
         )
     try:
         size = p.stat().st_size
+        fmt = check_signature(p) if size else None
         if size:
             _check_declared_size(p, size)
     except OSError as exc:  # e.g. permission denied
@@ -228,7 +238,7 @@ def _decode(path: str | os.PathLike[str], *, sr: int | None) -> tuple[np.ndarray
     except AudioLoadError:
         raise
     except Exception as exc:  # noqa: BLE001 - libsndfile raises several unrelated types
-        y, native_sr = _decode_audioread(p, first_error=exc)
+        y, native_sr = _decode_audioread(p, first_error=exc, fmt=fmt)
     if not _MIN_SR <= native_sr <= _MAX_SR:
         raise AudioLoadError(
             f"{p}: header gives an implausible sampling rate of {native_sr} Hz; the file is "
@@ -283,26 +293,37 @@ def _decode_soundfile(p: Path) -> tuple[np.ndarray, int]:
     return np.concatenate(blocks), native_sr
 
 
-def _decode_audioread(p: Path, *, first_error: Exception) -> tuple[np.ndarray, int]:
-    """Fallback for what libsndfile cannot open (e.g. mp3 with libsndfile < 1.1)."""
+def _decode_audioread(
+    p: Path, *, first_error: Exception, fmt: AudioFormat | None
+) -> tuple[np.ndarray, int]:
+    """Fallback for what libsndfile cannot open (M4A, AAC, WMA; MP3 with libsndfile < 1.1)."""
+    backends: list[type] = []
     try:
         # audioread's raw backend imports aifc/audioop/sunau, deprecated since Python 3.11
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             import audioread
 
-            with audioread.audio_open(str(p)) as f:
+            backends = audioread.available_backends()
+            with audioread.audio_open(str(p), backends=backends) as f:
                 channels, native_sr = int(f.channels), int(f.samplerate)
                 if not 1 <= channels <= _MAX_CHANNELS:
                     raise ValueError(f"{channels} channels")
                 pcm = b"".join(f)  # 16-bit little-endian interleaved
     except Exception as exc:  # noqa: BLE001 - any backend failure means "cannot decode"
-        raise AudioLoadError(
-            f"{p}: cannot decode as audio ({first_error}); convert it to WAV or FLAC, or "
-            "remove it from the dataset.",
-            path=str(p),
-            reason="undecodable",
-        ) from exc
+        only_stdlib = all(b.__module__.endswith(".rawread") for b in backends)  # WAV/AIFF/AU
+        if fmt is not None and not fmt.libsndfile and only_stdlib:
+            message = (
+                f"{p}: no decoder for {fmt.name} files is installed (genrelens reads them "
+                "through audioread with FFmpeg or GStreamer); install ffmpeg, or convert the "
+                "file to FLAC or WAV."
+            )
+        else:
+            message = (
+                f"{p}: cannot decode as audio ({first_error}); convert it to WAV or FLAC, or "
+                "remove it from the dataset."
+            )
+        raise AudioLoadError(message, path=str(p), reason="undecodable") from exc
     n = len(pcm) // (2 * channels)
     if n == 0:
         raise AudioLoadError(

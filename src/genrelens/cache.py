@@ -70,7 +70,15 @@ from genrelens.data.loading import Skip
 from genrelens.errors import AudioLoadError, CacheError, ParameterError
 from genrelens.features import log_mel
 
-__all__ = ["prepare", "PrepareReport", "load_features", "Features", "cached_configs", "config_dir"]
+__all__ = [
+    "prepare",
+    "PrepareReport",
+    "load_features",
+    "iter_track_features",
+    "Features",
+    "cached_configs",
+    "config_dir",
+]
 
 _INDEX = "index.json"
 _CONFIG = "feature_config.json"
@@ -461,6 +469,27 @@ def load_features(
         If there is no cache for ``config``, a track was never prepared, or its file changed
         (size or modification time) since; the message says to run ``genrelens prepare``.
     """
+    root, rows, skipped = _indexed(dataset, cache_dir=cache_dir, config=config)
+    counts = np.array([record["n_segments"] for _, record in rows], dtype=np.int64)
+    shape = (int(counts.sum()), config.n_mels, config.n_frames)
+    if memmap:
+        logmel = _assembled(rows, root=root, shape=shape)
+    else:
+        logmel = np.empty(shape, dtype=np.float32)
+        starts = np.cumsum(counts) - counts
+        for (track, record), start, count in zip(rows, starts, counts, strict=True):
+            _read_entry(root, track, record, out=logmel[start : start + count])
+    return _features(
+        logmel, rows, counts, dataset=dataset, config=config, skipped=tuple(skipped)
+    )
+
+
+def _indexed(
+    dataset: Dataset, *, cache_dir: str | os.PathLike[str], config: FeatureConfig
+) -> tuple[Path, list[tuple[Track, dict[str, Any]]], list[str]]:
+    """The cache folder of ``config``, the (track, index record) of each usable track of
+    ``dataset`` and the ids of its skipped tracks; :class:`CacheError` as in
+    :func:`load_features`."""
     root = config_dir(cache_dir, config)
     if not (root / _INDEX).is_file():
         raise CacheError(
@@ -496,18 +525,45 @@ def load_features(
             f"{', '.join(problems[:5])}{', ...' if len(problems) > 5 else ''}; run "
             "`genrelens prepare` again (only those are recomputed)."
         )
-    counts = np.array([record["n_segments"] for _, record in rows], dtype=np.int64)
-    shape = (int(counts.sum()), config.n_mels, config.n_frames)
-    if memmap:
-        logmel = _assembled(rows, root=root, shape=shape)
-    else:
-        logmel = np.empty(shape, dtype=np.float32)
-        starts = np.cumsum(counts) - counts
-        for (track, record), start, count in zip(rows, starts, counts, strict=True):
-            _read_entry(root, track, record, out=logmel[start : start + count])
-    return _features(
-        logmel, rows, counts, dataset=dataset, config=config, skipped=tuple(skipped)
-    )
+    return root, rows, skipped
+
+
+def iter_track_features(
+    dataset: Dataset,
+    *,
+    cache_dir: str | os.PathLike[str],
+    config: FeatureConfig,
+    logmel: bool = True,
+) -> Iterator[tuple[Track, str, np.ndarray | None]]:
+    """The cached log-mels of ``dataset``, one usable track at a time (after :func:`prepare`).
+
+    Parameters
+    ----------
+    dataset : Dataset
+    cache_dir : path-like
+    config : FeatureConfig
+    logmel : bool
+        Read the segments; ``False`` yields ``None`` in their place (from the index alone).
+
+    Yields
+    ------
+    (Track, str, numpy.ndarray or None)
+        The track, the sha256 of its file and its segments, shape (n_segments, n_mels,
+        n_frames); skipped tracks are left out. Memory: one track's segments at a time.
+
+    Raises
+    ------
+    CacheError
+        As :func:`load_features`.
+    """
+    root, rows, _ = _indexed(dataset, cache_dir=cache_dir, config=config)
+    for track, record in rows:
+        if not logmel:
+            yield track, record["sha256"], None
+            continue
+        out = np.empty((record["n_segments"], config.n_mels, config.n_frames), dtype=np.float32)
+        _read_entry(root, track, record, out=out)
+        yield track, record["sha256"], out
 
 
 def _read_entry(root: Path, track: Track, record: dict[str, Any], *, out: np.ndarray) -> None:

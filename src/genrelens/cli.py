@@ -97,10 +97,12 @@ def _add_data_check(sub: argparse._SubParsersAction) -> None:
         help="Report what a dataset folder holds and what is wrong with it.",
         description="Decode every file of the dataset in DIR (GTZAN in its original or Kaggle "
         "layout, FMA: fma_small|fma_medium|fma_large|fma_full with fma_metadata/ beside it, or "
-        "DIR/<label>/*.wav|au|flac|ogg|mp3) and report counts per class, durations, unreadable "
-        "files with reasons, byte-identical duplicates and files the metadata lists but the "
-        "disk lacks. Exit status 1 when the dataset is unusable (no readable tracks or fewer "
-        "than 2 classes), else 0.",
+        "DIR/<label>/*.wav|flac|mp3|ogg|opus|aiff|au|m4a|..., see genrelens.formats) and report "
+        "counts per class, durations, unreadable files with reasons (also files whose first "
+        "bytes are not the format their name promises), byte-identical duplicates, files of "
+        "unknown type, folders without audio and files the metadata lists but the disk lacks. "
+        "Exit status 1 when the dataset is unusable (no readable tracks, fewer than 2 classes "
+        "with readable tracks, or a class whose files are all unreadable), else 0.",
     )
     parser.add_argument("dir", metavar="DIR", help="dataset folder")
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
@@ -204,7 +206,9 @@ def _add_data_split(sub: argparse._SubParsersAction) -> None:
         description="Split the tracks of the dataset in DIR (never its segments) and write the "
         "split as JSON. Methods: default (fault-filtered for GTZAN when its lists are available, "
         "FMA's own artist-filtered split for FMA, else stratified random), gtzan-ff, random, "
-        "kfold (writes OUT/fold-K.json).",
+        "kfold (writes OUT/fold-K.json). Byte-identical files are kept in one set of a random "
+        "split and warned about in the others (`genrelens train` also finds re-encoded "
+        "copies).",
     )
     parser.add_argument("dir", metavar="DIR", help="dataset folder")
     parser.add_argument("--out", metavar="PATH", required=True, help="split JSON (kfold: folder)")
@@ -222,29 +226,38 @@ def _add_data_split(sub: argparse._SubParsersAction) -> None:
 def _cmd_data_split(args: argparse.Namespace) -> int:
     from genrelens.data import open_dataset
     from genrelens.data import splits as sp
+    from genrelens.data.duplicates import find_identical
 
     dataset = open_dataset(args.dir)
     if args.method == "kfold":
-        folds = sp.kfold_splits(
+        splits = sp.kfold_splits(
             dataset, n_folds=args.folds, valid_fraction=args.valid_fraction, random_state=args.seed
         )
-        made = [(s, s.save(Path(args.out) / f"fold-{k + 1}.json")) for k, s in enumerate(folds)]
     elif args.method == "random":
-        split = sp.random_split(
+        splits = [sp.random_split(
             dataset,
             valid_fraction=args.valid_fraction,
             test_fraction=args.test_fraction,
             random_state=args.seed,
-        )
-        made = [(split, split.save(args.out))]
+        )]
     elif args.method == "gtzan-ff":
-        split = sp.fault_filtered_split(
+        splits = [sp.fault_filtered_split(
             dataset, split_dir=args.split_dir, verify=not args.no_verify
-        )
-        made = [(split, split.save(args.out))]
+        )]
     else:
-        split = _split_from_args(args, dataset, random_state=args.seed)
-        made = [(split, split.save(args.out))]
+        splits = [_split_from_args(args, dataset, random_state=args.seed)]
+    # byte-identical copies stay in one set of a random split (moving them between k-folds
+    # would test a track twice) and are warned about in k-folds; published splits (fixed
+    # lists, random_state None) are curated: their files are not hashed
+    if any(s.random_state is not None for s in splits):
+        duplicates = find_identical(dataset.tracks)
+        splits = [sp.keep_together(s, duplicates, dataset=dataset,
+                                   move=args.method != "kfold" and s.random_state is not None)
+                  for s in splits]
+    if args.method == "kfold":
+        made = [(s, s.save(Path(args.out) / f"fold-{k + 1}.json")) for k, s in enumerate(splits)]
+    else:
+        made = [(splits[0], splits[0].save(args.out))]
     for split, path in made:
         sizes = ", ".join(f"{k} {len(v)}" for k, v in split.sets().items())
         print(f"{split.name}: {sizes} -> {path}")
@@ -535,8 +548,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         description="Train MODEL on the log-mel segments of the dataset in DIR, keep the "
         "checkpoint with the lowest validation loss (RUN/checkpoint.pt), stop early, and "
         "evaluate the test set once at the end. Interrupted runs resume from RUN/last.pt when "
-        "the same command is given again. Data-parallel on CPU with "
-        "`torchrun --nproc_per_node=N -m genrelens train ...`.",
+        "the same command is given again. Each skipped file is listed with its reason; a "
+        "dataset without two classes with usable tracks (or with a class whose files are all "
+        "skipped) is refused before anything is trained; duplicate recordings (byte-identical "
+        "or re-encoded) are kept in one set of the split, with a warning. Data-parallel on CPU "
+        "with `torchrun --nproc_per_node=N -m genrelens train ...`.",
     )
     parser.add_argument("--data", metavar="DIR", required=True, help="dataset folder")
     parser.add_argument("--out", metavar="RUN", required=True, help="run directory")

@@ -296,7 +296,9 @@ def test_split_validate_against_dataset(tmp_path):
 def test_cli_split_writes_json(tmp_path, make_wav, lists, capsys):
     for g in ("blues", "jazz"):
         for i in (0, 12, 29, 30, 31):  # blues: valid, test, train, train, train in gtzan-ff
-            make_wav(tmp_path / "genres" / g / f"{g}.{i:05d}.wav", seconds=0.1, sr=8000)
+            # distinct contents: byte-identical files would be kept in one set
+            make_wav(tmp_path / "genres" / g / f"{g}.{i:05d}.wav", seconds=0.1, sr=8000,
+                     freq=100.0 + 10 * i + 5 * (g == "jazz"))
     out = tmp_path / "split.json"
     assert cli.main(["data", "split", str(tmp_path), "--out", str(out), "--method", "random",
                      "--test-fraction", "0.2", "--seed", "4"]) == 0

@@ -6,8 +6,9 @@ durations, sampling rates, files that cannot be used (with the
 non-finite, or shorter than one segment), byte-identical duplicates (sha256 of the file
 contents; duplicated tracks put the same audio in two sets of a split), files ignored by the
 layout, and what the layout's metadata lists but the disk lacks (FMA: missing mp3 files; tracks
-left out for lack of a label). A dataset is *usable* when at least one file is readable in each
-of at least two classes; everything else is reported but does not make it unusable.
+left out for lack of a label). A dataset is *usable* (:func:`class_problems`) when at least two
+classes have readable files and every class has one; everything else is reported but does not
+make it unusable.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from genrelens.data.dataset import Dataset, Track
 from genrelens.data.loading import Skip
 from genrelens.errors import AudioLoadError
 
-__all__ = ["DatasetReport", "check_dataset", "file_sha256"]
+__all__ = ["DatasetReport", "check_dataset", "class_counts", "class_problems", "file_sha256"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +58,8 @@ class DatasetReport:
         Groups of track ids whose files are byte-identical.
     ignored : list of str
         Audio files the layout does not count as tracks.
+    unknown : list of str
+        Files whose ending is no audio format genrelens reads; not decoded.
     missing : list of str
         Files the layout's metadata lists as tracks but that are absent (not counted in
         ``n_tracks``).
@@ -78,6 +82,7 @@ class DatasetReport:
     unreadable: list[Skip]
     duplicates: list[list[str]]
     ignored: list[str]
+    unknown: list[str]
     missing: list[str]
     notes: list[str]
     problems: list[str]
@@ -117,6 +122,11 @@ class DatasetReport:
             lines += [f"    {' = '.join(group)}" for group in self.duplicates]
         if self.ignored:
             lines.append(f"  ignored files ({len(self.ignored)}): {', '.join(self.ignored[:10])}")
+        if self.unknown:
+            lines.append(
+                f"  files of unknown type, not read ({len(self.unknown)}): "
+                f"{', '.join(self.unknown[:10])}"
+            )
         if self.missing:
             lines.append(
                 f"  missing files, left out ({len(self.missing)}): {', '.join(self.missing[:10])}"
@@ -127,6 +137,50 @@ class DatasetReport:
         else:
             lines.append("  usable: yes")
         return "\n".join(lines)
+
+
+def class_counts(dataset: Dataset, *, skips: Sequence[Skip]) -> dict[str, list[int]]:
+    """``{class: [readable, listed]}``: tracks per class of ``dataset`` once the ``skips``
+    (files that cannot be used) are left out, and all its tracks."""
+    skipped = {s.track_id for s in skips}
+    listed = Counter(t.label for t in dataset.tracks)
+    readable = Counter(t.label for t in dataset.tracks if t.track_id not in skipped)
+    return {c: [readable[c], listed[c]] for c in dataset.class_names}
+
+
+def class_problems(dataset: Dataset, *, skips: Sequence[Skip]) -> list[str]:
+    """Why no classifier can be trained on ``dataset`` once the ``skips`` are left out.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    skips : sequence of Skip
+        Its files that cannot be used (from :func:`check_dataset` or
+        :func:`genrelens.cache.prepare`).
+
+    Returns
+    -------
+    list of str
+        Empty when at least two classes have readable tracks and every class has one; else
+        what is wrong: no readable track, fewer than two classes with readable tracks (naming
+        them), each class whose files were all skipped (naming how many).
+    """
+    counts = class_counts(dataset, skips=skips)
+    readable = sorted(c for c, (n, _) in counts.items() if n)
+    if not readable:
+        return ["no readable tracks"]
+    problems = []
+    if len(readable) < 2:
+        problems.append(
+            f"fewer than 2 classes with readable tracks ({readable}); a classifier needs at "
+            "least two"
+        )
+    problems += [
+        f"class {c!r} has no readable track (all its {n_listed} files are skipped)"
+        for c, (n, n_listed) in counts.items()
+        if not n
+    ]
+    return problems
 
 
 def file_sha256(path: str | Path) -> str:
@@ -189,7 +243,6 @@ def check_dataset(
     check_jobs(jobs)
     durations: list[float] = []
     rates: Counter[str] = Counter()
-    readable: Counter[str] = Counter()
     unreadable: list[Skip] = []
     by_hash: dict[str, list[str]] = defaultdict(list)
     n_segments = 0
@@ -215,24 +268,15 @@ def check_dataset(
         n_segments += 1 + (n_samples - config.segment_samples) // config.segment_hop_samples
         durations.append(seconds)
         rates[str(item.sr)] += 1
-        readable[track.label] += 1
         by_hash[item.sha256].append(track.track_id)
-    listed = Counter(t.label for t in dataset.tracks)
-    problems = []
-    if not durations:
-        problems.append("no readable tracks")
-    elif len(readable) < 2:
-        problems.append(
-            f"fewer than 2 classes with readable tracks ({sorted(readable)}); a classifier needs "
-            "at least two"
-        )
+    problems = class_problems(dataset, skips=unreadable)
     stats = np.array(durations) if durations else np.full(1, np.nan)
     return DatasetReport(
         root=str(dataset.root),
         layout=dataset.layout,
         n_tracks=len(dataset),
         n_readable=len(durations),
-        class_counts={c: [readable[c], listed[c]] for c in dataset.class_names},
+        class_counts=class_counts(dataset, skips=unreadable),
         durations={
             "min": float(stats.min()),
             "median": float(np.median(stats)),
@@ -243,6 +287,7 @@ def check_dataset(
         unreadable=unreadable,
         duplicates=sorted(sorted(ids) for ids in by_hash.values() if len(ids) > 1),
         ignored=list(dataset.ignored),
+        unknown=list(dataset.unknown),
         missing=list(dataset.missing),
         notes=list(dataset.notes),
         problems=problems,

@@ -12,7 +12,8 @@ A dataset is found from the folder the user names. Layouts tried, in order:
 3. FMA (:mod:`genrelens.data.fma`): an audio folder ``fma_small``, ``fma_medium``,
    ``fma_large`` or ``fma_full`` (``NNN/NNNNNN.mp3``) with ``fma_metadata/tracks.csv`` beside
    it, or the folder holding both; layout ``"fma"``;
-4. any class-per-folder collection ``DIR/<label>/**/*.{wav,au,flac,ogg,mp3}``, layout
+4. any class-per-folder collection ``DIR/<label>/**/*.{wav,flac,mp3,opus,...}`` (every ending of
+   :data:`~genrelens.formats.AUDIO_EXTENSIONS`), layout
    ``"folder"`` (your own music).
 
 Track ids are unique and stable: GTZAN ``blues.00012``; FMA the six-digit id ``000002``; folder
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genrelens.audio import AUDIO_EXTENSIONS
+from genrelens.formats import AUDIO_EXTENSIONS
 from genrelens.errors import DatasetError
 
 __all__ = ["Track", "Dataset", "open_dataset", "LAYOUTS"]
@@ -77,6 +78,10 @@ class Dataset:
         Files under ``root`` with an audio extension that are not tracks (GTZAN: names that do
         not follow ``<genre>.000NN``, or a second copy ``.au``/``.wav`` of the same track; FMA:
         files of tracks that the metadata does not list for the subset).
+    unknown : tuple of str
+        Files under ``root`` whose ending is no audio format genrelens reads
+        (:data:`~genrelens.formats.AUDIO_EXTENSIONS`), relative to ``root``; not read, listed
+        by ``genrelens data check``.
     missing : tuple of str
         Files the layout's metadata lists as tracks but that are absent, relative to ``root``
         (FMA: ``000/000005.mp3``); they are not in ``tracks``.
@@ -90,6 +95,7 @@ class Dataset:
     tracks: tuple[Track, ...]
     class_names: tuple[str, ...]
     ignored: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from genrelens.audio import AUDIO_EXTENSIONS
+from genrelens.formats import AUDIO_EXTENSIONS
 from genrelens.data.dataset import Dataset, Track
 
 __all__ = ["GTZAN_GENRES", "find_gtzan", "track_id_from_name"]
@@ -83,17 +83,20 @@ def _read_genres_folder(folder: Path) -> Dataset | None:
         return None
     chosen: dict[str, Path] = {}
     ignored: list[str] = []
+    unknown: list[str] = []
     for genre_dir in sorted(genre_dirs):
         files = sorted(
             (p for p in genre_dir.iterdir() if p.is_file() and not p.name.startswith(".")),
             key=lambda p: (p.stem, _EXT_ORDER.index(p.suffix) if p.suffix in _EXT_ORDER else 9),
         )
         for p in files:
+            if p.suffix.lower() not in AUDIO_EXTENSIONS:
+                unknown.append(p.relative_to(folder).as_posix())
+                continue
             track_id = track_id_from_name(p.name)
             in_place = track_id is not None and track_id.split(".")[0] == genre_dir.name
             if not in_place or p.stem != track_id:
-                if p.suffix.lower() in AUDIO_EXTENSIONS:
-                    ignored.append(str(p.relative_to(folder)))
+                ignored.append(str(p.relative_to(folder)))
                 continue
             if track_id in chosen:
                 ignored.append(str(p.relative_to(folder)))
@@ -111,4 +114,5 @@ def _read_genres_folder(folder: Path) -> Dataset | None:
         tracks=tracks,
         class_names=tuple(sorted({t.label for t in tracks})),
         ignored=tuple(ignored),
+        unknown=tuple(unknown),
     )

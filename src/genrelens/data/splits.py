@@ -19,6 +19,8 @@ Splits are lists of track ids, so the 3-s segments of one track always land in o
   training folds, so the test fold is never used for model selection.
 * :func:`default_split`: fault-filtered for GTZAN when the lists are available, FMA's own
   split for FMA, else random.
+* :func:`keep_together`: moves duplicate recordings
+  (:mod:`genrelens.data.duplicates`) into one set of a split, and warns.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import numpy as np
 
 from genrelens._io import atomic_path, write_json
 from genrelens.data.dataset import Dataset
+from genrelens.data.duplicates import Duplicates
 from genrelens.data.fma import FMA_SETS, read_tracks_csv, tracks_csv_path
 from genrelens.data.gtzan import track_id_from_name
 from genrelens.errors import ParameterError, SplitError
@@ -53,6 +56,7 @@ __all__ = [
     "random_split",
     "kfold_splits",
     "default_split",
+    "keep_together",
 ]
 
 #: The three sets of every split, in order.
@@ -626,6 +630,77 @@ def kfold_splits(
             )
         )
     return splits
+
+
+def keep_together(
+    split: Split, duplicates: Duplicates, *, dataset: Dataset, move: bool = True
+) -> Split:
+    """Keep each group of duplicate recordings in one set of ``split``, and say so.
+
+    Parameters
+    ----------
+    split : Split
+    duplicates : Duplicates
+        From :func:`genrelens.data.duplicates.find_duplicates`.
+    dataset : Dataset
+        Gives the tracks' labels.
+    move : bool
+        Move the members of a group that lie in several sets into the set holding most of
+        them (ties: train, then valid, then test). ``False`` for splits that must stay as
+        published or given (fault-filtered GTZAN, FMA's, a saved one): only warn.
+
+    Returns
+    -------
+    Split
+        With warnings (each added once, so a resumed run adds none) naming the duplicate
+        groups and, unmoved, how many lie in two sets; the recordings found under two labels;
+        and what the search left out.
+    """
+    if not duplicates.groups and not duplicates.notes:
+        return split
+    set_of = {t: name for name, ids in split.sets().items() for t in ids}
+    sets = {name: list(ids) for name, ids in split.sets().items()}
+    crossing = []
+    for group in duplicates.groups:
+        placed = [set_of[t] for t in group if t in set_of]
+        if len(set(placed)) < 2:
+            continue
+        crossing.append(group)
+        if move:
+            target = max(SET_NAMES, key=lambda s: (placed.count(s), -SET_NAMES.index(s)))
+            for t in group:
+                if t in set_of:
+                    sets[set_of[t]].remove(t)
+                    sets[target].append(t)
+    examples = "; ".join(duplicates.describe(k) for k in range(min(3, len(duplicates.groups))))
+    warnings = list(split.warnings)
+    if duplicates.groups:
+        warnings.append(
+            f"{len(duplicates.groups)} groups of duplicate recordings in dataset {dataset.root} "
+            f"(e.g. {examples})"
+            + (
+                f": {len(crossing)} lie in two sets of split {split.name!r} and inflate its "
+                "test accuracy; remove the copies."
+                if crossing and not move
+                else ": each is kept in one set of the split; remove the copies unless they are "
+                "intended."
+            )
+        )
+    labels = {t.track_id: t.label for t in dataset.tracks}
+    mixed = [g for g in duplicates.groups if len({labels[t] for t in g}) > 1]
+    if mixed:
+        warnings.append(
+            f"{len(mixed)} recordings are in the dataset under two labels (e.g. "
+            f"{' = '.join(mixed[0])}: {sorted({labels[t] for t in mixed[0]})}); no model can be "
+            "right on both: fix the labels or remove the copies."
+        )
+    warnings += duplicates.notes
+    return Split(
+        name=split.name,
+        random_state=split.random_state,
+        warnings=tuple(dict.fromkeys(warnings)),
+        **{name: sorted(ids) if crossing and move else ids for name, ids in sets.items()},
+    )
 
 
 def default_split(

@@ -460,6 +460,8 @@ def explain_dataset(
     ParameterError
         For invalid arguments, or finished results made with other settings (without
         ``overwrite``).
+    CheckpointError
+        If ``RUN/checkpoint.pt`` cannot be loaded (checked once, before any track).
     """
     from genrelens.data import open_dataset
     from genrelens.data.check import file_sha256
@@ -502,6 +504,7 @@ def explain_dataset(
     if not checkpoint.is_file():
         raise ParameterError(f"run={os.fspath(run)!r} has no checkpoint.pt: expected a run "
                              "directory made by `genrelens train`.")
+    _loaded_model(os.fspath(checkpoint.absolute()))  # a bad checkpoint fails once, here
     if data is None:
         data = _read_json(run / "train_config.json").get("data")
         if data is None:

@@ -1,8 +1,11 @@
 """Training and evaluation of a run directory: ``genrelens train`` and ``genrelens evaluate``.
 
 :func:`train_run` opens the dataset, makes (or reuses) the track-level split, prepares the
-log-mel cache, trains with :func:`genrelens.training.fit` and finally evaluates the test set
-once with :func:`evaluate_run`. The run directory ``RUN/`` receives
+log-mel cache (listing each skipped file), refuses a dataset without two classes to tell apart
+(:func:`genrelens.data.check.class_problems`) before writing anything to ``RUN/``, keeps
+duplicate recordings in one set of the split (:mod:`genrelens.data.duplicates`), trains with
+:func:`genrelens.training.fit` and finally evaluates the test set once with
+:func:`evaluate_run`. The run directory ``RUN/`` receives
 
 ==================== =====================================================================
 ``train_config.json`` data folder, cache folder, FeatureConfig and TrainConfig
@@ -37,9 +40,11 @@ import numpy as np
 
 from genrelens._io import atomic_path, write_json, write_text
 from genrelens.config import FeatureConfig
+from genrelens.data.duplicates import Duplicates
+from genrelens.data.loading import Skip
 from genrelens.errors import DatasetError, ParameterError
 from genrelens.training.config import TrainConfig
-from genrelens.training.distributed import setup, teardown
+from genrelens.training.distributed import all_reduce_sum, setup, teardown
 from genrelens.training.loop import (
     CHECKPOINT_FILE,
     HISTORY_FILE,
@@ -174,13 +179,22 @@ def train_run(
     -------
     TrainRunResult
 
+    Raises
+    ------
+    DatasetError
+        If fewer than two classes have usable tracks, or a class has none; the message names
+        the classes found, the skipped files and the folders without audio.
+
     Warns
     -----
     UserWarning
-        With the split's warnings (e.g. a random split of GTZAN inflates accuracy).
+        Each skipped file with its reason, files of unknown type, the layout's notes, and the
+        split's warnings (e.g. a random split of GTZAN inflates accuracy; duplicate recordings,
+        kept in one set when the split is made here, only reported in a given or saved one).
     """
     from genrelens.cache import prepare
     from genrelens.data import Split, default_split, open_dataset
+    from genrelens.data.splits import keep_together
 
     config = config or TrainConfig()
     feature_config = feature_config or FeatureConfig()
@@ -205,6 +219,7 @@ def train_run(
         dataset = open_dataset(data)
         split_path = run_dir / SPLIT_FILE
         saved = Split.load(split_path) if split_path.is_file() else None
+        made_here = split is None and saved is None
         if split is None:
             split = saved or default_split(dataset, random_state=config.seed)
         elif (
@@ -218,13 +233,28 @@ def train_run(
                 "--restart, or choose another --out."
             )
         split.validate(dataset)
+        refusal = None
         if context.is_main:
-            for message in split.warnings:
+            prepared = prepare(dataset, cache_dir=cache, config=feature_config, progress=progress)
+            for message in _data_warnings(dataset, prepared.skips):
                 warnings.warn(message, UserWarning, stacklevel=2)
-            split.save(split_path)
-            write_json(run_dir / TRAIN_CONFIG_FILE, settings)
-            prepare(dataset, cache_dir=cache, config=feature_config, progress=progress)
-        context.barrier()
+            refusal = _refusal(dataset, prepared.skips)
+            if refusal is None:
+                split = keep_together(
+                    split, _duplicates(dataset, cache_dir=cache, config=feature_config),
+                    dataset=dataset, move=made_here and split.random_state is not None,
+                )
+                for message in split.warnings:
+                    warnings.warn(message, UserWarning, stacklevel=2)
+                split.save(split_path)
+                write_json(run_dir / TRAIN_CONFIG_FILE, settings)
+        (n_refused,) = all_reduce_sum([float(refusal is not None)], context=context)
+        if refusal is not None:
+            raise refusal
+        if n_refused:
+            raise DatasetError(f"rank 0 refused dataset {dataset.root}: see its message.")
+        if not context.is_main:
+            split = Split.load(split_path)  # rank 0 kept duplicates together before the sync
 
         def load(track_ids: tuple[str, ...], set_name: str) -> Any:
             return _load_set(dataset, track_ids, set_name, cache_dir=cache,
@@ -256,6 +286,59 @@ def train_run(
         teardown(context)
     return TrainRunResult(
         run_dir=run_dir, fit=result, metrics=metrics, split_warnings=tuple(split.warnings)
+    )
+
+
+def _duplicates(dataset: Any, *, cache_dir: Path, config: FeatureConfig) -> Duplicates:
+    """The duplicate recordings of ``dataset``, from its cache (after prepare): byte-identical
+    files by the sha256 prepare recorded, re-encoded copies by fingerprints of the cached
+    log-mels for datasets of up to :data:`~genrelens.data.duplicates.MAX_COMPARED` tracks."""
+    from genrelens.cache import iter_track_features
+    from genrelens.data import duplicates as dup
+
+    search = len(dataset) <= dup.MAX_COMPARED
+    block = max(1, round(dup.FINGERPRINT_SECONDS * config.sr / config.hop_length))
+    found = dup.find_duplicates(
+        (track.track_id, sha, dup.fingerprint(logmel, block_frames=block) if search else None)
+        for track, sha, logmel in iter_track_features(dataset, cache_dir=cache_dir,
+                                                      config=config, logmel=search)
+    )
+    if search:
+        return found
+    return dup.identical_only(found, why=f"{len(dataset)} tracks, more than {dup.MAX_COMPARED}")
+
+
+def _data_warnings(dataset: Any, skips: tuple[Skip, ...]) -> list[str]:
+    """What the user should know before training: each skipped file with its reason (as
+    ``genrelens prepare`` lists them), files of unknown type, the layout's notes."""
+    out = [f"skipped {s.track_id}: {s.reason}: {s.message}" for s in skips]
+    if dataset.unknown:
+        out.append(
+            f"{len(dataset.unknown)} files of unknown type are not read (e.g. "
+            f"{list(dataset.unknown[:3])})"
+        )
+    return out + list(dataset.notes)
+
+
+def _refusal(dataset: Any, skips: tuple[Skip, ...]) -> DatasetError | None:
+    """The error that stops training when :func:`~genrelens.data.check.class_problems` finds
+    no two classes to tell apart (or a class without a usable track), else ``None``."""
+    from genrelens.data.check import class_counts, class_problems
+
+    problems = class_problems(dataset, skips=skips)
+    if not problems:
+        return None
+    counts = ", ".join(
+        f"{c} {n}/{n_listed}" for c, (n, n_listed) in class_counts(dataset, skips=skips).items()
+    )
+    files = ", ".join(f"{s.track_id} ({s.reason})" for s in skips[:10])
+    more = f" and {len(skips) - 10} more" if len(skips) > 10 else ""
+    ignored = f"; files skipped ({len(skips)}): {files}{more}" if skips else ""
+    notes = "".join(f"; {note}" for note in dataset.notes)
+    return DatasetError(
+        f"cannot train on {dataset.root}: {'; '.join(problems)}. Classes found (usable/listed "
+        f"tracks): {counts}{ignored}{notes}. Add audio for at least two classes or fix the "
+        f"skipped files; `genrelens data check {dataset.root}` lists everything."
     )
 
 
