@@ -62,7 +62,9 @@ from typing import Any
 
 import numpy as np
 
-from genrelens._io import safe_file_name, write_json
+from genrelens._io import safe_file_name, umask, write_json
+from genrelens._parallel import process_pool
+from genrelens._terminal import printable
 from genrelens.errors import GenrelensError, ParameterError
 from genrelens.explain.fill import DEFAULT_FILL
 
@@ -211,7 +213,7 @@ class DatasetReport:
             )
         ]
         lines += [f"  failed {f.track_id}: {f.reason}: {f.message}" for f in self.failed]
-        return "\n".join(lines)
+        return "\n".join(map(printable, lines))  # names: one line each
 
 
 def track_seed(random_state: int, track_id: str) -> int:
@@ -313,6 +315,7 @@ def _write_track_result(task: TrackTask, loaded: Any, results: dict, *, seconds:
     final = out / track_dir_name(task.track_id)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=out))
+    tmp.chmod(0o777 & ~umask())  # mkdtemp makes 0700 folders whatever the umask
     try:
         entries = []
         first = next(iter(results.values()))
@@ -619,12 +622,10 @@ class _submitter:
             close()
 
     def _local(self) -> tuple[Callable, Callable]:
-        import multiprocessing
-
         from concurrent.futures.process import BrokenProcessPool
 
-        context = multiprocessing.get_context("spawn")  # fork after torch threads can hang
-        holder = {"pool": concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context)}
+        # spawn: fork after torch threads can hang; the workers die with this process
+        holder = {"pool": process_pool(self.workers, method="spawn")}
         self._close.append(lambda: holder["pool"].shutdown(wait=True, cancel_futures=True))
 
         def submit(task: TrackTask) -> Any:
@@ -632,8 +633,7 @@ class _submitter:
                 return holder["pool"].submit(explain_track_task, task)
             except BrokenProcessPool:  # a worker died: start a new pool for the retries
                 holder["pool"].shutdown(wait=False, cancel_futures=True)
-                holder["pool"] = concurrent.futures.ProcessPoolExecutor(
-                    self.workers, mp_context=context)
+                holder["pool"] = process_pool(self.workers, method="spawn")
                 return holder["pool"].submit(explain_track_task, task)
 
         def wait_first(futures: list) -> Iterable:

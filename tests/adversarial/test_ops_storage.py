@@ -1,0 +1,157 @@
+"""Issue 13, items 9 and 15: full disks, read-only folders and file permissions.
+
+A write that fails for lack of space or permission gives one clear error naming the path
+(and, for a full disk, the space needed and free), not a traceback of OSError, h5py or torch;
+commands check their output folders before computing. Files follow the umask.
+
+The disk tests mount a small tmpfs in a private mount namespace (``unshare -m``) and are
+skipped where that is not allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from genrelens._io import atomic_path, check_writable, umask, write_text
+from genrelens.errors import StorageError
+
+
+@pytest.mark.parametrize("mask,mode", [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
+def test_written_files_follow_the_umask(tmp_path, mask, mode):
+    old = os.umask(mask)
+    try:
+        assert umask() == mask
+        path = write_text(tmp_path / "a.json", "{}")
+        with atomic_path(tmp_path / "b.bin") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "b.bin").stat().st_mode) == mode
+
+
+def test_read_errors_of_inputs_are_not_called_storage_errors(tmp_path):
+    with pytest.raises(FileNotFoundError), atomic_path(tmp_path / "out.txt"):
+        (tmp_path / "missing-input.txt").read_text()
+
+
+def _in_namespace(tmp_path, script: str, *, mount_options: str, fill: bool = False) -> dict:
+    """Run ``script`` in a private mount namespace where ``tmp_path / "disk"`` is a tmpfs
+    mounted with ``mount_options`` (filled up first if ``fill``); return its JSON output."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not available")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    filler = f"dd if=/dev/zero of={disk}/filler bs=4k 2>/dev/null;" if fill else ""
+    remount = "mount -o remount,ro {disk} &&".format(disk=disk) if "ro" in mount_options else ""
+    shell = (f"mount -t tmpfs -o size=64k tmpfs {disk} || exit 97; {filler} {remount} "
+             f'exec "{sys.executable}" -c "$0" "{disk}"')
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", shell, textwrap.dedent(script)], capture_output=True,
+        text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    if done.returncode == 97 or "unshare failed" in done.stderr:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+RUN_COMMANDS = textwrap.dedent("""
+    import contextlib, io, json, sys
+    from pathlib import Path
+    from genrelens.cli import main
+    disk, here = Path(sys.argv[1]), Path(sys.argv[1]).parent
+    commands = {
+        "train": ["train", "--data", f"{here}/data", "--out", f"{disk}/run"],
+        "evaluate": ["evaluate", f"{disk}/run"],
+        "explain": ["explain", f"{here}/run", f"{here}/a.wav", "--out", f"{disk}/e"],
+        "explain-dataset": ["explain-dataset", f"{here}/run", "--out", f"{disk}/e"],
+        "global": ["global", f"{here}/run", "--out", f"{disk}/global"],
+        "evaluate-xai": ["evaluate-xai", f"{here}/run", "--out", f"{disk}/xai"],
+        "bench-xai": ["bench-xai", f"{here}/music", "--out", f"{disk}/bench"],
+        "tabular": ["tabular", "train", "--features", f"{here}/f.csv", "--out", f"{disk}/t"],
+        "demo": ["demo", "--data", f"{here}/data", "--out", f"{disk}/demo"],
+        "report": ["report", f"{here}/run", "--out", f"{disk}/report.html"],
+        "prepare": ["prepare", "--data", f"{here}/data", "--cache", f"{disk}/cache"],
+        "data synth": ["data", "synth", "--out", f"{disk}/synth"],
+        "data split": ["data", "split", f"{here}/data", "--out", f"{disk}/split.json"],
+        "data check": ["data", "check", f"{here}/data", "--json", f"{disk}/check.json"],
+    }
+    results = {}
+    for name, argv in commands.items():
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            results[name] = [main(argv), err.getvalue()]
+    print(json.dumps(results))
+""")
+
+
+@pytest.mark.parametrize("mount_options,fill,cause", [
+    ("ro", False, "read-only file system"),
+    ("rw", True, "no space left on its file system"),
+])
+def test_commands_check_their_outputs_before_any_work(tmp_path, mount_options, fill, cause):
+    results = _in_namespace(tmp_path, RUN_COMMANDS, mount_options=mount_options, fill=fill)
+    assert len(results) == 14
+    for name, (status, err) in results.items():
+        assert status == 2, (name, err)
+        assert f"cannot write {tmp_path / 'disk'}" in err and cause in err, (name, err)
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, (name, err)
+
+
+def test_full_disk_names_the_path_and_the_space_needed(tmp_path, make_wav):
+    make_wav(tmp_path / "data" / "a" / "a.wav", seconds=3.2)
+    make_wav(tmp_path / "data" / "b" / "b.wav", seconds=3.2, freq=220)
+    results = _in_namespace(tmp_path, """
+        import contextlib, io, json, sys
+        from pathlib import Path
+        from genrelens._io import write_text
+        from genrelens.cli import main
+        from genrelens.config import FeatureConfig
+        from genrelens.errors import StorageError
+        from genrelens.models import get_model, save_checkpoint
+        disk = Path(sys.argv[1])
+        out = {}
+        for name, write in {
+            "text": lambda: write_text(disk / "big.txt", "x" * 100_000),
+            "torch": lambda: save_checkpoint(
+                disk / "checkpoint.pt", model=get_model("cnn", n_classes=2), model_name="cnn",
+                model_args={"n_classes": 2}, feature_config=FeatureConfig(),
+                class_names=["a", "b"]),
+        }.items():
+            try:
+                write()
+                out[name] = "written"
+            except StorageError as exc:
+                out[name] = str(exc)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):  # h5py, through the feature cache
+            status = main(["prepare", "--data", str(disk.parent / "data"), "--cache",
+                           str(disk / "cache"), "--jobs", "1", "--no-progress"])
+        out["prepare"] = [status, err.getvalue()]
+        out["left"] = sorted(p.name for p in disk.rglob("*.tmp"))
+        print(json.dumps(out))
+    """, mount_options="rw")
+    disk = tmp_path / "disk"
+    assert results["text"].startswith(f"cannot write {disk / 'big.txt'}: no space left")
+    assert "it needs more than " in results["text"] and " free)" in results["text"]
+    assert results["torch"].startswith(f"cannot write {disk / 'checkpoint.pt'}: no space left")
+    status, err = results["prepare"]
+    assert status == 2 and "Traceback" not in err
+    assert f"cannot write {disk / 'cache'}" in err and "no space left" in err
+    assert results["left"] == []  # no temporary file stays behind
+
+
+def test_check_writable_does_not_create_the_folder(tmp_path):
+    assert check_writable(tmp_path / "a" / "b") == tmp_path / "a" / "b"
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(StorageError, match="cannot write"):
+        check_writable("/proc/genrelens-test")
