@@ -28,6 +28,7 @@ __all__ = [
     "write_csv_rows",
     "safe_file_name",
     "storage_error",
+    "raise_storage_error",
     "check_writable",
     "umask",
 ]
@@ -39,6 +40,8 @@ _STORAGE_ERRNOS = {
     errno.EROFS: "read-only file system",
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
+    errno.EEXIST: "it is a file, not a folder",  # from mkdir
+    errno.ENOTDIR: "a file is in the way of one of its folders",
 }
 #: Free space below which a write failing without an errno (torch, h5py) is a full disk.
 _FULL_BYTES = 1 << 20
@@ -71,7 +74,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes 0600 files whatever the umask
         os.close(fd)
     except OSError as exc:
-        _raise_storage_error(exc, final)
+        raise_storage_error(exc, final)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -135,7 +138,9 @@ def storage_error(
         return StorageError(
             f"{message} (it needs {needed}{free_text}): free some space or write elsewhere."
         )
-    return StorageError(f"{message}: make it writable or choose another output location.")
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StorageError(f"{message}: make it writable or choose another output location.")
+    return StorageError(f"{message}: choose another output location.")
 
 
 def check_writable(folder: str | os.PathLike[str], *, create: bool = False) -> Path:
@@ -167,12 +172,15 @@ def check_writable(folder: str | os.PathLike[str], *, create: bool = False) -> P
             probe.write(b"\0")
             probe.flush()
     except OSError as exc:
-        _raise_storage_error(exc, folder)
+        raise_storage_error(exc, folder)
     return folder
 
 
-def _raise_storage_error(exc: BaseException, path: Path, *, written: int = 0) -> NoReturn:
-    # Raise the StorageError ``exc`` stands for (from ``exc``), else ``exc`` itself.
+def raise_storage_error(
+    exc: BaseException, path: str | os.PathLike[str], *, written: int = 0
+) -> NoReturn:
+    """Raise the :class:`StorageError` that ``exc`` stands for (see :func:`storage_error`),
+    from ``exc``; raise ``exc`` itself when it is not a storage failure."""
     error = storage_error(exc, path, written=written)
     if error is None:
         raise exc

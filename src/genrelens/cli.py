@@ -1,9 +1,12 @@
 """The ``genrelens`` command line: ``main(argv=None) -> int``.
 
 Each subcommand is a pair of functions here: ``_add_<name>(subparsers)`` declares its
-arguments and ``_cmd_<name>(args) -> int`` runs it by calling the library. Errors of the
-package (:class:`~genrelens.errors.GenrelensError`) are printed as one clear line and give
-exit status 2; anything else is a bug and shows its traceback.
+arguments (each checked by its ``type`` while parsing) and the folders it writes
+(``outputs``, locked while it runs; ``writable``, checked first), and ``_cmd_<name>(args) ->
+int`` runs it by calling the library. Errors of the package
+(:class:`~genrelens.errors.GenrelensError`, including a full disk or a read-only folder) are
+printed as one clear line, control characters escaped, and give exit status 2; anything else
+is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _nothing(args: argparse.Namespace) -> list[str]:
+def _nothing(args: argparse.Namespace) -> list[Path]:
     """The ``outputs`` (or ``writable`` folders) of a command that has none."""
     return []
 

@@ -8,8 +8,9 @@ one beside the checkpoint of the other). Every writing command therefore holds
 The lock is ``flock`` on the folder itself (no lock file is left behind or listed among the
 outputs). The kernel releases it when its holder exits, even after ``kill -KILL``; worker
 processes forked by the holder keep it until they exit too. Locks are advisory: they order
-genrelens processes, not other programs. ``flock`` is POSIX-only; on file systems without
-it (some network mounts) it may not exclude writers on other machines.
+genrelens processes, not other programs. ``flock`` is POSIX-only; on file systems where a
+folder cannot be locked (some network mounts) the command warns and runs unlocked, and
+network file systems may not exclude writers on other machines.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,6 +70,10 @@ def locked(folder: str | os.PathLike[str], *, what: str = "folder") -> Iterator[
                 f"{what} {folder} is in use: {who} is writing to it. Wait for it to finish, "
                 "stop it, or choose another output folder."
             ) from None
+        except OSError as exc:  # a file system without flock on folders (some NFS mounts)
+            warnings.warn(f"{what} {folder} cannot be locked ({exc.strerror}): make sure no "
+                          "other genrelens process writes to it at the same time.",
+                          RuntimeWarning, stacklevel=3)
         try:
             yield folder
         finally:

@@ -111,3 +111,17 @@ def test_cache_entry_is_locked_while_prepared(tmp_path, make_wav):
     report = prepare(open_dataset(tmp_path / "data"), cache_dir=tmp_path / "cache",
                      config=config, progress=False)
     assert report.n_segments == 2
+
+
+def test_folder_that_cannot_be_locked_warns_and_runs_unlocked(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    with pytest.warns(RuntimeWarning, match=r"run .* cannot be locked \(No locks available\)"):
+        with locked(tmp_path / "run", what="run") as folder:
+            (folder / "written").touch()
+    assert (tmp_path / "run" / "written").exists()

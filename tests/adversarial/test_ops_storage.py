@@ -155,3 +155,49 @@ def test_check_writable_does_not_create_the_folder(tmp_path):
     assert not (tmp_path / "a").exists()
     with pytest.raises(StorageError, match="cannot write"):
         check_writable("/proc/genrelens-test")
+
+
+def test_explain_dataset_stops_at_a_full_disk_instead_of_failing_every_track(
+        tmp_path, monkeypatch):
+    import errno
+    import types
+
+    import numpy as np
+
+    from genrelens.explain import batch
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", no_space)
+    task = types.SimpleNamespace(out=str(tmp_path / "explanations"), track_id="blues.00001")
+    segment = types.SimpleNamespace(scores=np.zeros((2, 3)), prediction=np.array([0.3, 0.7]))
+    results = {("shap", "tf"): types.SimpleNamespace(
+        prediction=segment.prediction, segments=[segment], segment_index=np.arange(1),
+        mean_scores=segment.scores)}
+    with pytest.raises(StorageError, match=r"cannot write .*blues\.00001: no space left"):
+        batch._write_track_result(task, None, results, seconds=1.0)
+    assert list((tmp_path / "explanations").iterdir()) == []  # no temporary folder left
+
+    calls = []
+
+    def full_disk(task):
+        calls.append(task)
+        raise StorageError("cannot write OUT/t: no space left on its file system")
+
+    monkeypatch.setattr(batch, "explain_track_task", full_disk)
+    tasks = [types.SimpleNamespace(track_id=f"t{i}") for i in (1, 2)]
+    with pytest.raises(StorageError):
+        batch._execute(tasks, executor="serial", workers=1, scheduler=None, retries=2,
+                       progress=False)
+    assert calls == tasks  # run once each (the serial executor runs all as submitted), no retry
+
+
+def test_an_output_folder_that_is_a_file_is_a_clear_error(tmp_path, capsys):
+    from genrelens.cli import main
+
+    (tmp_path / "file").write_text("x")
+    assert main(["global", str(tmp_path / "run"), "--out", str(tmp_path / "file" / "g")]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'file' / 'g'}: a file is in the way" in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()

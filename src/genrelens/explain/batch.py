@@ -11,7 +11,8 @@ runs the tasks with one of three executors:
     In this process, one track after the other.
 ``"local"``
     A :class:`concurrent.futures.ProcessPoolExecutor` of ``workers`` processes (spawned, each
-    with ``cpu_count // workers`` torch threads unless ``threads`` is given).
+    with ``cpu_count // workers`` torch threads unless ``threads`` is given); they exit when
+    this process dies, even by ``kill -KILL``.
 ``"dask"``
     A Dask distributed cluster: an existing scheduler at ``scheduler`` (``tcp://host:8786``;
     clusters made with dask-jobqueue, dask-kubernetes, ``dask scheduler``/``dask worker``, ...)
@@ -32,7 +33,9 @@ Guarantees
 * **Failures are reported, not fatal.** Errors of the data (an undecodable or too short audio
   file: :class:`~genrelens.errors.GenrelensError`) cannot be cured by retrying and are
   reported at once; any other exception (a worker that died or ran out of memory) is retried
-  up to ``retries`` times, then reported. The other tracks finish either way.
+  up to ``retries`` times, then reported. The other tracks finish either way, except after a
+  :class:`~genrelens.errors.StorageError` (disk full, read-only output), which every other
+  track would meet too: it stops the run at once, finished tracks kept.
 
 Files::
 
@@ -62,10 +65,10 @@ from typing import Any
 
 import numpy as np
 
-from genrelens._io import safe_file_name, umask, write_json
+from genrelens._io import raise_storage_error, safe_file_name, umask, write_json
 from genrelens._parallel import process_pool
 from genrelens._terminal import printable
-from genrelens.errors import GenrelensError, ParameterError
+from genrelens.errors import GenrelensError, ParameterError, StorageError
 from genrelens.explain.fill import DEFAULT_FILL
 
 __all__ = [
@@ -353,9 +356,9 @@ def _write_track_result(task: TrackTask, loaded: Any, results: dict, *, seconds:
         if final.exists():  # a stale or concurrent copy: the new one replaces it whole
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        raise_storage_error(exc, final)
     return record
 
 
@@ -584,6 +587,8 @@ def _execute(
                 task = pending.pop(future)
                 try:
                     result = future.result()
+                except StorageError:  # disk full or read-only: every other track would fail
+                    raise
                 except Exception as exc:  # the worker's unexpected error: retry, then report
                     if attempts[task.track_id] <= retries:
                         attempts[task.track_id] += 1
