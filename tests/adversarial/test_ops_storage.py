@@ -43,110 +43,108 @@ def test_read_errors_of_inputs_are_not_called_storage_errors(tmp_path):
         (tmp_path / "missing-input.txt").read_text()
 
 
-def _in_namespace(tmp_path, script: str, *, mount_options: str, fill: bool = False) -> dict:
-    """Run ``script`` in a private mount namespace where ``tmp_path / "disk"`` is a tmpfs
-    mounted with ``mount_options`` (filled up first if ``fill``); return its JSON output."""
+#: Run in the namespace with the folder holding ``ro/`` (a read-only tmpfs), ``full/`` (a
+#: full one) and ``small/`` (an empty one of 64 KiB); prints one JSON object of results.
+SCRIPT = textwrap.dedent("""
+    import contextlib, io, json, sys
+    from pathlib import Path
+    from genrelens._io import write_text
+    from genrelens.cli import main
+    from genrelens.config import FeatureConfig
+    from genrelens.errors import StorageError
+    from genrelens.models import get_model, save_checkpoint
+
+    here = Path(sys.argv[1])
+
+    def run(argv):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            return [main(argv), err.getvalue()]
+
+    def commands(disk):
+        return {
+            "train": ["train", "--data", f"{here}/data", "--out", f"{disk}/run"],
+            "evaluate": ["evaluate", f"{disk}/run"],
+            "explain": ["explain", f"{here}/run", f"{here}/a.wav", "--out", f"{disk}/e"],
+            "explain-dataset": ["explain-dataset", f"{here}/run", "--out", f"{disk}/e"],
+            "global": ["global", f"{here}/run", "--out", f"{disk}/global"],
+            "evaluate-xai": ["evaluate-xai", f"{here}/run", "--out", f"{disk}/xai"],
+            "bench-xai": ["bench-xai", f"{here}/music", "--out", f"{disk}/bench"],
+            "tabular": ["tabular", "train", "--features", f"{here}/f.csv", "--out", f"{disk}/t"],
+            "demo": ["demo", "--data", f"{here}/data", "--out", f"{disk}/demo"],
+            "report": ["report", f"{here}/run", "--out", f"{disk}/report.html"],
+            "prepare": ["prepare", "--data", f"{here}/data", "--cache", f"{disk}/cache"],
+            "data synth": ["data", "synth", "--out", f"{disk}/synth"],
+            "data split": ["data", "split", f"{here}/data", "--out", f"{disk}/split.json"],
+            "data check": ["data", "check", f"{here}/data", "--json", f"{disk}/check.json"],
+        }
+
+    out = {name: {c: run(argv) for c, argv in commands(here / name).items()}
+           for name in ("ro", "full")}
+    small = here / "small"
+    for name, write in {
+        "text": lambda: write_text(small / "big.txt", "x" * 100_000),
+        "torch": lambda: save_checkpoint(
+            small / "checkpoint.pt", model=get_model("cnn", n_classes=2), model_name="cnn",
+            model_args={"n_classes": 2}, feature_config=FeatureConfig(), class_names=["a", "b"]),
+    }.items():
+        try:
+            write()
+            out[name] = "written"
+        except StorageError as exc:
+            out[name] = str(exc)
+    out["prepare"] = run(["prepare", "--data", f"{here}/data", "--cache", f"{small}/cache",
+                          "--jobs", "1", "--no-progress"])  # h5py, through the feature cache
+    out["left"] = sorted(p.name for p in small.rglob("*.tmp"))
+    print(json.dumps(out))
+""")
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory, make_wav) -> tuple:
+    """Run :data:`SCRIPT` in a private mount namespace; return (its folder, its results)."""
     if shutil.which("unshare") is None:
         pytest.skip("unshare is not available")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    filler = f"dd if=/dev/zero of={disk}/filler bs=4k 2>/dev/null;" if fill else ""
-    remount = "mount -o remount,ro {disk} &&".format(disk=disk) if "ro" in mount_options else ""
-    shell = (f"mount -t tmpfs -o size=64k tmpfs {disk} || exit 97; {filler} {remount} "
-             f'exec "{sys.executable}" -c "$0" "{disk}"')
+    here = tmp_path_factory.mktemp("disks")
+    make_wav(here / "data" / "a" / "a.wav", seconds=3.2)
+    make_wav(here / "data" / "b" / "b.wav", seconds=3.2, freq=220)
+    for name in ("ro", "full", "small"):
+        (here / name).mkdir()
+    shell = (f"for d in ro full small; do mount -t tmpfs -o size=64k tmpfs {here}/$d || exit 97;"
+             f" done; dd if=/dev/zero of={here}/full/filler bs=4k 2>/dev/null;"
+             f' mount -o remount,ro {here}/ro && exec "{sys.executable}" -c "$0" "{here}"')
     done = subprocess.run(
-        ["unshare", "-m", "sh", "-c", shell, textwrap.dedent(script)], capture_output=True,
-        text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        ["unshare", "-m", "sh", "-c", shell, SCRIPT], capture_output=True, text=True,
+        timeout=300, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     if done.returncode == 97 or "unshare failed" in done.stderr:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.splitlines()[-1])
+    return here, json.loads(done.stdout.splitlines()[-1])
 
 
-RUN_COMMANDS = textwrap.dedent("""
-    import contextlib, io, json, sys
-    from pathlib import Path
-    from genrelens.cli import main
-    disk, here = Path(sys.argv[1]), Path(sys.argv[1]).parent
-    commands = {
-        "train": ["train", "--data", f"{here}/data", "--out", f"{disk}/run"],
-        "evaluate": ["evaluate", f"{disk}/run"],
-        "explain": ["explain", f"{here}/run", f"{here}/a.wav", "--out", f"{disk}/e"],
-        "explain-dataset": ["explain-dataset", f"{here}/run", "--out", f"{disk}/e"],
-        "global": ["global", f"{here}/run", "--out", f"{disk}/global"],
-        "evaluate-xai": ["evaluate-xai", f"{here}/run", "--out", f"{disk}/xai"],
-        "bench-xai": ["bench-xai", f"{here}/music", "--out", f"{disk}/bench"],
-        "tabular": ["tabular", "train", "--features", f"{here}/f.csv", "--out", f"{disk}/t"],
-        "demo": ["demo", "--data", f"{here}/data", "--out", f"{disk}/demo"],
-        "report": ["report", f"{here}/run", "--out", f"{disk}/report.html"],
-        "prepare": ["prepare", "--data", f"{here}/data", "--cache", f"{disk}/cache"],
-        "data synth": ["data", "synth", "--out", f"{disk}/synth"],
-        "data split": ["data", "split", f"{here}/data", "--out", f"{disk}/split.json"],
-        "data check": ["data", "check", f"{here}/data", "--json", f"{disk}/check.json"],
-    }
-    results = {}
-    for name, argv in commands.items():
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
-            results[name] = [main(argv), err.getvalue()]
-    print(json.dumps(results))
-""")
-
-
-@pytest.mark.parametrize("mount_options,fill,cause", [
-    ("ro", False, "read-only file system"),
-    ("rw", True, "no space left on its file system"),
+@pytest.mark.parametrize("disk,cause", [
+    ("ro", "read-only file system"),
+    ("full", "no space left on its file system"),
 ])
-def test_commands_check_their_outputs_before_any_work(tmp_path, mount_options, fill, cause):
-    results = _in_namespace(tmp_path, RUN_COMMANDS, mount_options=mount_options, fill=fill)
-    assert len(results) == 14
-    for name, (status, err) in results.items():
+def test_commands_check_their_outputs_before_any_work(outcomes, disk, cause):
+    here, results = outcomes
+    assert len(results[disk]) == 14
+    for name, (status, err) in results[disk].items():
         assert status == 2, (name, err)
-        assert f"cannot write {tmp_path / 'disk'}" in err and cause in err, (name, err)
+        assert f"cannot write {here / disk}" in err and cause in err, (name, err)
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, (name, err)
 
 
-def test_full_disk_names_the_path_and_the_space_needed(tmp_path, make_wav):
-    make_wav(tmp_path / "data" / "a" / "a.wav", seconds=3.2)
-    make_wav(tmp_path / "data" / "b" / "b.wav", seconds=3.2, freq=220)
-    results = _in_namespace(tmp_path, """
-        import contextlib, io, json, sys
-        from pathlib import Path
-        from genrelens._io import write_text
-        from genrelens.cli import main
-        from genrelens.config import FeatureConfig
-        from genrelens.errors import StorageError
-        from genrelens.models import get_model, save_checkpoint
-        disk = Path(sys.argv[1])
-        out = {}
-        for name, write in {
-            "text": lambda: write_text(disk / "big.txt", "x" * 100_000),
-            "torch": lambda: save_checkpoint(
-                disk / "checkpoint.pt", model=get_model("cnn", n_classes=2), model_name="cnn",
-                model_args={"n_classes": 2}, feature_config=FeatureConfig(),
-                class_names=["a", "b"]),
-        }.items():
-            try:
-                write()
-                out[name] = "written"
-            except StorageError as exc:
-                out[name] = str(exc)
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):  # h5py, through the feature cache
-            status = main(["prepare", "--data", str(disk.parent / "data"), "--cache",
-                           str(disk / "cache"), "--jobs", "1", "--no-progress"])
-        out["prepare"] = [status, err.getvalue()]
-        out["left"] = sorted(p.name for p in disk.rglob("*.tmp"))
-        print(json.dumps(out))
-    """, mount_options="rw")
-    disk = tmp_path / "disk"
-    assert results["text"].startswith(f"cannot write {disk / 'big.txt'}: no space left")
+def test_full_disk_names_the_path_and_the_space_needed(outcomes):
+    here, results = outcomes
+    small = here / "small"
+    assert results["text"].startswith(f"cannot write {small / 'big.txt'}: no space left")
     assert "it needs more than " in results["text"] and " free)" in results["text"]
-    assert results["torch"].startswith(f"cannot write {disk / 'checkpoint.pt'}: no space left")
+    assert results["torch"].startswith(f"cannot write {small / 'checkpoint.pt'}: no space left")
     status, err = results["prepare"]
     assert status == 2 and "Traceback" not in err
-    assert f"cannot write {disk / 'cache'}" in err and "no space left" in err
+    assert f"cannot write {small / 'cache'}" in err and "no space left" in err
     assert results["left"] == []  # no temporary file stays behind
 
 
