@@ -89,9 +89,9 @@ def lock_holder(folder: str | os.PathLike[str]) -> int | None:
 
     Read from ``/proc/locks`` (Linux); None elsewhere, or when no process holds it.
     """
-    info = os.stat(folder)
-    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
     try:
+        info = os.stat(folder)
+        device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
         with open("/proc/locks", encoding="ascii") as locks:
             for line in locks:
                 fields = line.split()
