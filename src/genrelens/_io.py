@@ -71,7 +71,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-        os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes 0600 files whatever the umask
+        if hasattr(os, "fchmod"):  # POSIX: mkstemp makes 0600 files whatever the umask
+            os.fchmod(fd, 0o666 & ~umask())
         os.close(fd)
     except OSError as exc:
         raise_storage_error(exc, final)

@@ -8,15 +8,14 @@ one beside the checkpoint of the other). Every writing command therefore holds
 The lock is ``flock`` on the folder itself (no lock file is left behind or listed among the
 outputs). The kernel releases it when its holder exits, even after ``kill -KILL``; worker
 processes forked by the holder keep it until they exit too. Locks are advisory: they order
-genrelens processes, not other programs. ``flock`` is POSIX-only; on file systems where a
-folder cannot be locked (some network mounts) the command warns and runs unlocked, and
+genrelens processes, not other programs. ``flock`` is POSIX-only (on Windows folders are
+checked for writing, not locked); on file systems where a folder cannot be locked (some network mounts) the command warns and runs unlocked, and
 network file systems may not exclude writers on other machines.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import warnings
 from collections.abc import Iterator
@@ -24,6 +23,11 @@ from pathlib import Path
 
 from genrelens._io import check_writable
 from genrelens.errors import GenrelensError
+
+try:
+    import fcntl
+except ImportError:  # Windows: output folders are checked, not locked
+    fcntl = None
 
 __all__ = ["LockError", "locked", "lock_holder"]
 
@@ -57,8 +61,11 @@ def locked(folder: str | os.PathLike[str], *, what: str = "folder") -> Iterator[
     """
     folder = Path(folder)
     created = [p for p in (folder, *folder.absolute().parents) if not p.exists()]
-    check_writable(folder, create=True)
     try:
+        check_writable(folder, create=True)
+        if fcntl is None:
+            yield folder
+            return
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
