@@ -9,6 +9,7 @@ from genrelens.errors import (
     GenrelensError,
     ParameterError,
     SplitError,
+    StorageError,
 )
 
 __version__ = "0.1.0"
@@ -23,4 +24,5 @@ __all__ = [
     "SplitError",
     "CheckpointError",
     "CacheError",
+    "StorageError",
 ]

@@ -1,19 +1,50 @@
 """Atomic file writes: a temporary file in the target's folder, then ``os.replace``.
 
 A crash or Ctrl-C mid-write leaves the previous file (or none), never a truncated one.
+Files get the usual permissions of the process's umask (e.g. 0644), as ``open`` gives them.
+A write that fails because the disk is full, a quota is reached, the file system is
+read-only or permission is denied raises :class:`~genrelens.errors.StorageError` naming the
+path (and, for a full disk, the space needed and free) instead of the low-level error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["atomic_path", "write_json", "write_text", "write_csv_rows", "safe_file_name"]
+from genrelens.errors import GenrelensError, StorageError
+
+__all__ = [
+    "atomic_path",
+    "write_json",
+    "write_text",
+    "write_csv_rows",
+    "safe_file_name",
+    "storage_error",
+    "raise_storage_error",
+    "check_writable",
+    "umask",
+]
+
+#: errno values that mean "this location cannot take the file", with the cause shown.
+_STORAGE_ERRNOS = {
+    errno.ENOSPC: "no space left on its file system",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EEXIST: "it is a file, not a folder",  # from mkdir
+    errno.ENOTDIR: "a file is in the way of one of its folders",
+}
+#: Free space below which a write failing without an errno (torch, h5py) is a full disk.
+_FULL_BYTES = 1 << 20
 
 
 @contextlib.contextmanager
@@ -28,19 +59,161 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     Yields
     ------
     pathlib.Path
-        Where the caller writes. Removed if the block raises.
+        Where the caller writes, with the permissions of the umask. Removed if the block
+        raises.
+
+    Raises
+    ------
+    StorageError
+        If the folder or the file cannot be written (see :func:`storage_error`).
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        if hasattr(os, "fchmod"):  # POSIX: mkstemp makes 0600 files whatever the umask
+            os.fchmod(fd, 0o666 & ~umask())
+        os.close(fd)
+    except OSError as exc:
+        raise_storage_error(exc, final)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.replace(tmp_path, final)
-    except BaseException:
+    except BaseException as exc:
+        written = tmp_path.stat().st_size if tmp_path.exists() else 0
+        error = storage_error(exc, final, written=written)  # free space as the write failed
         tmp_path.unlink(missing_ok=True)
-        raise
+        if error is None:
+            raise
+        raise error from exc
+
+
+def umask() -> int:
+    """The process's umask (e.g. ``0o022``), read without changing it where the OS allows."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def storage_error(
+    exc: BaseException, path: str | os.PathLike[str], *, written: int = 0
+) -> StorageError | None:
+    """The :class:`StorageError` that ``exc``, raised while writing ``path``, stands for.
+
+    Parameters
+    ----------
+    exc : BaseException
+        What the write raised: an ``OSError`` with an errno of a full disk, quota, read-only
+        file system or denied permission, or any other error (torch and h5py raise their own
+        types) when the file system of ``path`` has less than 1 MiB free.
+    path : path-like
+        The file or folder being written.
+    written : int
+        Bytes already written when the write failed (the space needed is more than that).
+
+    Returns
+    -------
+    StorageError or None
+        None when ``exc`` is not a storage failure (a bug or a genrelens error to re-raise).
+    """
+    if isinstance(exc, (GenrelensError, KeyboardInterrupt, SystemExit)):
+        return None
+    if getattr(exc, "filename", None) and not _near(Path(exc.filename), Path(path)):
+        return None  # e.g. an input file read while writing ``path``
+    code = getattr(exc, "errno", None)
+    free = _free_bytes(Path(path))
+    if code not in _STORAGE_ERRNOS:
+        if free is None or free >= _FULL_BYTES:
+            return None
+        code = errno.ENOSPC
+    message = f"cannot write {path}: {_STORAGE_ERRNOS[code]}"
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        needed = f"more than {_size(written)}" if written else "some space"
+        free_text = "" if free is None else f", {_size(free)} free"
+        return StorageError(
+            f"{message} (it needs {needed}{free_text}): free some space or write elsewhere."
+        )
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StorageError(f"{message}: make it writable or choose another output location.")
+    return StorageError(f"{message}: choose another output location.")
+
+
+def check_writable(folder: str | os.PathLike[str], *, create: bool = False) -> Path:
+    """Check, before any work, that files can be written in ``folder``.
+
+    Parameters
+    ----------
+    folder : path-like
+    create : bool
+        Create ``folder`` (and its parents) first. Otherwise a missing ``folder`` is checked
+        through its nearest existing parent, where it would be created.
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``.
+
+    Raises
+    ------
+    StorageError
+        If the folder cannot be created or written (read-only, no permission, disk full).
+    """
+    folder = Path(folder)
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+        with tempfile.TemporaryFile(dir=existing) as probe:
+            probe.write(b"\0")
+            probe.flush()
+    except OSError as exc:
+        raise_storage_error(exc, folder)
+    return folder
+
+
+def raise_storage_error(
+    exc: BaseException, path: str | os.PathLike[str], *, written: int = 0
+) -> NoReturn:
+    """Raise the :class:`StorageError` that ``exc`` stands for (see :func:`storage_error`),
+    from ``exc``; raise ``exc`` itself when it is not a storage failure."""
+    error = storage_error(exc, path, written=written)
+    if error is None:
+        raise exc
+    raise error from exc
+
+
+def _near(filename: Path, path: Path) -> bool:
+    # Whether an error about ``filename`` is one about writing ``path``: the path itself, a
+    # file beside it (its temporary file) or in it (a probe), or a folder above it.
+    filename, path = filename.absolute(), path.absolute()
+    return filename.parent in (path, path.parent) or filename == path or filename in path.parents
+
+
+def _free_bytes(path: Path) -> int | None:
+    # Free space on the file system of ``path`` (its nearest existing ancestor), if known.
+    for candidate in (path, *path.absolute().parents):
+        if candidate.exists():
+            try:
+                return shutil.disk_usage(candidate).free
+            except OSError:
+                return None
+    return None
+
+
+def _size(n_bytes: int) -> str:
+    # 512 -> "512 B", 70000 -> "68.4 KiB"
+    value, unit = float(n_bytes), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{n_bytes} B" if unit == "B" else f"{value:.1f} {unit}"
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -5,20 +5,31 @@ Used by :func:`genrelens.cache.prepare` and :func:`genrelens.data.check.check_da
 often enough that 2 threads gave 1.35x one thread on 2 cores (``benchmarks/bench_features.py``).
 Linux forks the workers (no re-import of torch); other systems spawn them, so ``func`` and the
 items must be picklable (module-level functions, :func:`functools.partial` of them).
+
+Workers die with the process that started them (:func:`process_pool`), even when it is killed
+with ``kill -KILL``: no orphan keeps computing and writing into a folder nobody holds.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
+import functools
 import multiprocessing
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from genrelens.errors import ParameterError
 
-__all__ = ["ordered_map", "check_jobs", "default_jobs"]
+__all__ = ["ordered_map", "check_jobs", "default_jobs", "process_pool"]
+
+#: prctl(2) option: the signal a Linux process receives when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
@@ -71,13 +82,58 @@ def ordered_map(
         yield from map(func, items)
         return
     method = "fork" if sys.platform.startswith("linux") else "spawn"
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context(method),
-        initializer=initializer,
-    )
+    pool = process_pool(jobs, method=method, initializer=initializer)
     try:
         futures = [pool.submit(func, item) for item in items]
         for future in futures:
             yield future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def process_pool(
+    workers: int, *, method: str, initializer: Callable[[], None] | None = None
+) -> concurrent.futures.ProcessPoolExecutor:
+    """A process pool whose workers exit as soon as this process dies, however it dies.
+
+    Parameters
+    ----------
+    workers : int
+        Worker processes.
+    method : {"fork", "spawn", "forkserver"}
+        The multiprocessing start method.
+    initializer : callable, optional
+        Run once at the start of each worker (picklable for "spawn").
+
+    Returns
+    -------
+    concurrent.futures.ProcessPoolExecutor
+    """
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context(method),
+        initializer=functools.partial(_start_worker, os.getpid(), initializer),
+    )
+
+
+def _start_worker(parent: int, initializer: Callable[[], None] | None) -> None:
+    # A worker's first step: die with ``parent``, then the caller's initializer.
+    _die_with(parent)
+    if initializer is not None:
+        initializer()
+
+
+def _die_with(parent: int) -> None:
+    """End this process when process ``parent`` is gone: SIGKILL from the kernel on Linux
+    (``PR_SET_PDEATHSIG``), elsewhere a thread checking the parent twice a second."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    else:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # died before the signal was armed
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)

@@ -62,6 +62,7 @@ import numpy as np
 from genrelens import __version__
 from genrelens._io import atomic_path, write_json
 from genrelens._parallel import check_jobs, ordered_map
+from genrelens._terminal import printable
 from genrelens.audio import load_audio, segment_audio
 from genrelens.config import FeatureConfig
 from genrelens.data.check import file_sha256
@@ -69,6 +70,7 @@ from genrelens.data.dataset import Dataset, Track
 from genrelens.data.loading import Skip
 from genrelens.errors import AudioLoadError, CacheError, ParameterError
 from genrelens.features import log_mel
+from genrelens.lock import locked
 
 __all__ = [
     "prepare",
@@ -152,7 +154,7 @@ class PrepareReport:
         if self.skips:
             lines.append(f"  skipped ({len(self.skips)}):")
             lines += [f"    {s.track_id}: {s.reason}: {s.message}" for s in self.skips]
-        return "\n".join(lines)
+        return "\n".join(map(printable, lines))  # names: one line each
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -276,13 +278,23 @@ def prepare(
     -----
     Unusable files (any :class:`~genrelens.errors.AudioLoadError`, including ``too_short``)
     are skipped and reported; the rest finishes. Interrupting (Ctrl-C) keeps every finished
-    track; running again computes only the others.
+    track; running again computes only the others. The cache entry of ``config`` is locked
+    while it is written (:func:`genrelens.lock.locked`): a second process preparing it at the
+    same time gets a :class:`~genrelens.lock.LockError` naming the first.
     """
     check_jobs(jobs)
+    root = config_dir(cache_dir, config)
+    with locked(root, what="feature cache entry"):
+        return _prepare(dataset, root=root, config=config, progress=progress, jobs=jobs)
+
+
+def _prepare(
+    dataset: Dataset, *, root: Path, config: FeatureConfig, progress: bool, jobs: int
+) -> PrepareReport:
+    """:func:`prepare` into the cache entry ``root``, which this process holds."""
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    root = config_dir(cache_dir, config)
     entries = root / _ENTRIES
     entries.mkdir(parents=True, exist_ok=True)
     if not (root / _CONFIG).is_file():

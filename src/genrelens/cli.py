@@ -1,24 +1,33 @@
 """The ``genrelens`` command line: ``main(argv=None) -> int``.
 
 Each subcommand is a pair of functions here: ``_add_<name>(subparsers)`` declares its
-arguments and ``_cmd_<name>(args) -> int`` runs it by calling the library. Errors of the
-package (:class:`~genrelens.errors.GenrelensError`) are printed as one clear line and give
-exit status 2; anything else is a bug and shows its traceback.
+arguments (each checked by its ``type`` while parsing) and the folders it writes
+(``outputs``, locked while it runs; ``writable``, checked first), and ``_cmd_<name>(args) ->
+int`` runs it by calling the library. Errors of the package
+(:class:`~genrelens.errors.GenrelensError`, including a full disk or a read-only folder) are
+printed as one clear line, control characters escaped, and give exit status 2; anything else
+is a bug and shows its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from genrelens import __version__
+from genrelens._io import check_writable, storage_error
 from genrelens._parallel import default_jobs
+from genrelens._terminal import printable
 from genrelens.errors import GenrelensError
-from genrelens.explain.fill import DEFAULT_FILL
+from genrelens.explain.fill import DEFAULT_FILL, FILL_KINDS
+from genrelens.lock import locked
 
 __all__ = ["main", "entry", "build_parser", "MALLOC_ENV"]
 
@@ -46,16 +55,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit status.
+
+    Every option is checked while parsing (a bad value exits with status 2 before any work).
+    A command then holds an exclusive lock on each folder it writes (its ``outputs``, see
+    :mod:`genrelens.lock`) and checks that the other folders it writes a file into (its
+    ``writable``) are writable, before it starts computing.
+    """
     args = build_parser().parse_args(argv)
+    folders = [Path(folder) for folder in getattr(args, "outputs", _nothing)(args)]
     try:
-        return int(args.func(args))
-    except GenrelensError as exc:
-        print(f"genrelens {args.command}: error: {exc}", file=sys.stderr)
+        with contextlib.ExitStack() as stack:
+            for folder in folders:
+                stack.enter_context(locked(folder, what="output folder"))
+            for folder in getattr(args, "writable", _nothing)(args):
+                check_writable(folder)
+            return int(args.func(args))
+    except (GenrelensError, OSError) as exc:
+        error = exc if isinstance(exc, GenrelensError) else _storage_error(exc, folders)
+        if error is None:
+            raise
+        print(f"genrelens {args.command}: error: {printable(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"genrelens {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _nothing(args: argparse.Namespace) -> list[Path]:
+    """The ``outputs`` (or ``writable`` folders) of a command that has none."""
+    return []
+
+
+def _parent_of(option: str) -> Callable[[argparse.Namespace], list[Path]]:
+    """The ``writable`` folders of a command writing a file given by ``option``, if given."""
+    return lambda args: [Path(getattr(args, option)).parent] if getattr(args, option) else []
+
+
+def _in_run(name: str) -> Callable[[argparse.Namespace], list[Path]]:
+    """The ``outputs`` of a command writing ``--out``, by default ``RUN/<name>``."""
+    return lambda args: [Path(args.out) if args.out else Path(args.run) / name]
+
+
+def _storage_error(exc: OSError, folders: list[Path]) -> GenrelensError | None:
+    """The StorageError of an OSError that no writer named (e.g. a full disk while writing a
+    file that names no path), named after its file or else the command's output folder."""
+    where = exc.filename or (folders[0] if folders else None)
+    return None if where is None else storage_error(exc, where)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -108,15 +154,15 @@ def _add_data_check(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     parser.add_argument(
         "--segment-seconds",
-        type=float,
+        type=_seconds,
         default=3.0,
         help="segment length; shorter files are reported as too short (default 3)",
     )
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=_positive, default=None,
                         help="files decoded at once, in worker processes (default: the CPUs available, "
                         "at most 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_cmd_data_check)
+    parser.set_defaults(func=_cmd_data_check, writable=_parent_of("json"))
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
@@ -151,7 +197,8 @@ def _add_data_fetch_split(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--force", action="store_true", help="download even if verified lists are present"
     )
-    parser.set_defaults(func=_cmd_data_fetch_split)
+    parser.set_defaults(func=_cmd_data_fetch_split,
+                        outputs=lambda args: [args.out] if args.out else [])
 
 
 def _cmd_data_fetch_split(args: argparse.Namespace) -> int:
@@ -160,7 +207,7 @@ def _cmd_data_fetch_split(args: argparse.Namespace) -> int:
     dest = fetch_split(args.name, out=args.out, force=args.force)
     sizes = {k: len(v) for k, v in read_split_lists(dest).items()}
     counts = ", ".join(f"{k} {n}" for k, n in sizes.items())
-    print(f"{args.name}: verified lists in {dest} ({counts})")
+    print(printable(f"{args.name}: verified lists in {dest} ({counts})"))
     return 0
 
 
@@ -216,11 +263,15 @@ def _add_data_split(sub: argparse._SubParsersAction) -> None:
         "--method", choices=["default", "gtzan-ff", "random", "kfold"], default="default"
     )
     _add_split_options(parser, saved=False)
-    parser.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
+    parser.add_argument("--seed", type=_nonneg, default=0, help="random_state (default 0)")
     parser.add_argument("--valid-fraction", type=float, default=0.1)
     parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--folds", type=int, default=5, help="folds of kfold (default 5)")
-    parser.set_defaults(func=_cmd_data_split)
+    parser.add_argument("--folds", type=_positive, default=5, help="folds of kfold (default 5)")
+    parser.set_defaults(
+        func=_cmd_data_split,
+        outputs=lambda args: [args.out] if args.method == "kfold" else [],
+        writable=lambda args: [] if args.method == "kfold" else [Path(args.out).parent],
+    )
 
 
 def _cmd_data_split(args: argparse.Namespace) -> int:
@@ -260,9 +311,9 @@ def _cmd_data_split(args: argparse.Namespace) -> int:
         made = [(splits[0], splits[0].save(args.out))]
     for split, path in made:
         sizes = ", ".join(f"{k} {len(v)}" for k, v in split.sets().items())
-        print(f"{split.name}: {sizes} -> {path}")
+        print(printable(f"{split.name}: {sizes} -> {path}"))
     for warning in made[0][0].warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(printable(f"warning: {warning}"), file=sys.stderr)
     return 0
 
 
@@ -277,21 +328,22 @@ def _add_data_synth(sub: argparse._SubParsersAction) -> None:
         "OUT/synth.json. The same seed gives byte-identical files.",
     )
     parser.add_argument("--out", metavar="DIR", required=True, help="new or empty folder")
-    parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    parser.add_argument("--seed", type=_nonneg, default=0, help="dataset seed (default 0)")
     parser.add_argument(
-        "--per-genre", type=int, default=10, metavar="N", help="tracks per genre (default 10)"
+        "--per-genre", type=_positive, default=10, metavar="N", help="tracks per genre (default 10)"
     )
     parser.add_argument(
-        "--duration", type=float, default=30.0, metavar="S", help="seconds per track (default 30)"
+        "--duration", type=_seconds, default=30.0, metavar="S",
+        help="seconds per track (default 30)"
     )
-    parser.add_argument("--sr", type=int, default=22050, help="sampling rate (default 22050)")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--sr", type=_positive, default=22050, help="sampling rate (default 22050)")
+    parser.add_argument("--jobs", type=_positive, default=1, help="worker processes (default 1)")
     parser.add_argument(
         "--no-stems", action="store_true", help="skip the stems (about 1 GB per 100 x 30 s)"
     )
     parser.add_argument("--force", action="store_true", help="write into a non-empty DIR")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_cmd_data_synth)
+    parser.set_defaults(func=_cmd_data_synth, outputs=lambda args: [args.out])
 
 
 def _cmd_data_synth(args: argparse.Namespace) -> int:
@@ -312,10 +364,10 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         progress=not args.no_progress,
     )
-    print(
-        f"synth: {len(GTZAN_GENRES) * args.per_genre} tracks of {args.duration:g} s (seed {args.seed}) -> {out} "
-        f"in {time.perf_counter() - started:.1f} s"
-    )
+    print(printable(
+        f"synth: {len(GTZAN_GENRES) * args.per_genre} tracks of {args.duration:g} s "
+        f"(seed {args.seed}) -> {out} in {time.perf_counter() - started:.1f} s"
+    ))
     return 0
 
 
@@ -370,14 +422,16 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     _add_feature_options(parser)
     parser.add_argument(
         "--jobs",
-        type=int,
+        type=_positive,
         default=None,
         help="tracks processed concurrently, one per worker process (default: the CPUs "
         "available, at most 8)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_cmd_prepare)
+    parser.set_defaults(  # the cache entry is locked by prepare()
+        func=_cmd_prepare, writable=lambda args: [args.cache, *_parent_of("json")(args)]
+    )
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
@@ -427,7 +481,7 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--samples",
-        type=int,
+        type=_positive,
         default=1000,
         metavar="N",
         help="model evaluations per LIME/SHAP explanation (default 1000)",
@@ -441,19 +495,21 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--fill",
         default=None,
+        type=_fill_arg,
         help="what 'off' means / IG baseline: local_median, band_median, blur, mean, noise, "
         "clip_min, min (silence) or a number in dB (default: local_median, chosen on real "
         "music; stems: removed)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=_nonneg, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--segments", metavar="LIST", help="comma-separated segment indices (default all)"
     )
     parser.add_argument(
-        "--top-k", type=int, default=3, metavar="K", help="components in the top WAV (default 3)"
+        "--top-k", type=_positive, default=3, metavar="K",
+        help="components in the top WAV (default 3)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_cmd_explain)
+    parser.set_defaults(func=_cmd_explain, outputs=lambda args: [args.out])
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
@@ -474,7 +530,6 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     loaded = load_checkpoint(checkpoint)
     config = loaded.feature_config
     segments = segment_audio(load_audio(args.audio, sr=config.sr), config=config, path=args.audio)
-    fill = _fill_arg(args.fill)
     try:
         index = (
             None if args.segments is None else [int(i) for i in csv(args.segments, "--segments")]
@@ -499,7 +554,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         methods=csv(args.methods, "--methods"),
         kinds=csv(args.components, "--components"),
         n_samples=args.samples,
-        fill=fill,
+        fill=args.fill,
         random_state=args.seed,
         segment_index=index,
         progress=not args.no_progress,
@@ -525,19 +580,19 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     probs = summary["track_prediction"]
     best = max(range(len(probs)), key=probs.__getitem__)
     print(
-        f"track: {len(summary['segment_index'])} segments explained; "
+        printable(f"track: {len(summary['segment_index'])} segments explained; "
         f"predicted {names[best]} (p={probs[best]:.2f}); "
-        f"explaining {summary['target']['name']}"
+        f"explaining {summary['target']['name']}")
     )
     for entry in summary["results"]:
         tops = ", ".join(
             f"{t['name']} ({t['mean_score']:+.3g})" for t in entry.get("top_components", [])
         )
-        print(
+        print(printable(
             f"{entry['method']:>9} {entry['kind']:<5} {entry['n_evaluations']:>7} evaluations "
             f"{entry['seconds']:7.1f} s  {tops}"
-        )
-    print(f"-> {summary_path}")
+        ))
+    print(printable(f"-> {summary_path}"))
     return 0
 
 
@@ -568,19 +623,20 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--cache", metavar="DIR", help="log-mel cache (default RUN/../cache)")
     _add_split_options(parser)
-    parser.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
-    parser.add_argument("--batch-size", type=int, default=32, help="global batch (default 32)")
+    parser.add_argument("--epochs", type=_positive, default=30, help="maximum epochs (default 30)")
+    parser.add_argument("--batch-size", type=_positive, default=32,
+                        help="global batch (default 32)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="Adam L2 (default 0)")
-    parser.add_argument("--patience", type=int, default=6, help="early stopping (default 6)")
+    parser.add_argument("--patience", type=_nonneg, default=6, help="early stopping (default 6)")
     parser.add_argument(
-        "--lr-patience", type=int, default=2, help="epochs before halving the rate (default 2)"
+        "--lr-patience", type=_nonneg, default=2, help="epochs before halving the rate (default 2)"
     )
     parser.add_argument("--spec-augment", action="store_true", help="time/frequency masking")
     parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="0: off")
     parser.add_argument("--class-weight", choices=["balanced", "none"], default="balanced")
-    parser.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
-    parser.add_argument("--threads", type=int, help="torch threads per process")
+    parser.add_argument("--seed", type=_nonneg, default=0, help="seed of everything (default 0)")
+    parser.add_argument("--threads", type=_positive, help="torch threads per process")
     parser.add_argument("--restart", action="store_true", help="discard a previous run in RUN")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the test evaluation")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -589,15 +645,18 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="memory-map the segments from consolidated files written once into the cache "
         "instead of reading them into RAM: for datasets larger than RAM (same weights, slower)",
     )
-    parser.set_defaults(func=_cmd_train)
+    parser.set_defaults(  # torchrun: rank 0 holds the run directory for every rank
+        func=_cmd_train,
+        outputs=lambda args: [args.out] if os.environ.get("RANK", "0") == "0" else [],
+    )
 
 
 def _print_metrics(metrics: dict) -> None:
     for level in ("segment", "track"):
         m = metrics[level]
         print(
-            f"test {level}s: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, "
-            f"loss {m['loss']:.3f} (n={m['n']})"
+            printable(f"test {level}s: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, "
+            f"loss {m['loss']:.3f} (n={m['n']})")
         )
 
 
@@ -633,7 +692,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         split = _split_from_args(args, open_dataset(args.data), random_state=args.seed)
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
-        print(f"genrelens train: warning: {message}", file=sys.stderr)
+        print(printable(f"genrelens train: warning: {message}"), file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show
@@ -644,7 +703,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     fit = result.fit
     if int(os.environ.get("RANK", "0")) == 0:
-        print(
+        print(printable(
             f"{args.out}: best epoch {fit.best_epoch} of {fit.epochs_run}, validation loss "
             f"{fit.best_valid_loss:.4f}, accuracy {fit.best_valid_accuracy:.3f}"
             + (" (stopped early)" if fit.stopped_early else "")
@@ -653,7 +712,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 if fit.epochs_run > fit.resumed_from
                 else "; already finished"
             )
-        )
+        ))
         if result.metrics is not None:
             _print_metrics(result.metrics)
     return 0
@@ -670,11 +729,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("run", metavar="RUN", help="run directory made by `genrelens train`")
     parser.add_argument("--data", metavar="DIR", help="dataset folder (default: the trained one)")
     parser.add_argument("--cache", metavar="DIR", help="log-mel cache (default: the trained one)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=_positive, default=64)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--stream", action="store_true",
                         help="memory-map the test segments instead of reading them into RAM")
-    parser.set_defaults(func=_cmd_evaluate)
+    parser.set_defaults(func=_cmd_evaluate, outputs=lambda args: [args.run])
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -684,10 +743,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         args.run, data=args.data, cache_dir=args.cache, batch_size=args.batch_size,
         progress=not args.no_progress, stream=args.stream,
     )
-    print(f"{args.run}: {metrics['model']} (epoch {metrics['checkpoint_epoch']}), split "
-          f"{metrics['split']}")
+    print(printable(f"{args.run}: {metrics['model']} (epoch {metrics['checkpoint_epoch']}), split "
+          f"{metrics['split']}"))
     _print_metrics(metrics)
-    per_class = metrics["track"]["per_class"]
+    per_class = {printable(name): m for name, m in metrics["track"]["per_class"].items()}
     width = max(len(name) for name in per_class)
     print(f"{'class':<{width}}  precision  recall  f1     tracks")
     for name, m in per_class.items():
@@ -707,9 +766,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run", metavar="RUN", help="run directory or checkpoint .pt file")
     parser.add_argument("audio", metavar="AUDIO", nargs="+", help="audio files")
-    parser.add_argument("--top", type=int, help="show only the K most probable classes")
+    parser.add_argument("--top", type=_positive, help="show only the K most probable classes")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=_positive, default=64)
     parser.set_defaults(func=_cmd_predict)
 
 
@@ -723,13 +782,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     predictions, skipped = predict_files(loaded, args.audio, batch_size=args.batch_size)
     for skip in skipped:
         detail = skip.message.removeprefix(f"{skip.path}: ")
-        print(f"genrelens predict: skipped {skip.path} ({skip.reason}): {detail}", file=sys.stderr)
+        print(printable(f"genrelens predict: skipped {skip.path} ({skip.reason}): {detail}"),
+              file=sys.stderr)
     if args.json:
         print(json.dumps([p.to_dict() for p in predictions], indent=2))
     for p in [] if args.json else predictions:
-        order = p.probabilities.argsort()[::-1][: None if args.top is None else max(1, args.top)]
+        order = p.probabilities.argsort()[::-1][: args.top]
         shown = ", ".join(f"{p.class_names[k]} {p.probabilities[k]:.3f}" for k in order)
-        print(f"{p.path}: {shown}")
+        print(printable(f"{p.path}: {shown}"))
     return 1 if skipped else 0
 
 
@@ -752,24 +812,28 @@ def _add_global(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--components", default="frequency,time", metavar="LIST",
                         help="comma-separated from frequency,time,tf_grid,stems (default "
                         "frequency,time; frequency is required)")
-    parser.add_argument("--per-class", type=int, default=4, help="segments explained per genre (4)")
-    parser.add_argument("--ale-per-class", type=int, default=20,
+    parser.add_argument("--per-class", type=_positive, default=4,
+                        help="segments explained per genre (4)")
+    parser.add_argument("--ale-per-class", type=_positive, default=20,
                         help="segments per genre the ALE curves average over (20)")
-    parser.add_argument("--samples", type=int, default=256, help="evaluations per explanation (256)")
-    parser.add_argument("--fill", default=None,
+    parser.add_argument("--samples", type=_positive, default=256,
+                        help="evaluations per explanation (256)")
+    parser.add_argument("--fill", default=None, type=_fill_arg,
                         help="what 'off' means (default local_median, chosen on real music)")
-    parser.add_argument("--bands", type=int, default=8, help="frequency bands (default 8)")
-    parser.add_argument("--top-k", type=int, default=3, help="descriptors per genre (default 3)")
+    parser.add_argument("--bands", type=_positive, default=8, help="frequency bands (default 8)")
+    parser.add_argument("--top-k", type=_positive, default=3,
+                        help="descriptors per genre (default 3)")
     parser.add_argument("--descriptors", default="", metavar="LIST",
                         help="further descriptors to draw ALE for, e.g. tempo")
-    parser.add_argument("--bins", type=int, default=8, help="ALE bins (default 8)")
-    parser.add_argument("--bootstrap", type=int, default=50, help="ALE bootstrap replicates (50)")
+    parser.add_argument("--bins", type=_positive, default=8, help="ALE bins (default 8)")
+    parser.add_argument("--bootstrap", type=_nonneg, default=50,
+                        help="ALE bootstrap replicates (50)")
     parser.add_argument("--ale-output", choices=["probabilities", "logits"],
                         default="probabilities", help="what the ALE curves show (probabilities)")
-    parser.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
+    parser.add_argument("--seed", type=_nonneg, default=0, help="random_state (default 0)")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=_cmd_global)
+    parser.set_defaults(func=_cmd_global, outputs=_in_run("global"))
 
 
 def _cmd_global(args: argparse.Namespace) -> int:
@@ -778,18 +842,18 @@ def _cmd_global(args: argparse.Namespace) -> int:
     summary = global_view(
         args.run, out=args.out, data=args.data, cache=args.cache, method=args.method,
         kinds=_csv_list(args.components), per_class=args.per_class,
-        ale_per_class=args.ale_per_class, n_samples=args.samples, fill=_fill_arg(args.fill),
+        ale_per_class=args.ale_per_class, n_samples=args.samples, fill=args.fill,
         n_bands=args.bands, top_k=args.top_k, descriptors=_csv_list(args.descriptors),
         n_bins=args.bins, n_bootstrap=args.bootstrap, ale_output=args.ale_output,
         random_state=args.seed, plots=not args.no_plots, progress=not args.no_progress,
     )
     for genre, items in summary["findings"].items():
-        print(f"{genre}:")
+        print(printable(f"{genre}:"))
         for item in items:
-            print(f"  {item['text']} (rank score {item['importance']:.4f})")
+            print(printable(f"  {item['text']} (rank score {item['importance']:.4f})"))
     cost = summary["cost"]
-    print(f"{cost['local_evaluations']} + {cost['ale_evaluations']} model evaluations in "
-          f"{cost['seconds']:.1f} s -> {summary['out']}")
+    print(printable(f"{cost['local_evaluations']} + {cost['ale_evaluations']} model evaluations in "
+          f"{cost['seconds']:.1f} s -> {summary['out']}"))
     return 0
 
 
@@ -813,25 +877,27 @@ def _add_evaluate_xai(sub: argparse._SubParsersAction) -> None:
                         metavar="LIST", help="comma-separated methods (random is always added)")
     parser.add_argument("--components", default="time,frequency,tf_grid", metavar="LIST",
                         help="comma-separated from time,frequency,tf_grid")
-    parser.add_argument("--per-class", type=int, default=2, help="test segments per class (2)")
-    parser.add_argument("--samples", type=int, default=500,
+    parser.add_argument("--per-class", type=_positive, default=2,
+                        help="test segments per class (2)")
+    parser.add_argument("--samples", type=_positive, default=500,
                         help="evaluations of LIME/KernelSHAP (shared; default 500)")
-    parser.add_argument("--fill", default=None,
+    parser.add_argument("--fill", default=None, type=_fill_arg,
                         help="what 'off' means (default local_median, chosen on real music)")
-    parser.add_argument("--subsets", type=int, default=50,
+    parser.add_argument("--subsets", type=_positive, default=50,
                         help="random subsets of the faithfulness correlation (50)")
-    parser.add_argument("--check", type=int, default=5,
+    parser.add_argument("--check", type=_positive, default=5,
                         help="segments for the sanity check and stability (5)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds compared for stability (3)")
-    parser.add_argument("--fills", default="local_median,min,blur", metavar="LIST",
+    parser.add_argument("--seeds", type=_positive, default=3,
+                        help="seeds compared for stability (3)")
+    parser.add_argument("--fills", default="local_median,min,blur", metavar="LIST", type=_fill_list,
                         help="fills compared for stability (local_median,min,blur)")
     parser.add_argument("--no-cascading", action="store_true",
                         help="randomise all layers at once only, not also layer by layer (one "
                         "set of explanations of the check segments less per layer)")
-    parser.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
+    parser.add_argument("--seed", type=_nonneg, default=0, help="random_state (default 0)")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=_cmd_evaluate_xai)
+    parser.set_defaults(func=_cmd_evaluate_xai, outputs=_in_run("xai"))
 
 
 def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
@@ -840,12 +906,12 @@ def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
     summary = evaluate_xai(
         args.run, out=args.out, data=args.data, cache=args.cache, per_class=args.per_class,
         methods=_csv_list(args.methods), kinds=_csv_list(args.components),
-        n_samples=args.samples, fill=_fill_arg(args.fill), n_subsets=args.subsets,
-        n_check=args.check, seeds=args.seeds, fills=_csv_list(args.fills),
+        n_samples=args.samples, fill=args.fill, n_subsets=args.subsets,
+        n_check=args.check, seeds=args.seeds, fills=args.fills,
         cascading=not args.no_cascading, random_state=args.seed, plots=not args.no_plots,
         progress=not args.no_progress,
     )
-    print(f"{summary['n_segments']} segments, fill {summary['fill']}")
+    print(printable(f"{summary['n_segments']} segments, fill {summary['fill']}"))
     print(f"{'method':<12} {'kind':<10} {'del AUC':>8} {'ins AUC':>8} {'faith r':>8}")
     for row in summary["faithfulness"]:
         print(f"{row['method']:<12} {row['kind']:<10} {row['deletion_auc']:8.3f} "
@@ -868,7 +934,7 @@ def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
         print(f"cues {row['method']:<12} {row['kind']:<8} rank acc {row['rank_accuracy']:.3f} "
               f"(chance {row['chance']:.3f}), mass {row['mass_accuracy']:.3f}, pointing "
               f"{row['pointing_game']:.2f}")
-    print(f"{summary['seconds']:.1f} s -> {summary['out']}")
+    print(printable(f"{summary['seconds']:.1f} s -> {summary['out']}"))
     return 0
 
 
@@ -898,21 +964,21 @@ def _add_bench_xai(sub: argparse._SubParsersAction) -> None:
                         help=f"comma-separated (default {','.join(BENCH_FILLS)})")
     parser.add_argument("--cues", default="tonal,percussive,timbral", metavar="LIST",
                         help="cue kinds planted (default tonal,percussive,timbral)")
-    parser.add_argument("--per-level", type=int, default=8,
+    parser.add_argument("--per-level", type=_positive, default=8,
                         help="test excerpts explained per cue kind and level (8)")
-    parser.add_argument("--per-file", type=int, default=60,
+    parser.add_argument("--per-file", type=_positive, default=60,
                         help="excerpts cut from each file at most (60)")
-    parser.add_argument("--samples", type=int, default=1000,
+    parser.add_argument("--samples", type=_positive, default=1000,
                         help="budget of LIME, KernelSHAP and the hybrid (1000)")
-    parser.add_argument("--epochs", type=int, default=20, help="training epochs at most (20)")
+    parser.add_argument("--epochs", type=_positive, default=20, help="training epochs at most (20)")
     parser.add_argument("--quick", action="store_true",
                         help="a small run to try it: 2 excerpts per level, 20 per file, "
                         "tf_grid, fills local_median,band_median,blur,min, 8 epochs")
     parser.add_argument("--all-excerpts", action="store_true",
                         help="explain planted test excerpts the model misclassifies too")
-    parser.add_argument("--seed", type=int, default=0, help="seeds everything (default 0)")
+    parser.add_argument("--seed", type=_nonneg, default=0, help="seeds everything (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=_cmd_bench_xai)
+    parser.set_defaults(func=_cmd_bench_xai, outputs=lambda args: [args.out])
 
 
 def _cmd_bench_xai(args: argparse.Namespace) -> int:
@@ -941,7 +1007,7 @@ def _cmd_bench_xai(args: argparse.Namespace) -> int:
     for row in summary["headline"]:
         print(f"{row['method']:<12} {row['fill']:<13} {row['point_component']:10.2f} "
               f"{row['point_cell']:10.2f} {row['mass_ratio']:9.1f} {row['deletion_auc']:8.3f}")
-    print(f"{summary['timings']['total']:.0f} s -> {args.out}")
+    print(printable(f"{summary['timings']['total']:.0f} s -> {args.out}"))
     return 0
 
 
@@ -956,14 +1022,62 @@ def _csv_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def _fill_arg(text: str | None) -> str | float | None:
-    """A fill given on the command line: a number of dB, a name, or None (the default)."""
-    if text is None:
-        return None
+def _number(text: str, *, kind: type, low: float, inclusive: bool) -> Any:
+    """``kind(text)`` if it is finite and above ``low`` (or equal, if ``inclusive``), else an
+    :class:`argparse.ArgumentTypeError` that argparse shows with the option's name."""
     try:
-        return float(text)
+        value = kind(text)
     except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < low or (value == low and not inclusive):
+        what = "an integer" if kind is int else "a finite number"
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is invalid: expected {what} {'>=' if inclusive else '>'} {low:g}"
+        )
+    return value
+
+
+def _positive(text: str) -> int:
+    """An argparse ``type``: an integer >= 1 (counts, sizes, budgets)."""
+    return _number(text, kind=int, low=1, inclusive=True)
+
+
+def _nonneg(text: str) -> int:
+    """An argparse ``type``: an integer >= 0 (seeds, retries, replicates)."""
+    return _number(text, kind=int, low=0, inclusive=True)
+
+
+def _seconds(text: str) -> float:
+    """An argparse ``type``: a finite number > 0 (durations in seconds)."""
+    return _number(text, kind=float, low=0, inclusive=False)
+
+
+#: Fills named on the command line (numbers are constant fills in dB).
+_FILL_NAMES = tuple(kind for kind in FILL_KINDS if kind not in ("constant", "array"))
+
+
+def _fill_arg(text: str) -> str | float:
+    """An argparse ``type``: a fill, a name of :data:`_FILL_NAMES` or a finite number of dB."""
+    if text in _FILL_NAMES:
         return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is invalid: expected one of {', '.join(_FILL_NAMES)} or a finite number "
+            "of dB"
+        )
+    return value
+
+
+def _fill_list(text: str) -> list[str | float]:
+    """An argparse ``type``: comma-separated fills (see :func:`_fill_arg`), at least one."""
+    fills = [_fill_arg(item) for item in _csv_list(text)]
+    if not fills:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: expected comma-separated fills")
+    return fills
 
 
 def _add_tabular(sub: argparse._SubParsersAction) -> None:
@@ -984,14 +1098,16 @@ def _add_tabular(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--features", metavar="CSV", required=True, help="feature table (CSV)")
     train.add_argument("--out", metavar="DIR", required=True, help="output folder")
     _add_split_options(train)
-    train.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
-    train.add_argument("--max-iter", type=int, default=200, help="boosting iterations (default 200)")
-    train.add_argument("--top", type=int, default=6, help="features with ALE curves (default 6)")
-    train.add_argument("--bins", type=int, default=10, help="ALE quantile bins (default 10)")
-    train.add_argument("--bootstrap", type=int, default=50,
+    train.add_argument("--seed", type=_nonneg, default=0, help="random_state (default 0)")
+    train.add_argument("--max-iter", type=_positive, default=200,
+                       help="boosting iterations (default 200)")
+    train.add_argument("--top", type=_positive, default=6,
+                       help="features with ALE curves (default 6)")
+    train.add_argument("--bins", type=_positive, default=10, help="ALE quantile bins (default 10)")
+    train.add_argument("--bootstrap", type=_nonneg, default=50,
                        help="bootstrap replicates of the ALE band (default 50; 0: none)")
     train.add_argument("--no-plots", action="store_true", help="write no PNG")
-    train.set_defaults(func=_cmd_tabular_train)
+    train.set_defaults(func=_cmd_tabular_train, outputs=lambda args: [args.out])
 
 
 def _cmd_tabular_train(args: argparse.Namespace) -> int:
@@ -1015,12 +1131,12 @@ def _cmd_tabular_train(args: argparse.Namespace) -> int:
     if "test_track_accuracy" in metrics:
         line += f" (per track {metrics['test_track_accuracy']:.3f})"
     sizes = ", ".join(f"{k} {v}" for k, v in metrics["n_tracks"].items())
-    print(f"{line}; split {metrics['split']['name']}: {sizes} tracks")
+    print(printable(f"{line}; split {metrics['split']['name']}: {sizes} tracks"))
     for item in metrics["ale"]["top"]:
-        print(f"  ALE importance {item['importance']:.4f}  {item['feature']}")
-    print(f"wrote {Path(args.out)}")
+        print(printable(f"  ALE importance {item['importance']:.4f}  {item['feature']}"))
+    print(printable(f"wrote {Path(args.out)}"))
     for warning in metrics["split"]["warnings"]:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(printable(f"warning: {warning}"), file=sys.stderr)
     return 0
 
 
@@ -1046,7 +1162,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="small data and budgets: about 3 minutes on 2 cores"
     )
-    parser.add_argument("--seed", type=int, default=0, help="the one random seed (default 0)")
+    parser.add_argument("--seed", type=_nonneg, default=0, help="the one random seed (default 0)")
     parser.add_argument("--cache", metavar="DIR", help="feature cache (default RUN/../cache)")
     parser.add_argument(
         "--overwrite",
@@ -1054,14 +1170,21 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         help="let stages replace results that were made with other parameters",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=_cmd_demo)
+    parser.set_defaults(func=_cmd_demo, outputs=lambda args: [_demo_out(args)])
+
+
+def _demo_out(args: argparse.Namespace) -> Path:
+    """The run directory of ``demo``: ``--out``, else the default of a full or quick demo."""
+    from genrelens.demo import DEFAULT_OUT, QUICK_OUT
+
+    return Path(args.out) if args.out else (QUICK_OUT if args.quick else DEFAULT_OUT)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from genrelens.demo import DEFAULT_OUT, QUICK_OUT, DemoSettings, run_demo
+    from genrelens.demo import DemoSettings, run_demo
 
-    out = Path(args.out) if args.out else (QUICK_OUT if args.quick else DEFAULT_OUT)
-    print(f"run directory: {out.absolute()}", file=sys.stderr)
+    out = _demo_out(args)
+    print(printable(f"run directory: {out.absolute()}"), file=sys.stderr)
     settings = DemoSettings.quick(seed=args.seed) if args.quick else DemoSettings(seed=args.seed)
     report = run_demo(
         out=out,
@@ -1072,7 +1195,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )
-    print(report.absolute())
+    print(printable(report.absolute()))
     return 0
 
 
@@ -1089,18 +1212,21 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="PATH", help="report file (default RUN/report.html)")
     parser.add_argument(
         "--max-audio-seconds",
-        type=float,
+        type=_seconds,
         default=10.0,
         help="longest embedded audio excerpt in seconds (default 10)",
     )
-    parser.set_defaults(func=_cmd_report)
+    parser.set_defaults(
+        func=_cmd_report,
+        writable=lambda args: [Path(args.out).parent if args.out else Path(args.run)],
+    )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from genrelens.report import render_report
 
     path = render_report(args.run, out=args.out, max_audio_seconds=args.max_audio_seconds)
-    print(path.absolute())
+    print(printable(path.absolute()))
     return 0
 
 
@@ -1126,27 +1252,28 @@ def _add_explain_dataset(sub: argparse._SubParsersAction) -> None:
                         "(default shap; lime and shap together share evaluations)")
     parser.add_argument("--components", default="tf", metavar="LIST",
                         help="comma-separated from time,freq,tf,stems (default tf)")
-    parser.add_argument("--samples", type=int, default=1000, metavar="N",
+    parser.add_argument("--samples", type=_positive, default=1000, metavar="N",
                         help="model evaluations per LIME/SHAP explanation (default 1000)")
-    parser.add_argument("--fill", default=None,
+    parser.add_argument("--fill", default=None, type=_fill_arg,
                         help="what 'off' means (default local_median, chosen on real music)")
-    parser.add_argument("--seed", type=int, default=0, help="random_state of the run (default 0)")
+    parser.add_argument("--seed", type=_nonneg, default=0,
+                        help="random_state of the run (default 0)")
     parser.add_argument("--executor", default="local", choices=["serial", "local", "dask"],
                         help="serial, local processes or a Dask cluster (default local)")
-    parser.add_argument("--workers", type=int, metavar="N",
+    parser.add_argument("--workers", type=_positive, metavar="N",
                         help="worker processes (local, or a Dask LocalCluster; default: cores)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="address of a running Dask scheduler, e.g. tcp://host:8786")
-    parser.add_argument("--retries", type=int, default=2,
+    parser.add_argument("--retries", type=_nonneg, default=2,
                         help="extra attempts of a task that crashed (default 2)")
-    parser.add_argument("--batch-size", type=int, default=16, metavar="B",
+    parser.add_argument("--batch-size", type=_positive, default=16, metavar="B",
                         help="engine batch size, fixed for reproducible results (default 16)")
-    parser.add_argument("--threads", type=int, metavar="N", help="torch threads per worker")
+    parser.add_argument("--threads", type=_positive, metavar="N", help="torch threads per worker")
     parser.add_argument("--out", metavar="DIR", help="output folder (default RUN/explanations)")
     parser.add_argument("--overwrite", action="store_true",
                         help="recompute tracks finished with other settings")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=_cmd_explain_dataset)
+    parser.set_defaults(func=_cmd_explain_dataset, outputs=_in_run("explanations"))
 
 
 def _cmd_explain_dataset(args: argparse.Namespace) -> int:
@@ -1156,13 +1283,13 @@ def _cmd_explain_dataset(args: argparse.Namespace) -> int:
         args.run, data=args.data, split=args.split,
         track_ids=None if args.tracks is None else _csv_list(args.tracks),
         methods=_csv_list(args.methods), kinds=_csv_list(args.components),
-        n_samples=args.samples, fill=_fill_arg(args.fill), random_state=args.seed,
+        n_samples=args.samples, fill=args.fill, random_state=args.seed,
         executor=args.executor, workers=args.workers, scheduler=args.scheduler,
         retries=args.retries, batch_size=args.batch_size, threads=args.threads, out=args.out,
         overwrite=args.overwrite, progress=not args.no_progress,
     )
     print(report.summary())
-    print(f"-> {report.out}")
+    print(printable(f"-> {report.out}"))
     return 1 if report.failed else 0
 
 

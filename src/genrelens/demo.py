@@ -36,6 +36,7 @@ from typing import Any
 
 from genrelens._io import safe_file_name, write_json
 from genrelens._parallel import default_jobs
+from genrelens._terminal import printable
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain.fill import DEFAULT_FILL
@@ -125,7 +126,7 @@ class DemoSettings:
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(printable(message), file=sys.stderr, flush=True)  # track ids are file names
 
 
 def run_demo(

@@ -16,6 +16,7 @@ __all__ = [
     "SplitError",
     "CheckpointError",
     "CacheError",
+    "StorageError",
 ]
 
 
@@ -59,3 +60,10 @@ class CheckpointError(GenrelensError):
 
 class CacheError(GenrelensError):
     """A feature cache is missing, stale or inconsistent with its dataset (run ``prepare``)."""
+
+
+class StorageError(GenrelensError):
+    """A file or folder cannot be written: no space left, quota, read-only or no permission.
+
+    The message names the path, the cause and, for a full disk, the space needed and free.
+    """

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from genrelens._parallel import check_jobs, ordered_map
+from genrelens._terminal import printable
 from genrelens.audio import load_audio_native
 from genrelens.config import FeatureConfig
 from genrelens.data.dataset import Dataset, Track
@@ -136,7 +137,7 @@ class DatasetReport:
             lines.append("  UNUSABLE: " + "; ".join(self.problems))
         else:
             lines.append("  usable: yes")
-        return "\n".join(lines)
+        return "\n".join(map(printable, lines))  # names: one line each
 
 
 def class_counts(dataset: Dataset, *, skips: Sequence[Skip]) -> dict[str, list[int]]:

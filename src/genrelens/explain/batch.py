@@ -11,7 +11,8 @@ runs the tasks with one of three executors:
     In this process, one track after the other.
 ``"local"``
     A :class:`concurrent.futures.ProcessPoolExecutor` of ``workers`` processes (spawned, each
-    with ``cpu_count // workers`` torch threads unless ``threads`` is given).
+    with ``cpu_count // workers`` torch threads unless ``threads`` is given); they exit when
+    this process dies, even by ``kill -KILL``.
 ``"dask"``
     A Dask distributed cluster: an existing scheduler at ``scheduler`` (``tcp://host:8786``;
     clusters made with dask-jobqueue, dask-kubernetes, ``dask scheduler``/``dask worker``, ...)
@@ -32,7 +33,9 @@ Guarantees
 * **Failures are reported, not fatal.** Errors of the data (an undecodable or too short audio
   file: :class:`~genrelens.errors.GenrelensError`) cannot be cured by retrying and are
   reported at once; any other exception (a worker that died or ran out of memory) is retried
-  up to ``retries`` times, then reported. The other tracks finish either way.
+  up to ``retries`` times, then reported. The other tracks finish either way, except after a
+  :class:`~genrelens.errors.StorageError` (disk full, read-only output), which every other
+  track would meet too: it stops the run at once, finished tracks kept.
 
 Files::
 
@@ -62,8 +65,10 @@ from typing import Any
 
 import numpy as np
 
-from genrelens._io import safe_file_name, write_json
-from genrelens.errors import GenrelensError, ParameterError
+from genrelens._io import raise_storage_error, safe_file_name, umask, write_json
+from genrelens._parallel import process_pool
+from genrelens._terminal import printable
+from genrelens.errors import GenrelensError, ParameterError, StorageError
 from genrelens.explain.fill import DEFAULT_FILL
 
 __all__ = [
@@ -211,7 +216,7 @@ class DatasetReport:
             )
         ]
         lines += [f"  failed {f.track_id}: {f.reason}: {f.message}" for f in self.failed]
-        return "\n".join(lines)
+        return "\n".join(map(printable, lines))  # names: one line each
 
 
 def track_seed(random_state: int, track_id: str) -> int:
@@ -313,6 +318,7 @@ def _write_track_result(task: TrackTask, loaded: Any, results: dict, *, seconds:
     final = out / track_dir_name(task.track_id)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=out))
+    tmp.chmod(0o777 & ~umask())  # mkdtemp makes 0700 folders whatever the umask
     try:
         entries = []
         first = next(iter(results.values()))
@@ -350,9 +356,9 @@ def _write_track_result(task: TrackTask, loaded: Any, results: dict, *, seconds:
         if final.exists():  # a stale or concurrent copy: the new one replaces it whole
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        raise_storage_error(exc, final)
     return record
 
 
@@ -584,6 +590,8 @@ def _execute(
                 task = pending.pop(future)
                 try:
                     result = future.result()
+                except StorageError:  # disk full or read-only: every other track would fail
+                    raise
                 except Exception as exc:  # the worker's unexpected error: retry, then report
                     if attempts[task.track_id] <= retries:
                         attempts[task.track_id] += 1
@@ -622,12 +630,10 @@ class _submitter:
             close()
 
     def _local(self) -> tuple[Callable, Callable]:
-        import multiprocessing
-
         from concurrent.futures.process import BrokenProcessPool
 
-        context = multiprocessing.get_context("spawn")  # fork after torch threads can hang
-        holder = {"pool": concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context)}
+        # spawn: fork after torch threads can hang; the workers die with this process
+        holder = {"pool": process_pool(self.workers, method="spawn")}
         self._close.append(lambda: holder["pool"].shutdown(wait=True, cancel_futures=True))
 
         def submit(task: TrackTask) -> Any:
@@ -635,8 +641,7 @@ class _submitter:
                 return holder["pool"].submit(explain_track_task, task)
             except BrokenProcessPool:  # a worker died: start a new pool for the retries
                 holder["pool"].shutdown(wait=False, cancel_futures=True)
-                holder["pool"] = concurrent.futures.ProcessPoolExecutor(
-                    self.workers, mp_context=context)
+                holder["pool"] = process_pool(self.workers, method="spawn")
                 return holder["pool"].submit(explain_track_task, task)
 
         def wait_first(futures: list) -> Iterable:

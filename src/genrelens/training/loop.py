@@ -36,6 +36,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from genrelens._io import atomic_path, write_text
+from genrelens._terminal import printable
 from genrelens.config import FeatureConfig
 from genrelens.errors import CheckpointError, ParameterError
 from genrelens.models import get_model, load_torchvision_vgg16, save_checkpoint
@@ -350,9 +351,8 @@ def fit(
             torch.save(state, tmp)
 
     if resumed_from and show and not finished:
-        tqdm.write(
-            f"resuming after epoch {resumed_from} from {run_dir / RESUME_FILE}", file=sys.stderr
-        )
+        tqdm.write(printable(f"resuming after epoch {resumed_from} from {run_dir / RESUME_FILE}"),
+                   file=sys.stderr)
     for epoch in range(len(history), config.epochs):
         if finished:
             break
