@@ -220,11 +220,11 @@ def plant(y: np.ndarray, cue: PlantedCue, *, config: FeatureConfig,
         spec = spec * (1.0 + gain * (band[:, None] & span[None, :]))
         return istft(spec, config=config, length=y.size).astype(np.float32)
     sound = render_cue(cue, n_samples=y.size, config=config, rng=rng)
-    music = _box_power(log_mel(y, config=config), box, config)
+    music = _box_power(log_mel(y.astype(np.float32), config=config), box, config)
     if not music > 10 ** (config.floor_db / 10 + 3):
         raise ParameterError("the music is silent in the cue's box: no level can be set.")
     scale = math.sqrt(10 ** (cue.level_db / 10) * music
-                      / _box_power(log_mel(sound, config=config), box, config))
+                      / _box_power(log_mel(sound.astype(np.float32), config=config), box, config))
     return (y + scale * sound).astype(np.float32)
 
 
