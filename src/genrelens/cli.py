@@ -496,9 +496,8 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
         "--fill",
         default=None,
         type=_fill_arg,
-        help="what 'off' means / IG baseline: local_median, band_median, blur, mean, noise, "
-        "clip_min, min (silence) or a number in dB (default: local_median, chosen on real "
-        "music; stems: removed)",
+        help=f"what 'off' means / IG baseline: {', '.join(_FILL_NAMES[:-1])} or a number in "
+        f"dB (default: {DEFAULT_FILL}, chosen on real music; stems: removed)",
     )
     parser.add_argument("--seed", type=_nonneg, default=0, help="random seed (default 0)")
     parser.add_argument(
@@ -819,7 +818,7 @@ def _add_global(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--samples", type=_positive, default=256,
                         help="evaluations per explanation (256)")
     parser.add_argument("--fill", default=None, type=_fill_arg,
-                        help="what 'off' means (default local_median, chosen on real music)")
+                        help=_FILL_HELP)
     parser.add_argument("--bands", type=_positive, default=8, help="frequency bands (default 8)")
     parser.add_argument("--top-k", type=_positive, default=3,
                         help="descriptors per genre (default 3)")
@@ -882,15 +881,16 @@ def _add_evaluate_xai(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--samples", type=_positive, default=500,
                         help="evaluations of LIME/KernelSHAP (shared; default 500)")
     parser.add_argument("--fill", default=None, type=_fill_arg,
-                        help="what 'off' means (default local_median, chosen on real music)")
+                        help=_FILL_HELP)
     parser.add_argument("--subsets", type=_positive, default=50,
                         help="random subsets of the faithfulness correlation (50)")
     parser.add_argument("--check", type=_positive, default=5,
                         help="segments for the sanity check and stability (5)")
     parser.add_argument("--seeds", type=_positive, default=3,
                         help="seeds compared for stability (3)")
-    parser.add_argument("--fills", default="local_median,min,blur", metavar="LIST", type=_fill_list,
-                        help="fills compared for stability (local_median,min,blur)")
+    parser.add_argument("--fills", default=f"{DEFAULT_FILL},min,blur", metavar="LIST",
+                        type=_fill_list,
+                        help=f"fills compared for stability ({DEFAULT_FILL},min,blur)")
     parser.add_argument("--no-cascading", action="store_true",
                         help="randomise all layers at once only, not also layer by layer (one "
                         "set of explanations of the check segments less per layer)")
@@ -1054,6 +1054,7 @@ def _seconds(text: str) -> float:
 
 #: Fills named on the command line (numbers are constant fills in dB).
 _FILL_NAMES = tuple(kind for kind in FILL_KINDS if kind not in ("constant", "array"))
+_FILL_HELP = f"what 'off' means (default {DEFAULT_FILL}, chosen on real music)"
 
 
 def _fill_arg(text: str) -> str | float:
@@ -1255,7 +1256,7 @@ def _add_explain_dataset(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--samples", type=_positive, default=1000, metavar="N",
                         help="model evaluations per LIME/SHAP explanation (default 1000)")
     parser.add_argument("--fill", default=None, type=_fill_arg,
-                        help="what 'off' means (default local_median, chosen on real music)")
+                        help=_FILL_HELP)
     parser.add_argument("--seed", type=_nonneg, default=0,
                         help="random_state of the run (default 0)")
     parser.add_argument("--executor", default="local", choices=["serial", "local", "dask"],
