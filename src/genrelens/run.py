@@ -12,14 +12,19 @@ times). :meth:`RunDir.run_stage` then
 
 * skips the stage when the manifest records it as ``done`` with the same key and all of its
   outputs exist;
-* runs it otherwise, recording ``running`` first, then ``done`` with the key, or ``failed``
-  with the error message (earlier stages and their files stay as they are; running again
-  resumes from the failed stage);
+* runs it otherwise, recording ``running`` first (with the process id and host name), then
+  ``done`` with the key, or ``failed`` with the error message (earlier stages and their files
+  stay as they are; running again resumes from the failed stage);
 * refuses, with :class:`RunDirError`, to replace the outputs of a finished stage that was run
   with *different* inputs, unless the run directory was opened with ``overwrite=True`` —
   nothing is overwritten silently.
 
 The manifest is rewritten atomically after every change (:func:`genrelens._io.write_json`).
+
+A process killed without warning (``kill -KILL``, out of memory, power loss) cannot record
+anything, so its stage stays ``running`` in the file. :func:`stage_status` reads such a record
+as ``interrupted`` when the recorded process no longer exists on this host (a process on
+another host, or a record without a process id, keeps ``running``: nothing can tell).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import hashlib
 import json
 import os
 import platform
+import socket
 import sys
 import time
 import traceback
@@ -45,6 +51,7 @@ __all__ = [
     "RunDirError",
     "StageOutcome",
     "stage_key",
+    "stage_status",
     "package_versions",
     "command_line",
     "MANIFEST_NAME",
@@ -108,6 +115,45 @@ def stage_key(params: Mapping[str, Any], inputs: Iterable[str | os.PathLike[str]
         digest.update(b"\0" + os.fsencode(path.name))
         digest.update(_path_fingerprint(path))
     return digest.hexdigest()[:16]
+
+
+def stage_status(record: Mapping[str, Any]) -> str:
+    """The status of a stage's manifest record, as it stands now.
+
+    Parameters
+    ----------
+    record : mapping
+        A stage's entry of ``manifest.json`` (``RunDir.stage(name)``).
+
+    Returns
+    -------
+    str
+        The recorded ``"status"`` (``"done"``, ``"failed"``, ``"running"``, ...), except that a
+        ``"running"`` stage whose process (``"pid"`` on ``"host"``) no longer exists on this host
+        is ``"interrupted"``: it was killed before it could record anything.
+    """
+    status = str(record.get("status", "unknown"))
+    pid = record.get("pid")
+    if (
+        status == "running"
+        and isinstance(pid, int)
+        and record.get("host") == socket.gethostname()
+        and not _process_exists(pid)
+    ):
+        return "interrupted"
+    return status
+
+
+def _process_exists(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _param_default(obj: Any) -> Any:
@@ -239,6 +285,11 @@ class RunDir:
         """The manifest's record of stage ``name``, or None if it never ran."""
         return self.manifest["stages"].get(name)
 
+    def status(self, name: str) -> str | None:
+        """The status of stage ``name`` now (:func:`stage_status`), or None if it never ran."""
+        record = self.stage(name)
+        return None if record is None else stage_status(record)
+
     # ------------------------------------------------------------------- stages
 
     def is_fresh(self, name: str, key: str, outputs: Sequence[str]) -> bool:
@@ -312,7 +363,7 @@ class RunDir:
         self.manifest["stages"][name] = _jsonable({
             "status": "running", "key": key, "params": dict(params),
             "inputs": [os.fspath(p) for p in inputs], "outputs": list(outputs),
-            "started": _now(),
+            "started": _now(), "pid": os.getpid(), "host": socket.gethostname(),
         })
         self.save()
         try:
