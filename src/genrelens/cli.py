@@ -439,6 +439,10 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--top-k", type=int, default=3, metavar="K", help="components in the top WAV (default 3)"
     )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the explanation that DIR holds (its summary.json, track/ and segments/)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_cmd_explain)
 
@@ -448,7 +452,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     from genrelens.audio import load_audio, segment_audio
     from genrelens.errors import ParameterError
-    from genrelens.explain.track import explain_track, write_track
+    from genrelens.explain.track import claim_out, explain_track, write_track
     from genrelens.models import load_checkpoint
 
     def csv(text: str, name: str) -> list[str]:
@@ -457,6 +461,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             raise ParameterError(f"{name}={text!r} is invalid: expected a comma-separated list.")
         return items
 
+    out = claim_out(args.out, overwrite=args.overwrite)
     checkpoint = _checkpoint_path(args.run)
     loaded = load_checkpoint(checkpoint)
     config = loaded.feature_config
@@ -494,7 +499,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     summary_path = write_track(
         results,
         segments,
-        args.out,
+        out,
         target=target,
         k=args.top_k,
         summary={
