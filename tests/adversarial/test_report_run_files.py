@@ -109,3 +109,29 @@ def test_report_renders_the_intact_part_of_damaged_files(tmp_path):
     assert "fine.png (figure saved by the stage)" in text
     for reason in left_out.values():
         assert "re-run the stage that wrote it" in reason
+
+
+def test_report_names_damaged_explanation_files(tmp_path):
+    from genrelens.explain.explanation import Explanation
+
+    run = tmp_path / "run"
+    logmel = np.zeros((8, 10), dtype=np.float32)
+    for name in ("appended", "mismatched"):
+        Explanation(method="gradcam", scores=np.ones((2, 8, 10)), prediction=np.array([0.3, 0.7]),
+                    logmel=logmel, class_names=("a", "b"), params={}).save(
+            run / "explanations" / "track" / name)
+    with open(run / "explanations" / "track" / "appended.json", "ab") as f:
+        f.write(b"\xff\xfe\x00")
+    with open(run / "explanations" / "track" / "mismatched.npz", "ab") as f:
+        f.write(b"\x00")
+
+    context = build_context(run)
+
+    left_out = context["left_out"]
+    assert "not UTF-8" in left_out["explanations/track/appended.json"]
+    reason = left_out["explanations/track/mismatched.json"]
+    assert "SHA-256 differs" in reason and os.fspath(tmp_path) not in reason  # run-relative
+    (track,) = context["explanations"]
+    assert track["methods"] == [] and len(track["errors"]) == 2
+    text = render_report(run).read_text(encoding="utf-8")
+    assert text.count("SHA-256 differs") == 2  # in the list at the top and in the track

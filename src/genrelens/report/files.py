@@ -67,7 +67,13 @@ class RunFiles:
 
     def leave_out(self, path: str | os.PathLike[str], reason: str) -> None:
         """Record that ``path`` was not (fully) used, and why (the first reason is kept)."""
-        self.left_out.setdefault(self.name(path), reason)
+        self.left_out.setdefault(self.name(path), self.strip_root(reason))
+
+    def strip_root(self, text: str) -> str:
+        """``text`` with the run directory's own location removed, so that messages name
+        files relative to the run and the report names no folder of the machine that made it."""
+        return text.replace(os.fspath(self.root) + os.sep, "").replace(
+            os.fspath(self._real_root) + os.sep, "")
 
     def _inside(self, path: str | os.PathLike[str]) -> Path | None:
         """``path`` resolved when it exists inside the run directory, else None (recorded when

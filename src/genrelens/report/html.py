@@ -558,7 +558,9 @@ def _load_explanations(files: RunFiles,
         try:
             found.append((path.stem, Explanation.load(path)))
         except GenrelensError as exc:
-            errors.append(f"{path.name}: {exc}")
+            message = files.strip_root(str(exc))
+            errors.append(f"{path.name}: {message}")
+            files.leave_out(path, f"it cannot be loaded as an explanation ({message})")
     return found, errors
 
 
@@ -626,7 +628,7 @@ def _explanations_section(files: RunFiles, config: FeatureConfig,
         wavs = files.files(folder, "*.wav")
         if shown != folder:
             wavs += _one_per_kind(files.files(shown, "*_top.wav"))
-        if not exps and not wavs:
+        if not exps and not wavs and not errors:
             continue
         summary = summary or {}
         track_id = str(summary.get("track_id") or next(
@@ -635,7 +637,8 @@ def _explanations_section(files: RunFiles, config: FeatureConfig,
         view: dict[str, Any] = {"track_id": track_id,
                                 "true_label": summary.get("label") or labels.get(track_id),
                                 "segment": shown.name if shown != folder else None,
-                                "methods": [], "audio": [], "errors": errors}
+                                "methods": [], "audio": [], "errors": errors,
+                                "predicted": None, "spectrogram": None}
         if exps:
             first = exps[0][1]
             k, name = _target_name(first)
