@@ -23,8 +23,9 @@ The manifest is rewritten atomically after every change (:func:`genrelens._io.wr
 
 A process killed without warning (``kill -KILL``, out of memory, power loss) cannot record
 anything, so its stage stays ``running`` in the file. :func:`stage_status` reads such a record
-as ``interrupted`` when the recorded process no longer exists on this host (a process on
-another host, or a record without a process id, keeps ``running``: nothing can tell).
+as ``interrupted`` when the recorded process no longer exists on this host, or (Linux) when its
+PID now belongs to a process started at another time (a process on another host, or a record
+without a process id, keeps ``running``: nothing can tell).
 """
 
 from __future__ import annotations
@@ -130,18 +131,17 @@ def stage_status(record: Mapping[str, Any]) -> str:
     str
         The recorded ``"status"`` (``"done"``, ``"failed"``, ``"running"``, ...), except that a
         ``"running"`` stage whose process (``"pid"`` on ``"host"``) no longer exists on this host
-        is ``"interrupted"``: it was killed before it could record anything.
+        is ``"interrupted"``: it was killed before it could record anything. Where Linux's
+        ``/proc`` tells when a process started, a process that reuses the PID (e.g. after a
+        reboot) is told apart by that (``"process"``).
     """
     status = str(record.get("status", "unknown"))
     pid = record.get("pid")
-    if (
-        status == "running"
-        and isinstance(pid, int)
-        and record.get("host") == socket.gethostname()
-        and not _process_exists(pid)
-    ):
-        return "interrupted"
-    return status
+    if status != "running" or not isinstance(pid, int) or record.get("host") != socket.gethostname():
+        return status
+    started = record.get("process")
+    alive = _process_exists(pid) and (started is None or _process_start(pid) in (None, started))
+    return status if alive else "interrupted"
 
 
 def _process_exists(pid: int) -> bool:
@@ -154,6 +154,17 @@ def _process_exists(pid: int) -> bool:
     except PermissionError:
         return True  # another user's process
     return True
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as ``"<boot id>:<clock ticks since boot>"`` (Linux), or
+    None where ``/proc`` does not tell."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return f"{boot}:{stat.rsplit(')', 1)[1].split()[19]}"  # field 22, after the name
+    except (OSError, IndexError):
+        return None
 
 
 def _param_default(obj: Any) -> Any:
@@ -364,6 +375,7 @@ class RunDir:
             "status": "running", "key": key, "params": dict(params),
             "inputs": [os.fspath(p) for p in inputs], "outputs": list(outputs),
             "started": _now(), "pid": os.getpid(), "host": socket.gethostname(),
+            "process": _process_start(os.getpid()),
         })
         self.save()
         try:

@@ -69,6 +69,18 @@ def test_a_stage_of_a_live_or_unknown_process_stays_running(tmp_path):
                          "host": socket.gethostname()}) == "failed"
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux's /proc")
+def test_a_reused_pid_does_not_keep_a_killed_stage_running(tmp_path):
+    run = RunDir(tmp_path / "run")
+    recorded = []
+    run.run_stage("train", lambda: recorded.append(dict(run.stage("train"))), params={})
+    (record,) = recorded
+    assert record["pid"] == os.getpid() and record["process"]  # when this process started
+    assert stage_status(record) == "running"
+    reused = {**record, "process": "another-boot:12345"}  # same PID, another process
+    assert stage_status(reused) == "interrupted"
+
+
 def test_report_shows_the_killed_stage_as_interrupted(tmp_path):
     root = tmp_path / "run"
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
