@@ -1085,9 +1085,15 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    import warnings
+
     from genrelens.report import render_report
 
-    path = render_report(args.run, out=args.out, max_audio_seconds=args.max_audio_seconds)
+    with warnings.catch_warnings(record=True) as left_out:
+        warnings.simplefilter("always")
+        path = render_report(args.run, out=args.out, max_audio_seconds=args.max_audio_seconds)
+    for warning in left_out:
+        print(f"genrelens report: warning: {warning.message}", file=sys.stderr)
     print(path.absolute())
     return 0
 

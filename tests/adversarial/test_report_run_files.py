@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
+from genrelens import cli
 from genrelens._io import write_json
 from genrelens.report import build_context, render_report
 
@@ -51,7 +52,7 @@ def outside(tmp_path: Path) -> Path:
     return folder
 
 
-def test_report_embeds_no_file_from_outside_the_run(tmp_path, outside):
+def test_report_embeds_no_file_from_outside_the_run(tmp_path, outside, capsys):
     run = tmp_path / "run"
     _wav(run / "examples" / "rock.wav")
     (run / "examples" / "metal.wav").symlink_to(outside / "voice-memo.wav")
@@ -65,7 +66,8 @@ def test_report_embeds_no_file_from_outside_the_run(tmp_path, outside):
     (run / "global" / "leak.png").symlink_to(outside / "photo.png")
     (run / "xai").symlink_to(outside, target_is_directory=True)
 
-    text = render_report(run).read_text(encoding="utf-8")
+    assert cli.main(["report", str(run)]) == 0
+    text = (run / "report.html").read_text(encoding="utf-8")
 
     assert text.count("<audio") == 1  # only examples/rock.wav, which lies in the run
     assert "mine.png (figure saved by the stage)" in text
@@ -76,6 +78,8 @@ def test_report_embeds_no_file_from_outside_the_run(tmp_path, outside):
                  "examples/metal.wav", "global/leak.png", "xai"):
         assert "outside the run directory" in left_out[name]
         assert f"<code>{name}</code>" in text
+    err = capsys.readouterr().err
+    assert "genrelens report: warning: 'global/leak.png' was left out" in err
 
 
 def test_report_renders_the_intact_part_of_damaged_files(tmp_path):
@@ -94,7 +98,8 @@ def test_report_renders_the_intact_part_of_damaged_files(tmp_path):
 
     context = build_context(run)
     left_out = context["left_out"]
-    text = render_report(run).read_text(encoding="utf-8")
+    with pytest.warns(UserWarning, match="was left out of the report"):
+        text = render_report(run).read_text(encoding="utf-8")
 
     assert "not UTF-8" in left_out["history.csv"] and "ignored" in left_out["history.csv"]
     assert context["training"]["tables"][0]["rows"][-1][0] == "3"  # the intact epochs
@@ -133,5 +138,6 @@ def test_report_names_damaged_explanation_files(tmp_path):
     assert "SHA-256 differs" in reason and os.fspath(tmp_path) not in reason  # run-relative
     (track,) = context["explanations"]
     assert track["methods"] == [] and len(track["errors"]) == 2
-    text = render_report(run).read_text(encoding="utf-8")
+    with pytest.warns(UserWarning, match="was left out of the report"):
+        text = render_report(run).read_text(encoding="utf-8")
     assert text.count("SHA-256 differs") == 2  # in the list at the top and in the track

@@ -45,6 +45,7 @@ import datetime
 import json
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -887,10 +888,19 @@ def render_report(
     Returns
     -------
     pathlib.Path
+
+    Warns
+    -----
+    UserWarning
+        For each file of the run directory left out of the report (outside the run, or
+        damaged), naming it, the reason and what to do; the report lists them too.
     """
     import jinja2
 
     context = build_context(run_dir, max_audio_seconds=max_audio_seconds)
+    for name, reason in context["left_out"].items():
+        warnings.warn(f"{name!r} was left out of the report: {reason}.", UserWarning,
+                      stacklevel=2)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("genrelens.report", "templates"),
         autoescape=True,
