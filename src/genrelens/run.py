@@ -137,7 +137,8 @@ def stage_status(record: Mapping[str, Any]) -> str:
     """
     status = str(record.get("status", "unknown"))
     pid = record.get("pid")
-    if status != "running" or not isinstance(pid, int) or record.get("host") != socket.gethostname():
+    here = record.get("host") == socket.gethostname()
+    if status != "running" or not isinstance(pid, int) or not here:
         return status
     started = record.get("process")
     alive = _process_exists(pid) and (started is None or _process_start(pid) in (None, started))

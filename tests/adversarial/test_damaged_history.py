@@ -1,4 +1,5 @@
-"""A cut or garbled ``history.csv``: ``evaluate`` names it before any work, ``train`` repairs it."""
+"""A cut or garbled ``history.csv``: ``evaluate`` names it before any work; ``train`` repairs
+it from ``last.pt``."""
 
 from __future__ import annotations
 

@@ -46,8 +46,8 @@ class RunFiles:
     root : pathlib.Path
         The run directory (absolute).
     left_out : dict of str to str
-        Every file not read, or read only in part, so far: its name (relative to ``root`` where it lies below it, else
-        as given) → why it was left out and what to do.
+        Every file not read, or read only in part, so far: its name (relative to ``root``
+        where it lies below it, else as given) → why it was left out and what to do.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
