@@ -507,6 +507,10 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
         "--top-k", type=_positive, default=3, metavar="K",
         help="components in the top WAV (default 3)"
     )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the explanation that DIR holds (its summary.json, track/ and segments/)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_cmd_explain, outputs=lambda args: [args.out])
 
@@ -516,7 +520,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     from genrelens.audio import load_audio, segment_audio
     from genrelens.errors import ParameterError
-    from genrelens.explain.track import explain_track, write_track
+    from genrelens.explain.track import claim_out, explain_track, write_track
     from genrelens.models import load_checkpoint
 
     def csv(text: str, name: str) -> list[str]:
@@ -525,6 +529,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             raise ParameterError(f"{name}={text!r} is invalid: expected a comma-separated list.")
         return items
 
+    out = claim_out(args.out, overwrite=args.overwrite)
     checkpoint = _checkpoint_path(args.run)
     loaded = load_checkpoint(checkpoint)
     config = loaded.feature_config
@@ -561,7 +566,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     summary_path = write_track(
         results,
         segments,
-        args.out,
+        out,
         target=target,
         k=args.top_k,
         summary={
@@ -1224,9 +1229,15 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    import warnings
+
     from genrelens.report import render_report
 
-    path = render_report(args.run, out=args.out, max_audio_seconds=args.max_audio_seconds)
+    with warnings.catch_warnings(record=True) as left_out:
+        warnings.simplefilter("always")
+        path = render_report(args.run, out=args.out, max_audio_seconds=args.max_audio_seconds)
+    for warning in left_out:
+        print(printable(f"genrelens report: warning: {warning.message}"), file=sys.stderr)
     print(printable(path.absolute()))
     return 0
 

@@ -12,14 +12,20 @@ times). :meth:`RunDir.run_stage` then
 
 * skips the stage when the manifest records it as ``done`` with the same key and all of its
   outputs exist;
-* runs it otherwise, recording ``running`` first, then ``done`` with the key, or ``failed``
-  with the error message (earlier stages and their files stay as they are; running again
-  resumes from the failed stage);
+* runs it otherwise, recording ``running`` first (with the process id and host name), then
+  ``done`` with the key, or ``failed`` with the error message (earlier stages and their files
+  stay as they are; running again resumes from the failed stage);
 * refuses, with :class:`RunDirError`, to replace the outputs of a finished stage that was run
   with *different* inputs, unless the run directory was opened with ``overwrite=True`` —
   nothing is overwritten silently.
 
 The manifest is rewritten atomically after every change (:func:`genrelens._io.write_json`).
+
+A process killed without warning (``kill -KILL``, out of memory, power loss) cannot record
+anything, so its stage stays ``running`` in the file. :func:`stage_status` reads such a record
+as ``interrupted`` when the recorded process no longer exists on this host, or (Linux) when its
+PID now belongs to a process started at another time (a process on another host, or a record
+without a process id, keeps ``running``: nothing can tell).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import hashlib
 import json
 import os
 import platform
+import socket
 import sys
 import time
 import traceback
@@ -45,6 +52,7 @@ __all__ = [
     "RunDirError",
     "StageOutcome",
     "stage_key",
+    "stage_status",
     "package_versions",
     "command_line",
     "MANIFEST_NAME",
@@ -108,6 +116,56 @@ def stage_key(params: Mapping[str, Any], inputs: Iterable[str | os.PathLike[str]
         digest.update(b"\0" + os.fsencode(path.name))
         digest.update(_path_fingerprint(path))
     return digest.hexdigest()[:16]
+
+
+def stage_status(record: Mapping[str, Any]) -> str:
+    """The status of a stage's manifest record, as it stands now.
+
+    Parameters
+    ----------
+    record : mapping
+        A stage's entry of ``manifest.json`` (``RunDir.stage(name)``).
+
+    Returns
+    -------
+    str
+        The recorded ``"status"`` (``"done"``, ``"failed"``, ``"running"``, ...), except that a
+        ``"running"`` stage whose process (``"pid"`` on ``"host"``) no longer exists on this host
+        is ``"interrupted"``: it was killed before it could record anything. Where Linux's
+        ``/proc`` tells when a process started, a process that reuses the PID (e.g. after a
+        reboot) is told apart by that (``"process"``).
+    """
+    status = str(record.get("status", "unknown"))
+    pid = record.get("pid")
+    here = record.get("host") == socket.gethostname()
+    if status != "running" or not isinstance(pid, int) or not here:
+        return status
+    started = record.get("process")
+    alive = _process_exists(pid) and (started is None or _process_start(pid) in (None, started))
+    return status if alive else "interrupted"
+
+
+def _process_exists(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as ``"<boot id>:<clock ticks since boot>"`` (Linux), or
+    None where ``/proc`` does not tell."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return f"{boot}:{stat.rsplit(')', 1)[1].split()[19]}"  # field 22, after the name
+    except (OSError, IndexError):
+        return None
 
 
 def _param_default(obj: Any) -> Any:
@@ -239,6 +297,11 @@ class RunDir:
         """The manifest's record of stage ``name``, or None if it never ran."""
         return self.manifest["stages"].get(name)
 
+    def status(self, name: str) -> str | None:
+        """The status of stage ``name`` now (:func:`stage_status`), or None if it never ran."""
+        record = self.stage(name)
+        return None if record is None else stage_status(record)
+
     # ------------------------------------------------------------------- stages
 
     def is_fresh(self, name: str, key: str, outputs: Sequence[str]) -> bool:
@@ -312,7 +375,8 @@ class RunDir:
         self.manifest["stages"][name] = _jsonable({
             "status": "running", "key": key, "params": dict(params),
             "inputs": [os.fspath(p) for p in inputs], "outputs": list(outputs),
-            "started": _now(),
+            "started": _now(), "pid": os.getpid(), "host": socket.gethostname(),
+            "process": _process_start(os.getpid()),
         })
         self.save()
         try:

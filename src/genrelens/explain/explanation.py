@@ -303,7 +303,7 @@ class Explanation:
         try:
             record = json.loads(json_path.read_text(encoding="utf-8"))
             payload = npz_path.read_bytes()
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, not JSON
             raise GenrelensError(
                 f"cannot read explanation {json_path} / {npz_path}: {exc}"
             ) from exc

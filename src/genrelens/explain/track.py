@@ -24,12 +24,17 @@ Files (:func:`write_track`)::
     OUT/track/<method>_<kind>_top.wav, _rest.wav      segments' listenable audio, concatenated
     OUT/segments/<i>/<method>_<kind>.{json,npz,png}   each segment's Explanation and plot
     OUT/segments/<i>/<method>_<kind>_{top,rest}.wav   its listenable explanation
+
+:func:`claim_out` checks ``OUT`` before anything is computed: it must be a folder (or not exist
+yet), and one that holds another explanation is refused unless ``overwrite=True``, which
+removes that explanation's files first so that no stale segment folder survives.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,7 +49,13 @@ from genrelens.explain.api import explain, unwrap_loaded
 from genrelens.explain.engine import inference_model
 from genrelens.explain.explanation import Explanation
 
-__all__ = ["TrackExplanation", "explain_track", "write_track", "COMPONENT_KINDS", "TRACK_METHODS"]
+__all__ = [
+    "TrackExplanation", "explain_track", "write_track", "claim_out", "COMPONENT_KINDS",
+    "TRACK_METHODS",
+]
+
+#: What :func:`write_track` writes into its output folder (and :func:`claim_out` replaces).
+_TRACK_FILES = ("summary.json", "track", "segments")
 
 #: Component kinds of :func:`explain_track` and their constructors' names.
 COMPONENT_KINDS = ("time", "freq", "tf", "stems")
@@ -259,6 +270,50 @@ def explain_track(
     order = {m: n for n, m in enumerate(methods)}
     keys = sorted(found, key=lambda k: (order.get(k[0], len(order)), k[1]))
     return {k: TrackExplanation(k[0], k[1], tuple(found[k]), index.copy(), config) for k in keys}
+
+
+def claim_out(out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Check the output folder of :func:`write_track` before any work, and return it.
+
+    Parameters
+    ----------
+    out : path-like
+        The output folder; created later by :func:`write_track` when absent.
+    overwrite : bool
+        Replace an explanation that ``out`` holds: its files (``summary.json``, ``track/``,
+        ``segments/``) are removed now; other files in ``out`` are kept.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``, ready for :func:`write_track`.
+
+    Raises
+    ------
+    ParameterError
+        When ``out`` or one of its parents is a file, or ``out`` holds an explanation and
+        ``overwrite`` is false (nothing is changed then).
+    """
+    out = Path(out)
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ParameterError(
+            f"out={os.fspath(out)!r} is invalid: {os.fspath(existing)!r} is a file, not a "
+            "folder. Choose a folder for the explanation (--out); it is created if absent."
+        )
+    previous = [out / name for name in _TRACK_FILES if os.path.lexists(out / name)]
+    if previous and not overwrite:
+        raise ParameterError(
+            f"out={os.fspath(out)!r} holds an explanation already "
+            f"({', '.join(p.name for p in previous)}); it would be replaced. Use another folder "
+            "(--out) or allow replacing it (--overwrite)."
+        )
+    for path in previous:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    return out
 
 
 def write_track(

@@ -30,16 +30,22 @@ lists of records and dicts of records or scalars are shown as tables too.
 
 All text taken from files (track ids, class names, messages) is escaped by jinja2's
 autoescaping; nothing read from a run directory is marked safe.
+
+Every file is read through :class:`genrelens.report.files.RunFiles`: only regular files inside
+the run directory are embedded (a path stored in the run, or a symbolic link, that leads
+outside is not followed), and damaged files are left out. Both are listed at the top of the
+report with what to do, and a section whose file was left out says so instead of "not
+computed".
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import datetime
 import json
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +55,8 @@ import numpy as np
 from genrelens._io import write_text
 from genrelens.config import FeatureConfig
 from genrelens.errors import GenrelensError
+from genrelens.report.files import RunFiles
+from genrelens.run import stage_status
 
 __all__ = ["render_report", "build_context", "audio_data_uri", "tables_from_json", "REPORT_NAME"]
 
@@ -108,31 +116,21 @@ def audio_data_uri(
     return "data:audio/wav;base64," + base64.b64encode(payload).decode("ascii")
 
 
-def _wav_uri(path: Path, *, max_seconds: float) -> str | None:
-    import soundfile as sf
-
-    try:
-        y, sr = sf.read(path, dtype="float32", always_2d=False)
-    except Exception:  # unreadable audio is reported as missing, the report still renders
-        return None
-    if y.size == 0:
-        return None
-    return audio_data_uri(y, sr=sr, max_seconds=max_seconds)
+def _wav_uri(files: RunFiles, path: Path, *, max_seconds: float) -> str | None:
+    audio = files.audio(path)
+    return None if audio is None else audio_data_uri(audio[0], sr=audio[1],
+                                                     max_seconds=max_seconds)
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else an empty one (a damaged or foreign file)."""
+    return value if isinstance(value, Mapping) else {}
 
 
-def _read_csv(path: Path) -> list[dict[str, str]] | None:
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
-    except OSError:
-        return None
+def _track_labels(files: RunFiles) -> dict[str, str]:
+    """Track id → label, from ``dataset.json`` (empty when absent or left out)."""
+    tracks = _mapping(files.json("dataset.json")).get("tracks") or []
+    return {str(t.get("track_id")): str(t.get("label")) for t in tracks if isinstance(t, Mapping)}
 
 
 def _fmt(value: Any) -> str:
@@ -250,20 +248,24 @@ def _drop_confusions(data: Any) -> Any:
 # --------------------------------------------------------------------------- sections
 
 
-def _manifest_section(run: Path) -> dict[str, Any] | None:
-    manifest = _read_json(run / "manifest.json")
+def _manifest_section(files: RunFiles) -> dict[str, Any] | None:
+    manifest = files.json("manifest.json")
     if not isinstance(manifest, Mapping):
         return None
     stages = []
-    for name, rec in (manifest.get("stages") or {}).items():
-        summary = rec.get("summary") or {}
+    for name, rec in _mapping(manifest.get("stages")).items():
+        rec = _mapping(rec)
+        summary = _mapping(rec.get("summary"))
+        status = stage_status(rec)
         stages.append({
             "name": name,
-            "status": rec.get("status", "?"),
+            "status": status,
             "seconds": _fmt(rec.get("seconds")) if rec.get("seconds") is not None else "–",
             "summary": "; ".join(f"{k}: {_fmt(v)}" for k, v in summary.items()
                                  if not isinstance(v, (Mapping,)) and k != "skipped"),
-            "error": rec.get("error"),
+            "error": rec.get("error") if status != "interrupted" else (
+                f"the process that ran this stage (PID {rec.get('pid')}) ended without "
+                "recording an outcome (killed?): run the same command again to resume"),
         })
     params = {k: v for k, v in manifest.items()
               if k not in ("stages", "versions", "manifest_version")}
@@ -275,8 +277,8 @@ def _manifest_section(run: Path) -> dict[str, Any] | None:
     }
 
 
-def _feature_config(run: Path) -> FeatureConfig:
-    manifest = _read_json(run / "manifest.json")
+def _feature_config(files: RunFiles) -> FeatureConfig:
+    manifest = files.json("manifest.json")
     if isinstance(manifest, Mapping) and isinstance(manifest.get("feature_config"), Mapping):
         try:
             return FeatureConfig.from_dict(dict(manifest["feature_config"]))
@@ -301,20 +303,21 @@ def _log_mel(y: np.ndarray, config: FeatureConfig) -> np.ndarray | None:
     return np.asarray(log_mel(np.asarray(y, dtype=np.float32), config=config))
 
 
-def _split_sets(run: Path) -> dict[str, list[str]] | None:
-    data = _read_json(run / "split.json")
+def _split_sets(files: RunFiles) -> dict[str, list[str]] | None:
+    data = files.json("split.json")
     if not isinstance(data, Mapping):
         return None
     return {s: list(data.get(s) or []) for s in ("train", "valid", "test")}
 
 
-def _dataset_section(run: Path, config: FeatureConfig, max_seconds: float) -> dict[str, Any] | None:
+def _dataset_section(files: RunFiles, config: FeatureConfig,
+                     max_seconds: float) -> dict[str, Any] | None:
     from genrelens import display
 
-    data = _read_json(run / "dataset.json")
+    data = files.json("dataset.json")
     if not isinstance(data, Mapping):
         return None
-    check = data.get("check") or {}
+    check = _mapping(data.get("check"))
     tracks = [t for t in data.get("tracks") or [] if isinstance(t, Mapping)]
     out: dict[str, Any] = {
         "root": check.get("root"),
@@ -324,9 +327,10 @@ def _dataset_section(run: Path, config: FeatureConfig, max_seconds: float) -> di
         "n_segments": check.get("n_segments"),
         "figures": [],
         "examples": [],
+        "class_table": None,
     }
     labels = sorted({str(t.get("label")) for t in tracks}) or sorted(check.get("class_counts", {}))
-    sets = _split_sets(run)
+    sets = _split_sets(files)
     if tracks:
         if sets:
             where = {tid: s for s, ids in sets.items() for tid in ids}
@@ -364,9 +368,9 @@ def _dataset_section(run: Path, config: FeatureConfig, max_seconds: float) -> di
                                     [[c, *v] for c, v in sorted(check["class_counts"].items())])
     skipped = [[s.get("track_id"), s.get("reason"), s.get("message")]
                for s in check.get("unreadable") or [] if isinstance(s, Mapping)]
-    manifest = _read_json(run / "manifest.json") or {}
-    for stage, rec in (manifest.get("stages") or {}).items():
-        for s in (rec.get("summary") or {}).get("skipped") or []:
+    manifest = _mapping(files.json("manifest.json"))
+    for stage, rec in _mapping(manifest.get("stages")).items():
+        for s in _mapping(_mapping(rec).get("summary")).get("skipped") or []:
             if isinstance(s, Mapping):
                 skipped.append([s.get("track_id"), s.get("reason"), f"{stage}: {s.get('message', '')}"])
             elif isinstance(s, (list, tuple)) and len(s) >= 2:
@@ -374,18 +378,14 @@ def _dataset_section(run: Path, config: FeatureConfig, max_seconds: float) -> di
     out["skipped"] = _table(None, ["track", "reason", "message"], skipped) if skipped else None
     out["duplicates"] = [" = ".join(map(str, g)) for g in check.get("duplicates") or []]
     mel_hz = _mel_hz(config)
-    for label, info in sorted((data.get("examples") or {}).items()):
-        path = run / str(info.get("file", ""))
-        if not path.is_file() or not str(info.get("file", "")):
+    for label, info in sorted(_mapping(data.get("examples")).items()):
+        info = _mapping(info)
+        audio = files.audio(str(info["file"])) if info.get("file") else None
+        if audio is None:
             continue
-        import soundfile as sf
-
-        try:
-            y, sr = sf.read(path, dtype="float32", always_2d=False)
-        except Exception:
-            continue
+        y, sr = audio
         example = {"label": label, "track_id": info.get("track_id"),
-                   "start_s": info.get("start_s", 0.0)}
+                   "start_s": info.get("start_s", 0.0), "mel": None}
         example["wave"] = _png_uri(display.plot_waveform(y, sr=sr))
         if sr == config.sr:
             logmel = _log_mel(y, config)
@@ -397,15 +397,12 @@ def _dataset_section(run: Path, config: FeatureConfig, max_seconds: float) -> di
     return out
 
 
-def _split_section(run: Path) -> dict[str, Any] | None:
-    data = _read_json(run / "split.json")
-    sets = _split_sets(run)
+def _split_section(files: RunFiles) -> dict[str, Any] | None:
+    data = files.json("split.json")
+    sets = _split_sets(files)
     if not isinstance(data, Mapping) or sets is None:
         return None
-    labels: dict[str, str] = {}
-    dataset = _read_json(run / "dataset.json")
-    if isinstance(dataset, Mapping):
-        labels = {str(t.get("track_id")): str(t.get("label")) for t in dataset.get("tracks") or []}
+    labels = _track_labels(files)
     classes = sorted(set(labels.values()))
     rows = []
     for s, ids in sets.items():
@@ -420,10 +417,10 @@ def _split_section(run: Path) -> dict[str, Any] | None:
     }
 
 
-def _training_section(run: Path) -> dict[str, Any] | None:
+def _training_section(files: RunFiles) -> dict[str, Any] | None:
     from genrelens import display
 
-    rows = _read_csv(run / "history.csv")
+    rows = files.csv("history.csv")
     out: dict[str, Any] = {"figures": [], "tables": []}
     if rows:
         history: dict[str, list[float]] = {}
@@ -441,20 +438,20 @@ def _training_section(run: Path) -> dict[str, Any] | None:
         })
         out["tables"].append(_table("Last epochs", list(rows[0]),
                                     [[_number(v) for v in r.values()] for r in rows[-5:]]))
-    config = _read_json(run / "train_config.json")
+    config = files.json("train_config.json")
     if isinstance(config, Mapping):
         out["tables"].extend(tables_from_json(config, title="Training configuration"))
     return out if out["figures"] or out["tables"] else None
 
 
-def _metrics_section(run: Path) -> dict[str, Any] | None:
+def _metrics_section(files: RunFiles) -> dict[str, Any] | None:
     from genrelens import display
 
-    metrics = _read_json(run / "metrics.json")
+    metrics = files.json("metrics.json")
     if metrics is None:
         return None
-    manifest = _read_json(run / "manifest.json") or {}
-    fallback = list((manifest.get("dataset") or {}).get("class_names") or [])
+    manifest = _mapping(files.json("manifest.json"))
+    fallback = list(_mapping(manifest.get("dataset")).get("class_names") or [])
     figures = []
     for where, matrix, names in _find_confusions(metrics):
         for candidate in (names, fallback, [str(i) for i in range(len(matrix))]):
@@ -545,23 +542,31 @@ def _explanation_view(exp: Any, stem: str, config: FeatureConfig,
             "facts": _table(None, ["", "value"], facts)}
 
 
-def _load_explanations(folder: Path) -> tuple[list[tuple[str, Any]], list[str]]:
+def _load_explanations(files: RunFiles,
+                       folder: Path) -> tuple[list[tuple[str, Any]], list[str]]:
     """Explanation pairs (``*.json`` + ``*.npz``) directly in ``folder``, and load errors."""
     from genrelens.explain.explanation import Explanation
 
     found, errors = [], []
-    for path in sorted(folder.glob("*.json")):
-        data = _read_json(path)
+    for path in files.files(folder, "*.json"):
+        data = files.json(path)
         if not (isinstance(data, Mapping) and "method" in data and "arrays" in data):
+            continue
+        if files.file(path.with_suffix(".npz")) is None:
+            errors.append(f"{path.name}: its arrays ({path.with_suffix('.npz').name}) are "
+                          "missing or left out.")
             continue
         try:
             found.append((path.stem, Explanation.load(path)))
         except GenrelensError as exc:
-            errors.append(f"{path.name}: {exc}")
+            message = files.strip_root(str(exc))
+            errors.append(f"{path.name}: {message}")
+            files.leave_out(path, f"it cannot be loaded as an explanation ({message})")
     return found, errors
 
 
-def _track_folders(root: Path) -> list[tuple[Path, Mapping[str, Any] | None, Path]]:
+def _track_folders(files: RunFiles,
+                   root: Path) -> list[tuple[Path, Mapping[str, Any] | None, Path]]:
     """``(track folder, summary or None, folder of the shown explanations)`` under ``root``.
 
     A folder with ``summary.json`` is a track explained by ``genrelens explain`` (its first
@@ -570,17 +575,17 @@ def _track_folders(root: Path) -> list[tuple[Path, Mapping[str, Any] | None, Pat
     """
     tracks: list[tuple[Path, Mapping[str, Any] | None, Path]] = []
     claimed: list[Path] = []
-    for summary_path in sorted(root.rglob("summary.json")):
+    for summary_path in files.files(root, "summary.json", recursive=True):
         folder = summary_path.parent
-        summary = _read_json(summary_path)
-        segments = sorted(p for p in (folder / "segments").glob("*") if p.is_dir())
+        summary = files.json(summary_path)
+        segments = sorted(p for p in (folder / "segments").glob("*") if files.folder(p))
         tracks.append((folder, summary if isinstance(summary, Mapping) else None,
                        segments[0] if segments else folder))
         claimed.append(folder)
-    for folder in sorted(p for p in [root, *root.rglob("*")] if p.is_dir()):
+    for folder in sorted(p for p in [root, *root.rglob("*")] if files.folder(p)):
         if any(folder == c or c in folder.parents for c in claimed):
             continue
-        if any(folder.glob("*.npz")) or any(folder.glob("*.wav")):
+        if files.files(folder, "*.npz") or files.files(folder, "*.wav"):
             tracks.append((folder, None, folder))
     return tracks
 
@@ -609,25 +614,22 @@ def _one_per_kind(paths: list[Path]) -> list[Path]:
     return list(chosen.values())
 
 
-def _explanations_section(run: Path, config: FeatureConfig,
+def _explanations_section(files: RunFiles, config: FeatureConfig,
                           max_seconds: float) -> list[dict[str, Any]] | None:
     from genrelens import display
 
-    root = run / "explanations"
-    if not root.is_dir():
+    root = files.folder("explanations")
+    if root is None:
         return None
-    labels: dict[str, str] = {}
-    dataset = _read_json(run / "dataset.json")
-    if isinstance(dataset, Mapping):
-        labels = {str(t.get("track_id")): str(t.get("label")) for t in dataset.get("tracks") or []}
+    labels = _track_labels(files)
     mel_hz = _mel_hz(config)
     tracks = []
-    for folder, summary, shown in _track_folders(root):
-        exps, errors = _load_explanations(shown)
-        wavs = sorted(folder.glob("*.wav"))
+    for folder, summary, shown in _track_folders(files, root):
+        exps, errors = _load_explanations(files, shown)
+        wavs = files.files(folder, "*.wav")
         if shown != folder:
-            wavs += _one_per_kind(sorted(shown.glob("*_top.wav")))
-        if not exps and not wavs:
+            wavs += _one_per_kind(files.files(shown, "*_top.wav"))
+        if not exps and not wavs and not errors:
             continue
         summary = summary or {}
         track_id = str(summary.get("track_id") or next(
@@ -636,7 +638,8 @@ def _explanations_section(run: Path, config: FeatureConfig,
         view: dict[str, Any] = {"track_id": track_id,
                                 "true_label": summary.get("label") or labels.get(track_id),
                                 "segment": shown.name if shown != folder else None,
-                                "methods": [], "audio": [], "errors": errors}
+                                "methods": [], "audio": [], "errors": errors,
+                                "predicted": None, "spectrogram": None}
         if exps:
             first = exps[0][1]
             k, name = _target_name(first)
@@ -654,7 +657,7 @@ def _explanations_section(run: Path, config: FeatureConfig,
             for stem, exp in sorted(exps, key=_card_order):
                 view["methods"].append(_explanation_view(exp, stem, config, mel_hz))
         for wav in wavs:
-            uri = _wav_uri(wav, max_seconds=max_seconds)
+            uri = _wav_uri(files, wav, max_seconds=max_seconds)
             if uri is not None:
                 label = wav.stem.replace("_", " ")
                 view["audio"].append({"label": label.replace(" top", ": top components"),
@@ -674,16 +677,16 @@ def _table_order(path: Path) -> tuple[int, str]:
     return (_FIRST_TABLES.index(name) if name in _FIRST_TABLES else len(_FIRST_TABLES), name)
 
 
-def _json_files_section(run: Path, folder: str) -> dict[str, Any] | None:
+def _json_files_section(files: RunFiles, folder: str) -> dict[str, Any] | None:
     from genrelens import display
 
-    root = run / folder
-    if not root.is_dir():
+    root = files.folder(folder)
+    if root is None:
         return None
     out: dict[str, Any] = {"figures": [], "tables": []}
     drawn: set[Path] = set()  # files drawn from their data (paths without suffix)
-    for path in sorted(root.rglob("*.csv"), key=_table_order):
-        rows = _read_csv(path)
+    for path in sorted(files.files(root, "*.csv", recursive=True), key=_table_order):
+        rows = files.csv(path)
         if not rows:
             continue
         title = path.relative_to(root).as_posix()
@@ -692,20 +695,22 @@ def _json_files_section(run: Path, folder: str) -> dict[str, Any] | None:
             drawn.add(path.with_suffix(""))
         out["tables"].append(table or _table(title, list(rows[0]),
                                              [[_number(v) for v in r.values()] for r in rows]))
-    for path in sorted(root.rglob("*.json")):
-        data = _read_json(path)
+    for path in files.files(root, "*.json", recursive=True):
+        data = files.json(path)
         title = path.relative_to(root).with_suffix("").as_posix()
         if isinstance(data, Mapping) and {"feature_names", "average", "grid_values"} <= set(data):
             out["figures"].extend(_ale_figures(data, title, display))
             drawn.add(path.with_suffix(""))
         elif data is not None and not path.with_suffix(".csv").is_file():  # CSV shown above
             out["tables"].extend(tables_from_json(data, title=title))
-    for path in sorted(root.rglob("*.png")):
+    for path in files.files(root, "*.png", recursive=True):
         if path.with_suffix("") in drawn:
             continue  # drawn above from its data
+        png = files.png(path)
+        if png is None:
+            continue
         out["figures"].append({
-            "uri": "data:image/png;base64,"
-                   + base64.b64encode(display.compress_png(path.read_bytes())).decode("ascii"),
+            "uri": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
             "caption": f"{path.relative_to(root).as_posix()} (figure saved by the stage)",
         })
     return out if out["figures"] or out["tables"] else None
@@ -772,14 +777,13 @@ def _ale_figures(data: Mapping[str, Any], title: str, display: Any) -> list[dict
 # --------------------------------------------------------------------------- entry points
 
 
-def _real_music_section(run: Path) -> dict[str, Any] | None:
+def _real_music_section(files: RunFiles) -> dict[str, Any] | None:
     """The planted-cue benchmark on real recordings (``RUN/bench-xai/``, written by
     ``genrelens bench-xai DIR --out RUN/bench-xai`` or ``genrelens demo --real-music DIR``)."""
     from genrelens import display
 
-    root = run / "bench-xai"
-    summary = _read_json(root / "summary.json")
-    table = _read_csv(root / "table.csv")
+    summary = files.json("bench-xai/summary.json")
+    table = files.csv("bench-xai/table.csv")
     if not isinstance(summary, Mapping):
         return None
     rows = [{k: _number(v) for k, v in r.items()} for r in table or []]
@@ -831,21 +835,23 @@ def build_context(run_dir: str | os.PathLike[str], *, max_audio_seconds: float =
     run = Path(run_dir)
     if not run.is_dir():
         raise GenrelensError(f"run directory {run} does not exist: run `genrelens demo` first.")
-    config = _feature_config(run)
+    files = RunFiles(run)
+    config = _feature_config(files)
     context = {
         "title": f"genrelens report — {run.resolve().name}",
         "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "run_name": run.resolve().name,
-        "manifest": _manifest_section(run),
-        "dataset": _dataset_section(run, config, max_audio_seconds),
-        "split": _split_section(run),
-        "training": _training_section(run),
-        "metrics": _metrics_section(run),
-        "explanations": _explanations_section(run, config, max_audio_seconds),
-        "global_": _json_files_section(run, "global"),
-        "quality": _json_files_section(run, "xai"),
-        "real_music": _real_music_section(run),
+        "manifest": _manifest_section(files),
+        "dataset": _dataset_section(files, config, max_audio_seconds),
+        "split": _split_section(files),
+        "training": _training_section(files),
+        "metrics": _metrics_section(files),
+        "explanations": _explanations_section(files, config, max_audio_seconds),
+        "global_": _json_files_section(files, "global"),
+        "quality": _json_files_section(files, "xai"),
+        "real_music": _real_music_section(files),
         "feature_config": _table(None, ["", "value"], sorted(config.to_dict().items())),
+        "left_out": dict(files.left_out),
     }
     from genrelens import __version__
 
@@ -884,10 +890,19 @@ def render_report(
     Returns
     -------
     pathlib.Path
+
+    Warns
+    -----
+    UserWarning
+        For each file of the run directory left out of the report (outside the run, or
+        damaged), naming it, the reason and what to do; the report lists them too.
     """
     import jinja2
 
     context = build_context(run_dir, max_audio_seconds=max_audio_seconds)
+    for name, reason in context["left_out"].items():
+        warnings.warn(f"{name!r} was left out of the report: {reason}.", UserWarning,
+                      stacklevel=2)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("genrelens.report", "templates"),
         autoescape=True,

@@ -318,6 +318,8 @@ def fit(
         torch.set_rng_state(resume["torch_rng"])
         history = [dict(row) for row in resume["history"]]
         finished = bool(resume["finished"])
+        if context.is_main:  # last.pt holds the history: repair a damaged or deleted copy
+            write_text(run_dir / HISTORY_FILE, _history_csv(history))
     resumed_from = len(history)
 
     net: nn.Module = model

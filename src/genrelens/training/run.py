@@ -43,6 +43,7 @@ from genrelens.config import FeatureConfig
 from genrelens.data.duplicates import Duplicates
 from genrelens.data.loading import Skip
 from genrelens.errors import DatasetError, ParameterError
+from genrelens.run import RunDirError
 from genrelens.training.config import TrainConfig
 from genrelens.training.distributed import all_reduce_sum, setup, teardown
 from genrelens.training.loop import (
@@ -359,15 +360,31 @@ def _check_same_settings(run_dir: Path, settings: dict[str, Any]) -> None:
 
 
 def read_history(run_dir: str | os.PathLike[str]) -> dict[str, list[float]]:
-    """``RUN/history.csv`` as ``{column: values}`` (empty dict if the file is absent)."""
+    """``RUN/history.csv`` as ``{column: values}`` (empty dict if the file is absent).
+
+    Raises
+    ------
+    RunDirError
+        When the file is damaged (not UTF-8 text, rows cut short or with extra cells, cells
+        that are not numbers); the message names it and how to repair it.
+    """
     path = Path(run_dir) / HISTORY_FILE
     if not path.is_file():
         return {}
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return {}
-    return {key: [float(row[key]) for row in rows] for key in rows[0]}
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+        for line, row in enumerate(rows, start=2):
+            if None in row or None in row.values():
+                raise ValueError(f"line {line} does not have the header's "
+                                 f"{len(reader.fieldnames or ())} cells")
+        return {key: [float(row[key]) for row in rows] for key in rows[0]} if rows else {}
+    except (OSError, ValueError, csv.Error) as exc:  # UnicodeDecodeError is a ValueError
+        raise RunDirError(
+            f"{path} is damaged ({exc}): run the same `genrelens train` command again, which "
+            "rewrites it from last.pt, or delete it (curves.png is then not drawn)."
+        ) from None
 
 
 def _matrix_csv(matrix: list[list[int]], class_names: tuple[str, ...]) -> str:
@@ -446,6 +463,7 @@ def evaluate_run(
     from genrelens.models.inference import predict_proba
 
     run = Path(run_dir)
+    history = read_history(run)  # a damaged file stops the command before any work
     loaded = load_checkpoint(run / CHECKPOINT_FILE)
     split = Split.load(run / SPLIT_FILE)
     if features is None:
@@ -484,7 +502,6 @@ def evaluate_run(
         title = f"{level} level: accuracy {report[level]['accuracy']:.3f} (n={report[level]['n']})"
         _write_png(run / f"confusion_{level}.png",
                    plot_confusion(np.asarray(matrix), loaded.class_names, title=title))
-    history = read_history(run)
     if history:
         _write_png(run / "curves.png", plot_history(history, title=f"{loaded.model_name} training"))
     return metrics
