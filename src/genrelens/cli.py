@@ -9,10 +9,11 @@ exit status 2; anything else is a bug and shows its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from genrelens import __version__
@@ -38,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train music-genre classifiers and explain their predictions.",
     )
     parser.add_argument("--version", action="version", version=f"genrelens {__version__}")
+    parser.add_argument(
+        "--max-duration",
+        type=float,
+        metavar="SECONDS",
+        help="longest audio file any command accepts (default 1800 = 30 min); longer files are "
+        "refused as too_long so that a small file of hours of audio cannot exhaust memory",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for add in _SUBCOMMANDS:
@@ -49,13 +57,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with _max_duration(args.max_duration):
+            return int(args.func(args))
     except GenrelensError as exc:
         print(f"genrelens {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"genrelens {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _max_duration(seconds: float | None) -> Iterator[None]:
+    """Set ``--max-duration`` as the environment variable that worker processes inherit too
+    (:func:`genrelens.audio.resolve_max_seconds`), for the command's duration."""
+    if seconds is None:
+        yield
+        return
+    from genrelens.audio import MAX_SECONDS_ENV, resolve_max_seconds
+
+    seconds = resolve_max_seconds(seconds, name="--max-duration")
+    previous = os.environ.get(MAX_SECONDS_ENV)
+    os.environ[MAX_SECONDS_ENV] = repr(seconds)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(MAX_SECONDS_ENV, None)
+        else:
+            os.environ[MAX_SECONDS_ENV] = previous
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -446,7 +476,7 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
 def _cmd_explain(args: argparse.Namespace) -> int:
     import json
 
-    from genrelens.audio import load_audio, segment_audio
+    from genrelens.audio import load_segments
     from genrelens.errors import ParameterError
     from genrelens.explain.track import explain_track, write_track
     from genrelens.models import load_checkpoint
@@ -460,7 +490,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     checkpoint = _checkpoint_path(args.run)
     loaded = load_checkpoint(checkpoint)
     config = loaded.feature_config
-    segments = segment_audio(load_audio(args.audio, sr=config.sr), config=config, path=args.audio)
+    segments = load_segments(args.audio, config=config)
     fill = _fill_arg(args.fill)
     try:
         index = (

@@ -298,8 +298,9 @@ def _check_probe(
     """Check a model built on the meta device against a file's weights and class names.
 
     Raises :class:`CheckpointError` when the weights' names or shapes differ from the model's,
-    when a weight is NaN or infinite, when the model cannot take one segment of ``config``, or when its number of outputs is not
-    the number of class names; nothing of the model's size is allocated.
+    when a weight is NaN or infinite, when the model cannot take one segment of ``config``, or
+    when its number of outputs is not the number of class names; nothing of the model's size
+    is allocated.
     """
     file, name = where
     own = {key: tuple(value.shape) for key, value in probe.state_dict().items()}

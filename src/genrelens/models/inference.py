@@ -3,8 +3,9 @@
 :func:`predict_logits` / :func:`predict_proba` batch a model over unedited segments (the
 explanation methods, which run models on *edited* inputs, go through
 :mod:`genrelens.explain.engine` instead). :func:`predict_files` turns audio files into genre
-distributions: load, cut into segments, log-mel with the checkpoint's
-:class:`~genrelens.config.FeatureConfig`, average the segments' probabilities. A file that
+distributions: load and cut into segments a batch at a time, log-mel with the checkpoint's
+:class:`~genrelens.config.FeatureConfig` (:func:`~genrelens.features.log_mel_file`, bounded
+memory, files over the maximum duration refused), average the segments' probabilities. A file that
 cannot be used is reported as a :class:`~genrelens.data.loading.Skip` and the others go on.
 
 :func:`check_outputs` is the one check of what a model returned, used wherever genrelens runs a
@@ -19,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -187,29 +187,25 @@ def predict_files(
         Files that could not be used, with the reason (``missing``, ``undecodable``,
         ``too_short``, ...) and message.
     """
-    from genrelens.audio import segment_audio
-    from genrelens.data.dataset import Track
-    from genrelens.data.loading import Skip, iter_audio
-    from genrelens.features import log_mel
+    from tqdm.auto import tqdm
+
+    from genrelens.data.loading import Skip
+    from genrelens.features import log_mel_file
 
     config = loaded.feature_config
-    tracks = [Track(track_id=str(p), path=Path(p), label="") for p in paths]
+    paths = [str(p) for p in paths]
     predictions: list[FilePrediction] = []
     skipped: list[Skip] = []
-    for item in iter_audio(tracks, sr=config.sr, progress=progress, desc="predicting"):
-        if isinstance(item, Skip):
-            skipped.append(item)
-            continue
+    for path in tqdm(paths, desc="predicting", unit="file", disable=not progress, leave=False):
         try:
-            segments = segment_audio(item.y, config=config)
+            logmel = log_mel_file(path, config=config)
         except AudioLoadError as exc:
-            path = str(item.track.path)
-            skipped.append(Skip(item.track.track_id, path, exc.reason, f"{path}: {exc}"))
+            skipped.append(Skip(path, path, exc.reason, str(exc)))
             continue
-        probs = predict_proba(loaded.model, log_mel(segments, config=config), batch_size=batch_size)
+        probs = predict_proba(loaded.model, logmel, batch_size=batch_size)
         predictions.append(
             FilePrediction(
-                path=str(item.track.path),
+                path=path,
                 class_names=loaded.class_names,
                 segment_probabilities=probs,
                 probabilities=probs.mean(axis=0),
