@@ -12,7 +12,8 @@ from genrelens.errors import CheckpointError, ParameterError
 from genrelens.explain import components as components_mod
 from genrelens.explain.api import explain
 from genrelens.models import get_model, load_checkpoint, save_checkpoint
-from genrelens.models.inference import predict_logits
+from genrelens.models.checkpoint import LoadedModel
+from genrelens.models.inference import predict_files, predict_logits
 
 CONFIG = FeatureConfig(
     sr=8000, n_fft=512, hop_length=128, n_mels=16, segment_seconds=1.0, segment_hop_seconds=1.0
@@ -112,6 +113,16 @@ def test_predict_logits_names_the_input_with_a_nan_output():
     x[3] = -10.0
     with pytest.raises(ParameterError, match=r"NaN or infinite output\(s\).*input 3, class 0"):
         predict_logits(_NaNModel(), x, batch_size=2)
+
+
+def test_predict_files_names_the_file_where_outputs_turned_nan(tmp_path):
+    model = _NaNModel()
+    with torch.no_grad():
+        model.conv.bias.fill_(float("nan"))  # NaN for every segment
+    loaded = LoadedModel(model=model, model_name="custom", model_args={},
+                         feature_config=CONFIG, class_names=CLASSES, extra={}, versions={})
+    with pytest.raises(ParameterError, match=r"clip\.wav: segments as inputs: .*NaN or infinite"):
+        predict_files(loaded, [_clip(tmp_path / "clip.wav")])
 
 
 @pytest.mark.parametrize("method", ["occlusion", "lime", "gradcam", "ig"])

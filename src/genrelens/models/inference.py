@@ -202,7 +202,10 @@ def predict_files(
         except AudioLoadError as exc:
             skipped.append(Skip(path, path, exc.reason, str(exc)))
             continue
-        probs = predict_proba(loaded.model, logmel, batch_size=batch_size)
+        try:
+            probs = predict_proba(loaded.model, logmel, batch_size=batch_size)
+        except ParameterError as exc:  # the inputs it names are this file's segments
+            raise ParameterError(f"{path}: segments as inputs: {exc}") from None
         predictions.append(
             FilePrediction(
                 path=path,
