@@ -25,8 +25,9 @@ No other exception escapes :func:`load_audio` for bad file *contents* (this is t
 random and mangled bytes); wrong *parameters* raise :class:`~genrelens.errors.ParameterError`.
 
 **Maximum duration.** A file longer than :data:`MAX_SECONDS` (30 minutes) raises
-``AudioLoadError(reason="too_long")`` as soon as decoding passes the limit, so a small file that
-decodes to hours of audio (a FLAC of near-silence compresses about 1000:1) cannot exhaust memory.
+``AudioLoadError(reason="too_long")`` before decoding when its header gives its length, else as
+soon as decoding passes the limit, so a small file that decodes to hours of audio (a FLAC of
+near-silence) cannot exhaust memory.
 ``max_seconds=`` raises the limit per call; the environment variable ``GENRELENS_MAX_DURATION``
 (set by ``genrelens --max-duration SECONDS``, inherited by worker processes) for a whole run.
 
