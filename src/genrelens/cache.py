@@ -63,13 +63,12 @@ from genrelens import __version__
 from genrelens._io import atomic_path, write_json
 from genrelens._parallel import check_jobs, ordered_map
 from genrelens._terminal import printable
-from genrelens.audio import load_audio, segment_audio
 from genrelens.config import FeatureConfig
 from genrelens.data.check import file_sha256
 from genrelens.data.dataset import Dataset, Track
 from genrelens.data.loading import Skip
 from genrelens.errors import AudioLoadError, CacheError, ParameterError
-from genrelens.features import log_mel
+from genrelens.features import log_mel_file
 from genrelens.lock import locked
 
 __all__ = [
@@ -387,9 +386,8 @@ def _prepare_track(track: Track, *, config: FeatureConfig, entries: Path) -> _Ou
 
 
 def _compute_track(path: Path, *, config: FeatureConfig) -> np.ndarray:
-    """Log-mels of all segments of one file, batched: (n_segments, n_mels, n_frames) float32."""
-    segments = segment_audio(load_audio(path, sr=config.sr), config=config, path=path)
-    return log_mel(segments, config=config)
+    """Log-mels of all segments of one file: (n_segments, n_mels, n_frames) float32."""
+    return log_mel_file(path, config=config)
 
 
 def _entry_segments(entry: Path) -> int | None:

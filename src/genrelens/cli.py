@@ -17,7 +17,7 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train music-genre classifiers and explain their predictions.",
     )
     parser.add_argument("--version", action="version", version=f"genrelens {__version__}")
+    parser.add_argument(
+        "--max-duration",
+        type=float,
+        metavar="SECONDS",
+        help="longest audio file any command accepts (default 1800 = 30 min); longer files are "
+        "refused as too_long so that a small file of hours of audio cannot exhaust memory",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for add in _SUBCOMMANDS:
@@ -70,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stack.enter_context(locked(folder, what="output folder"))
             for folder in getattr(args, "writable", _nothing)(args):
                 check_writable(folder)
+            stack.enter_context(_max_duration(args.max_duration))
             return int(args.func(args))
     except (GenrelensError, OSError) as exc:
         error = exc if isinstance(exc, GenrelensError) else _storage_error(exc, folders)
@@ -102,6 +110,27 @@ def _storage_error(exc: OSError, folders: list[Path]) -> GenrelensError | None:
     file that names no path), named after its file or else the command's output folder."""
     where = exc.filename or (folders[0] if folders else None)
     return None if where is None else storage_error(exc, where)
+
+
+@contextlib.contextmanager
+def _max_duration(seconds: float | None) -> Iterator[None]:
+    """Set ``--max-duration`` as the environment variable that worker processes inherit too
+    (:func:`genrelens.audio.resolve_max_seconds`), for the command's duration."""
+    if seconds is None:
+        yield
+        return
+    from genrelens.audio import MAX_SECONDS_ENV, resolve_max_seconds
+
+    seconds = resolve_max_seconds(seconds, name="--max-duration")
+    previous = os.environ.get(MAX_SECONDS_ENV)
+    os.environ[MAX_SECONDS_ENV] = repr(seconds)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(MAX_SECONDS_ENV, None)
+        else:
+            os.environ[MAX_SECONDS_ENV] = previous
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -518,7 +547,7 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
 def _cmd_explain(args: argparse.Namespace) -> int:
     import json
 
-    from genrelens.audio import load_audio, segment_audio
+    from genrelens.audio import load_segments
     from genrelens.errors import ParameterError
     from genrelens.explain.track import claim_out, explain_track, write_track
     from genrelens.models import load_checkpoint
@@ -533,7 +562,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     checkpoint = _checkpoint_path(args.run)
     loaded = load_checkpoint(checkpoint)
     config = loaded.feature_config
-    segments = segment_audio(load_audio(args.audio, sr=config.sr), config=config, path=args.audio)
+    segments = load_segments(args.audio, config=config)
     try:
         index = (
             None if args.segments is None else [int(i) for i in csv(args.segments, "--segments")]

@@ -286,7 +286,7 @@ def _data(run: RunDir, data_path: Path, *, config: FeatureConfig, seed: int,
     """Check the dataset, record per-track durations, write the split and example excerpts."""
     import soundfile as sf
 
-    from genrelens.audio import load_audio, segment_audio
+    from genrelens.audio import load_segments
     from genrelens.data import default_split, open_dataset
     from genrelens.data.check import check_dataset
     from genrelens.explain.listen import write_wav
@@ -311,7 +311,7 @@ def _data(run: RunDir, data_path: Path, *, config: FeatureConfig, seed: int,
                      None)
         if track is None:
             continue
-        segments = segment_audio(load_audio(track.path, sr=config.sr), config=config)
+        segments = load_segments(track.path, config=config)
         middle = segments.shape[0] // 2
         name = f"examples/{k:02d}_{safe_file_name(label)}.wav"
         write_wav(run.path(name), segments[middle], sr=config.sr)
@@ -374,7 +374,7 @@ def _evaluate(run: RunDir, *, cache: Path, progress: bool) -> dict[str, Any]:
 def _explain(run: RunDir, data_path: Path, *, settings: DemoSettings,
              progress: bool) -> dict[str, Any]:
     """Explain the middle segment of a few test tracks of different genres."""
-    from genrelens.audio import load_audio, segment_audio
+    from genrelens.audio import load_segments
     from genrelens.data import Split, open_dataset
     from genrelens.explain.listen import write_wav
     from genrelens.explain.track import explain_track, write_track
@@ -394,7 +394,7 @@ def _explain(run: RunDir, data_path: Path, *, settings: DemoSettings,
     index = []
     for number, track in enumerate(chosen, start=1):
         _say(f"  explaining {track.track_id} ({number}/{len(chosen)})")
-        segments = segment_audio(load_audio(track.path, sr=config.sr), config=config)
+        segments = load_segments(track.path, config=config)
         middle = segments.shape[0] // 2
         folder = run.path("explanations", safe_file_name(track.track_id))
         results = explain_track(loaded, segments, config=config, methods=EXPLAIN_METHODS,

@@ -1,7 +1,7 @@
 """Batch loading: decode many tracks, skip and report the bad ones, finish the rest.
 
-:func:`iter_audio` decodes a dataset's files in turn in this process (used by ``genrelens
-predict``; ``data check`` and ``prepare`` decode in worker processes through
+:func:`iter_audio` decodes a dataset's files in turn in this process (``data check`` and
+``prepare`` decode in worker processes through
 :func:`genrelens._parallel.ordered_map` and report the same :class:`Skip`). A file that cannot
 be used becomes a :class:`Skip` with the :class:`~genrelens.errors.AudioLoadError` reason;
 nothing else is lost.

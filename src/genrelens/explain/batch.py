@@ -288,7 +288,7 @@ def explain_track_task(task: TrackTask) -> dict[str, Any]:
     """
     import torch
 
-    from genrelens.audio import load_audio, segment_audio
+    from genrelens.audio import load_segments
     from genrelens.explain.track import explain_track
 
     start = time.perf_counter()
@@ -297,8 +297,7 @@ def explain_track_task(task: TrackTask) -> dict[str, Any]:
     try:
         loaded = _loaded_model(task.checkpoint)
         config = loaded.feature_config
-        segments = segment_audio(load_audio(task.path, sr=config.sr), config=config,
-                                 path=task.path)
+        segments = load_segments(task.path, config=config)
         results = explain_track(
             loaded, segments, config=config, methods=task.methods, kinds=task.kinds,
             n_samples=task.n_samples, fill=task.fill, random_state=task.seed,

@@ -415,6 +415,11 @@ def from_map(
         )
     config, n_mels, n_frames = _resolve_shape(config, cmap.shape[0], cmap.shape[1])
     n = int(cmap.max()) + 1 if cmap.size else 0
+    if n == 0:
+        raise ParameterError(
+            f"component_map of shape {cmap.shape} holds no component (every cell is -1): expected "
+            "ids 0..M-1 with M >= 1 marking the regions to explain."
+        )
     _check_map(cmap, n_components=n, shape=(n_mels, n_frames))
     extents = []
     for j in range(n):

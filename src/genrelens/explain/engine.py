@@ -43,6 +43,7 @@ from torch import nn
 from genrelens.errors import ParameterError
 from genrelens.explain.components import Components
 from genrelens.explain.fill import Fill
+from genrelens.models.inference import check_outputs
 
 __all__ = [
     "EngineResult",
@@ -252,12 +253,7 @@ def _run_batch(
             if "out of memory" not in str(exc).lower() or stop - start == 1:
                 raise
             stop = start + (stop - start) // 2
-    y = torch.as_tensor(y)
-    if y.ndim != 2 or y.shape[0] != stop - start:
-        raise ParameterError(
-            f"model returned shape {tuple(y.shape)} for a batch of {stop - start}: expected "
-            f"({stop - start}, n_classes)."
-        )
+    y = check_outputs(y, n_inputs=stop - start, first=start)
     out = y.detach().to(device="cpu", dtype=torch.float64).numpy()
     return (softmax(out) if output == "probabilities" else out), stop - start
 

@@ -56,6 +56,7 @@ from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import resolve_fill
+from genrelens.models.inference import check_outputs
 
 __all__ = [
     "grad_cam",
@@ -294,6 +295,7 @@ def grad_cam_maps(
     GradCAMResult
     """
     _check_output(output)
+    _check_module(model, method="gradcam")
     with _gradients_on(), _eval_mode(model):
         x = _as_input(logmel)
         name, module = _resolve_layer(model, layer, x)
@@ -374,6 +376,7 @@ def integrated_gradients_maps(
     IGResult
     """
     _check_output(output)
+    _check_module(model, method="ig")
     _check_positive_int("n_steps", n_steps)
     _check_positive_int("batch_size", batch_size)
     alphas, weights = quadrature(n_steps, rule=rule)
@@ -468,6 +471,15 @@ def _check_output(output: str) -> None:
         raise ParameterError(f"output={output!r} is invalid: expected one of {_OUTPUTS}.")
 
 
+def _check_module(model: object, *, method: str) -> None:
+    if not isinstance(model, nn.Module):
+        raise ParameterError(
+            f"model is {_describe(model)}: method={method!r} needs a torch.nn.Module (it runs "
+            "backward passes through the model's layers); wrap the function in an nn.Module, or "
+            "explain it with a perturbation method (lime, kernel_shap, hybrid, occlusion)."
+        )
+
+
 def _check_positive_int(name: str, value: object) -> None:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
         raise ParameterError(f"{name}={value!r} is invalid: expected a positive integer.")
@@ -485,12 +497,7 @@ def _as_input(logmel: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def _scores(model: nn.Module, x: torch.Tensor, output: str) -> torch.Tensor:
-    logits = model(x)
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != x.shape[0]:
-        raise ParameterError(
-            f"model returned {_describe(logits)} for an input of shape {tuple(x.shape)}: expected "
-            "logits of shape (batch, n_classes)."
-        )
+    logits = check_outputs(model(x), n_inputs=x.shape[0])
     return torch.softmax(logits, dim=-1) if output == "probabilities" else logits  # logits, raw
 
 

@@ -189,12 +189,11 @@ def analyse_segments(
 
 def segment_waveform(segments: RunSegments, i: int) -> np.ndarray:
     """The waveform ``(segment_samples,)`` of selected segment ``i`` (for stem components)."""
-    from genrelens.audio import load_audio, segment_audio
+    from genrelens.audio import load_segments
 
     config = segments.config
     track = segments.dataset.track(str(segments.features.track_ids[i]))
-    y = load_audio(track.path, sr=config.sr)
-    return segment_audio(y, config=config)[int(segments.features.segment_index[i])]
+    return load_segments(track.path, config=config)[int(segments.features.segment_index[i])]
 
 
 def segment_cue_mask(segments: RunSegments, i: int) -> np.ndarray | None:

@@ -240,7 +240,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> LoadedModel:
     ------
     CheckpointError
         Missing file; pickled code (refused without executing it); missing keys (named);
-        an unknown format or model name; weights that do not fit the model (names listed).
+        an unknown format or model name; weights that do not fit the model (names listed,
+        checked before the model is allocated); NaN or infinite weights (named); class names
+        that are not one per output.
     """
     file = Path(path)
     data = read_checkpoint_dict(file)
@@ -258,20 +260,21 @@ def load_checkpoint(path: str | os.PathLike[str]) -> LoadedModel:
             f"checkpoint {file} holds model {name!r}, which is not registered: expected one of "
             f"{list(available_models())} (import the module that registers it first)."
         )
-    try:
-        config = FeatureConfig.from_dict(dict(data["feature_config"]))
-        model = get_model(name, **dict(data["model_args"]))
-    except (GenrelensError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint {file} has invalid settings: {exc}") from None
     state = data["state_dict"]
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {file} has a state_dict of type {type(state).__name__}.")
-    own = {key: tuple(value.shape) for key, value in model.state_dict().items()}
-    problems = state_dict_mismatch(own, state)
-    if problems:
-        raise CheckpointError(f"checkpoint {file} does not fit model {name!r}: {problems}.")
-    model.load_state_dict(state, strict=True)
     class_names = tuple(str(c) for c in data["class_names"])
+    try:
+        config = FeatureConfig.from_dict(dict(data["feature_config"]))
+        # The meta device allocates nothing: model_args asking for huge layers cost no memory
+        # until they are known to match the weights the file actually holds.
+        with torch.device("meta"):
+            probe = get_model(name, **dict(data["model_args"]))
+    except (GenrelensError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {file} has invalid settings: {exc}") from None
+    _check_probe(probe, state=state, config=config, class_names=class_names, where=(file, name))
+    model = get_model(name, **dict(data["model_args"]))
+    model.load_state_dict(state, strict=True)
     model.eval()
     return LoadedModel(
         model=model,
@@ -282,6 +285,55 @@ def load_checkpoint(path: str | os.PathLike[str]) -> LoadedModel:
         extra=dict(data.get("extra") or {}),
         versions=dict(data["versions"]),
     )
+
+
+def _check_probe(
+    probe: nn.Module,
+    *,
+    state: Mapping[str, Any],
+    config: FeatureConfig,
+    class_names: tuple[str, ...],
+    where: tuple[Path, str],
+) -> None:
+    """Check a model built on the meta device against a file's weights and class names.
+
+    Raises :class:`CheckpointError` when the weights' names or shapes differ from the model's,
+    when a weight is NaN or infinite, when the model cannot take one segment of ``config``, or
+    when its number of outputs is not the number of class names; nothing of the model's size
+    is allocated.
+    """
+    file, name = where
+    own = {key: tuple(value.shape) for key, value in probe.state_dict().items()}
+    problems = state_dict_mismatch(own, state)
+    if problems:
+        raise CheckpointError(f"checkpoint {file} does not fit model {name!r}: {problems}.")
+    broken = [
+        key for key, value in state.items()
+        if value.is_floating_point() and not bool(torch.isfinite(value).all())
+    ]
+    if broken:
+        more = f" and {len(broken) - 6} more" if len(broken) > 6 else ""
+        raise CheckpointError(
+            f"checkpoint {file} holds NaN or infinite weights in {', '.join(broken[:6])}{more}: "
+            "the training diverged or the file was damaged; use an earlier checkpoint or retrain "
+            "(e.g. with a lower learning rate)."
+        )
+    shape = (1, 1, config.n_mels, config.n_frames)
+    try:
+        with torch.no_grad():
+            out = probe.eval()(torch.empty(shape, device="meta"))
+    except (RuntimeError, ValueError) as exc:
+        raise CheckpointError(
+            f"checkpoint {file}: model {name!r} cannot take one segment of its feature_config "
+            f"(input shape {shape}): {exc}"
+        ) from None
+    n_outputs = out.shape[-1] if isinstance(out, torch.Tensor) and out.ndim == 2 else None
+    if n_outputs != len(class_names):
+        raise CheckpointError(
+            f"checkpoint {file} lists {len(class_names)} class_names {list(class_names)} but "
+            f"model {name!r} gives {n_outputs} outputs per segment; the checkpoint was edited "
+            "or written by another tool: re-save it with one class name per output."
+        )
 
 
 def state_dict_mismatch(

@@ -3,9 +3,16 @@
 :func:`predict_logits` / :func:`predict_proba` batch a model over unedited segments (the
 explanation methods, which run models on *edited* inputs, go through
 :mod:`genrelens.explain.engine` instead). :func:`predict_files` turns audio files into genre
-distributions: load, cut into segments, log-mel with the checkpoint's
-:class:`~genrelens.config.FeatureConfig`, average the segments' probabilities. A file that
+distributions: load and cut into segments a batch at a time, log-mel with the checkpoint's
+:class:`~genrelens.config.FeatureConfig` (:func:`~genrelens.features.log_mel_file`, bounded
+memory, files over the maximum duration refused), average the segments' probabilities. A file that
 cannot be used is reported as a :class:`~genrelens.data.loading.Skip` and the others go on.
+
+:func:`check_outputs` is the one check of what a model returned, used wherever genrelens runs a
+model (here, the perturbation engine, the gradient methods): a real tensor or array of shape
+``(batch, n_classes)`` with ``n_classes >= 1``, every value finite. A NaN or infinite output
+stops with a :class:`~genrelens.errors.ParameterError` naming the inputs and classes where it
+appeared, never a ``nan`` probability printed as a result.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,7 +30,56 @@ from genrelens.errors import AudioLoadError, ParameterError
 from genrelens.models.checkpoint import LoadedModel
 from genrelens.models.layers import check_positive_int
 
-__all__ = ["predict_logits", "predict_proba", "FilePrediction", "predict_files"]
+__all__ = ["predict_logits", "predict_proba", "FilePrediction", "predict_files", "check_outputs"]
+
+
+def check_outputs(y: Any, *, n_inputs: int, first: int = 0) -> torch.Tensor:
+    """What a model returned for a batch of ``n_inputs`` inputs, checked, as a tensor.
+
+    Parameters
+    ----------
+    y : object
+        The model's return value.
+    n_inputs : int
+        The batch size it was given.
+    first : int
+        Number of the batch's first input among all inputs of the call, so that the error
+        names inputs by their overall number.
+
+    Returns
+    -------
+    torch.Tensor, shape (n_inputs, n_classes)
+        ``y`` itself when it is a tensor (its autograd graph kept), else a tensor of it.
+
+    Raises
+    ------
+    ParameterError
+        If ``y`` is not a real tensor or array of shape ``(n_inputs, n_classes)`` with at least
+        one class, or holds NaN or infinite values (the message names the first such input and
+        class and how many there are).
+    """
+    out = y
+    if isinstance(y, np.ndarray) and (np.issubdtype(y.dtype, np.floating)
+                                      or np.issubdtype(y.dtype, np.integer)):
+        out = torch.from_numpy(y)
+    expected = f"expected a real tensor of shape ({n_inputs}, n_classes) with n_classes >= 1"
+    if not isinstance(out, torch.Tensor) or out.is_complex() or out.dtype == torch.bool:
+        kind = f"a {type(y).__name__}" + (f" of dtype {y.dtype}" if hasattr(y, "dtype") else "")
+        raise ParameterError(f"model returned {kind} for a batch of {n_inputs}: {expected}.")
+    if out.ndim != 2 or out.shape[0] != n_inputs or out.shape[1] == 0:
+        raise ParameterError(
+            f"model returned shape {tuple(out.shape)} for a batch of {n_inputs}: {expected}."
+        )
+    bad = ~torch.isfinite(out.detach())
+    if bad.any():
+        rows, cols = torch.nonzero(bad, as_tuple=True)
+        raise ParameterError(
+            f"model returned {int(bad.sum())} NaN or infinite output(s) for inputs "
+            f"{first + int(rows.min())}..{first + int(rows.max())} (first: input "
+            f"{first + int(rows[0])}, class {int(cols[0])}); its weights or its computation "
+            "overflow: check the checkpoint (retrain or restore it) or the model function."
+        )
+    return out
 
 
 def predict_logits(
@@ -55,7 +111,8 @@ def predict_logits(
             if isinstance(batch, np.ndarray):
                 batch = torch.from_numpy(np.array(batch, dtype=np.float32))
             batch = batch.to(torch.float32)
-            outputs.append(model(batch.unsqueeze(1) if batch.ndim == 3 else batch).float())
+            y = model(batch.unsqueeze(1) if batch.ndim == 3 else batch)
+            outputs.append(check_outputs(y, n_inputs=batch.shape[0], first=start).float())
     if not outputs:
         raise ParameterError(f"x has shape {tuple(data.shape)}: expected at least one segment.")
     return torch.cat(outputs).numpy()
@@ -130,29 +187,28 @@ def predict_files(
         Files that could not be used, with the reason (``missing``, ``undecodable``,
         ``too_short``, ...) and message.
     """
-    from genrelens.audio import segment_audio
-    from genrelens.data.dataset import Track
-    from genrelens.data.loading import Skip, iter_audio
-    from genrelens.features import log_mel
+    from tqdm.auto import tqdm
+
+    from genrelens.data.loading import Skip
+    from genrelens.features import log_mel_file
 
     config = loaded.feature_config
-    tracks = [Track(track_id=str(p), path=Path(p), label="") for p in paths]
+    paths = [str(p) for p in paths]
     predictions: list[FilePrediction] = []
     skipped: list[Skip] = []
-    for item in iter_audio(tracks, sr=config.sr, progress=progress, desc="predicting"):
-        if isinstance(item, Skip):
-            skipped.append(item)
+    for path in tqdm(paths, desc="predicting", unit="file", disable=not progress, leave=False):
+        try:
+            logmel = log_mel_file(path, config=config)
+        except AudioLoadError as exc:
+            skipped.append(Skip(path, path, exc.reason, str(exc)))
             continue
         try:
-            segments = segment_audio(item.y, config=config)
-        except AudioLoadError as exc:
-            path = str(item.track.path)
-            skipped.append(Skip(item.track.track_id, path, exc.reason, f"{path}: {exc}"))
-            continue
-        probs = predict_proba(loaded.model, log_mel(segments, config=config), batch_size=batch_size)
+            probs = predict_proba(loaded.model, logmel, batch_size=batch_size)
+        except ParameterError as exc:  # the inputs it names are this file's segments
+            raise ParameterError(f"{path}: segments as inputs: {exc}") from None
         predictions.append(
             FilePrediction(
-                path=str(item.track.path),
+                path=path,
                 class_names=loaded.class_names,
                 segment_probabilities=probs,
                 probabilities=probs.mean(axis=0),
