@@ -11,7 +11,7 @@ from genrelens import cache as cache_mod
 from genrelens.cache import config_dir, load_features, prepare
 from genrelens.config import FeatureConfig
 from genrelens.data import open_dataset
-from genrelens.errors import CacheError
+from genrelens.errors import CacheError, StorageError
 
 CONFIG = FeatureConfig()  # 7-s tones give 2 segments of 3 s
 
@@ -136,8 +136,8 @@ def test_a_full_disk_is_reported_with_the_space_needed(data_dir, tmp_path, monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(np.lib.format, "write_array_header_1_0", full)
-    with pytest.raises(CacheError, match=r"\.npy: cannot write the consolidated features "
-                       r"\(\[Errno 28\] No space left on device\); they need 1\.1 MB free"):
+    with pytest.raises(StorageError, match=r"\.npy: no space left on its file system \(it "
+                       r"needs 1\.0 MiB,"):
         _load(data_dir, tmp_path)
     assert _assembled(tmp_path) == []
 

@@ -48,13 +48,16 @@ _FULL_BYTES = 1 << 20
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], *, size: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
 
     Parameters
     ----------
     path : path-like
         The final destination. Its parent folder is created if needed.
+    size : int, optional
+        The file's size in bytes when the caller knows it: a full disk's error then names it
+        as the space needed.
 
     Yields
     ------
@@ -82,7 +85,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp_path, final)
     except BaseException as exc:
         written = tmp_path.stat().st_size if tmp_path.exists() else 0
-        error = storage_error(exc, final, written=written)  # free space as the write failed
+        # free space as the write failed
+        error = storage_error(exc, final, written=written, needed=size)
         tmp_path.unlink(missing_ok=True)
         if error is None:
             raise
@@ -102,7 +106,8 @@ def umask() -> int:
 
 
 def storage_error(
-    exc: BaseException, path: str | os.PathLike[str], *, written: int = 0
+    exc: BaseException, path: str | os.PathLike[str], *, written: int = 0,
+    needed: int | None = None,
 ) -> StorageError | None:
     """The :class:`StorageError` that ``exc``, raised while writing ``path``, stands for.
 
@@ -116,6 +121,8 @@ def storage_error(
         The file or folder being written.
     written : int
         Bytes already written when the write failed (the space needed is more than that).
+    needed : int, optional
+        The file's full size, when known: named as the space needed.
 
     Returns
     -------
@@ -134,10 +141,11 @@ def storage_error(
         code = errno.ENOSPC
     message = f"cannot write {path}: {_STORAGE_ERRNOS[code]}"
     if code in (errno.ENOSPC, errno.EDQUOT):
-        needed = f"more than {_size(written)}" if written else "some space"
+        space = (_size(needed) if needed else f"more than {_size(written)}" if written
+                 else "some space")
         free_text = "" if free is None else f", {_size(free)} free"
         return StorageError(
-            f"{message} (it needs {needed}{free_text}): free some space or write elsewhere."
+            f"{message} (it needs {space}{free_text}): free some space or write elsewhere."
         )
     if code in (errno.EROFS, errno.EACCES, errno.EPERM):
         return StorageError(f"{message}: make it writable or choose another output location.")

@@ -612,19 +612,13 @@ def _assembled(
                       dtype=np.float32)
     header = {"descr": np.lib.format.dtype_to_descr(buffer.dtype), "fortran_order": False,
               "shape": shape}
-    try:
-        with atomic_path(path) as tmp, tmp.open("wb") as f:
-            np.lib.format.write_array_header_1_0(f, header)
-            for track, record in rows:
-                part = buffer[: record["n_segments"]]
-                _read_entry(root, track, record, out=part)
-                f.write(part.data)
-    except OSError as exc:
-        raise CacheError(
-            f"{path}: cannot write the consolidated features ({exc}); they need "
-            f"{math.prod(shape) * 4 / 1e6:,.1f} MB free in {path.parent}: free space there or "
-            "use a cache folder on a larger disk."
-        ) from exc
+    with atomic_path(path, size=128 + math.prod(shape) * buffer.itemsize) as tmp, \
+            tmp.open("wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        for track, record in rows:
+            part = buffer[: record["n_segments"]]
+            _read_entry(root, track, record, out=part)
+            f.write(part.data)
     return np.load(path, mmap_mode="r")
 
 
