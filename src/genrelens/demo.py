@@ -443,7 +443,7 @@ def _real_music(run: RunDir, folder: Path, *, settings: DemoSettings, config: Fe
                         n_samples=settings.n_samples, seed=settings.seed, config=config,
                         progress=progress)
     return {"n_files": summary["n_files"], "n_explained": summary["n_explained"],
-            "test_accuracy": summary["accuracy"]["test"]}
+            "test_accuracy": {kind: acc["test"] for kind, acc in summary["accuracy"].items()}}
 
 
 def _report(run: RunDir) -> dict[str, Any]:
