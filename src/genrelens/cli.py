@@ -980,8 +980,8 @@ def _add_bench_xai(sub: argparse._SubParsersAction) -> None:
         help="Planted-cue benchmark on real recordings: do explanations find known sounds?",
         description="Cut 3-s excerpts from the audio files under DIR (files split into "
         "train/valid/test), keep each excerpt as it is and once with each kind of planted "
-        "sound (tonal, percussive, timbral; loud, medium, subtle), train a model to tell them "
-        "apart, and score every method x component kind x fill against the planted sound's "
+        "sound (tonal, percussive, timbral; loud, medium, subtle), train one model per cue kind "
+        "to tell it from the plain music, and score every method x component kind x fill against the planted sound's "
         "box (pointing game on components and cells, relevance mass, rank, deletion/insertion), "
         "beside chance and a random explanation. `bash scripts/fetch_real_music.sh DIR` "
         "fetches freely licensed music for it. Writes tables, per-excerpt results and a plot "

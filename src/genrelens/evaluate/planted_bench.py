@@ -38,7 +38,7 @@ Files written to ``OUT``::
     rows.csv          one row per excerpt x method x kind x fill
     table.csv         means by cue kind x level x method x kind x fill (+ chance, random)
     summary.json      parameters, the audio files with sha256 and their sources, the
-                      model's accuracy, the headline table and timings
+                      accuracy of each cue kind's model, the headline table and timings
     bench.png         pointing game by method and fill (tf grid), per cue kind
 
 Gradient methods: Integrated Gradients uses the fill as its baseline; Grad-CAM does not use a
@@ -123,7 +123,7 @@ def bench_xai(
         local event, which global average pooling dilutes; with averaging the ``cnn`` did not
         learn the cues from a thousand excerpts) and ``{}`` otherwise.
     only_correct : bool, default True
-        Explain only planted test excerpts the model classifies correctly.
+        Explain only planted test excerpts their cue kind's model classifies correctly.
     seed : int
         Seeds excerpts, planting, training and explanations.
     config : FeatureConfig, optional
@@ -340,7 +340,7 @@ def _train(data: dict[str, Any], *, kind: str, out: Path, config: FeatureConfig,
 
 def _choose_test(data: dict[str, Any], correct: set[int] | None, *, per_level: int,
                  seed: int) -> list[int]:
-    """Planted test excerpts that the model classifies correctly (so it uses the cue; all of
+    """Planted test excerpts that their model classifies correctly (so it uses the cue; all of
     them when ``correct`` is None), ``per_level`` per cue kind and level (fewer where there
     are fewer)."""
     rng = np.random.default_rng(seed + 1)
