@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install genrelens with everything (tests, Dask, the lime/shap/captum references for the
 # benchmarks, scikit-image for superpixels) into ./.venv, from nothing.
-# torch is pinned to 2.13.0 and installed first, so that nothing else pulls another build.
+# The package accepts torch>=2.1,<3 (pyproject.toml); this script installs the tested pin,
+# torch 2.13.0, first, so that nothing else pulls another build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
