@@ -76,3 +76,29 @@ def write_music_folder(folder: Path, *, n_files: int = 4, seconds: float = 13.0)
 def make_music_folder():
     """The :func:`write_music_folder` helper: ``make_music_folder(tmp_path / "music")``."""
     return write_music_folder
+
+
+#: The front end of :func:`tiny_run`: 8 kHz, 32 mels, 1-s segments (fast to explain).
+TINY_CONFIG_ARGS = dict(sr=8000, n_fft=512, hop_length=128, n_mels=32, segment_seconds=1.0,
+                        segment_hop_seconds=1.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A run folder ``RUN/checkpoint.pt`` (a 4-block CNN, 3 classes, seeded weights, front end
+    :data:`TINY_CONFIG_ARGS`) and ``RUN/clip.wav`` (2.4 s of a 440 Hz tone and noise)."""
+    import numpy as np
+    import torch
+
+    from genrelens.config import FeatureConfig
+    from genrelens.models import get_model, save_checkpoint
+
+    run = tmp_path_factory.mktemp("tiny_run")
+    torch.manual_seed(0)
+    args = {"n_classes": 3, "channels": [4, 4, 8, 8]}
+    save_checkpoint(run / "checkpoint.pt", model=get_model("cnn", **args).eval(),
+                    model_name="cnn", model_args=args,
+                    feature_config=FeatureConfig(**TINY_CONFIG_ARGS),
+                    class_names=("blues", "jazz", "metal"))
+    write_tone(run / "clip.wav", seconds=2.4, sr=8000, amplitude=0.3, noise=0.05)
+    return run

@@ -205,7 +205,7 @@ def test_cli_prepare(data_dir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "0 computed, 4 cached" in out and "segments: 12 (all cached" in out
     assert cli.main([*args[:-2], "--segment-seconds", "60"]) == 1  # every track too short
-    assert cli.main([*args, "--n-fft", "0"]) == 2
+    assert cli.main([*args, "--n-fft", "0"]) == 3
     assert "n_fft=0" in capsys.readouterr().err
 
 

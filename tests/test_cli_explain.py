@@ -184,7 +184,7 @@ def test_target_and_segments_options(run_and_audio, capsys):
         (["--segments", "a"], "--segments='a'"),
     ],
 )
-def test_errors_are_one_line_exit_2(run_and_audio, tmp_path, capsys, extra, message):
+def test_errors_are_one_line_exit_3(run_and_audio, tmp_path, capsys, extra, message):
     root = run_and_audio
     code = cli.main(
         [
@@ -201,7 +201,7 @@ def test_errors_are_one_line_exit_2(run_and_audio, tmp_path, capsys, extra, mess
             *extra,
         ]
     )
-    assert code == 2
+    assert code == 3
     err = capsys.readouterr().err.strip()
     assert err.startswith("genrelens explain: error:") and message in err and "\n" not in err
 
@@ -210,4 +210,4 @@ def test_missing_checkpoint_is_an_error(tmp_path, run_and_audio, capsys):
     code = cli.main(
         ["explain", str(tmp_path), str(run_and_audio / "clip.wav"), "--out", str(tmp_path / "o")]
     )
-    assert code == 2 and "checkpoint" in capsys.readouterr().err
+    assert code == 3 and "checkpoint" in capsys.readouterr().err

@@ -19,14 +19,14 @@ def test_report_command_prints_the_path(tmp_path, capsys, full_run):  # noqa: F8
 
 
 def test_report_command_on_a_missing_run_is_one_clear_line(tmp_path, capsys):
-    assert main(["report", str(tmp_path / "absent")]) == 2
+    assert main(["report", str(tmp_path / "absent")]) == 3
     err = capsys.readouterr().err.strip()
     assert err.startswith("genrelens report: error:") and "does not exist" in err
     assert "\n" not in err
 
 
 def test_demo_on_a_missing_data_folder_fails_clearly(tmp_path, capsys):
-    assert main(["demo", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run")]) == 2
+    assert main(["demo", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run")]) == 3
     assert "is not a folder" in capsys.readouterr().err
 
 

@@ -345,7 +345,7 @@ def test_cli_synth_writes_and_refuses_to_overwrite(tmp_path, capsys):
     assert "10 tracks of 3 s (seed 7)" in capsys.readouterr().out
     assert len(open_dataset(out)) == 10
     before = (out / "genres" / "rock" / "rock.00000.wav").read_bytes()
-    assert cli.main(argv) == 2
+    assert cli.main(argv) == 3
     err = capsys.readouterr().err
     assert "not empty" in err and "--force" in err and err.count("\n") == 1
     assert cli.main([*argv, "--force"]) == 0
@@ -371,5 +371,5 @@ def test_cli_synth_writes_and_refuses_to_overwrite(tmp_path, capsys):
     assert not (lean / "stems").exists() and len(list((lean / "cues").iterdir())) == 10
     assert json.loads((lean / "synth.json").read_text())["stems"] == []
     (tmp_path / "file").write_text("x")
-    assert cli.main(["data", "synth", "--out", str(tmp_path / "file"), "--no-progress"]) == 2
+    assert cli.main(["data", "synth", "--out", str(tmp_path / "file"), "--no-progress"]) == 3
     assert "is a file" in capsys.readouterr().err

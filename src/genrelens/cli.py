@@ -5,8 +5,10 @@ arguments (each checked by its ``type`` while parsing) and the folders it writes
 (``outputs``, locked while it runs; ``writable``, checked first), and ``_cmd_<name>(args) ->
 int`` runs it by calling the library. Errors of the package
 (:class:`~genrelens.errors.GenrelensError`, including a full disk or a read-only folder) are
-printed as one clear line, control characters escaped, and give exit status 2; anything else
-is a bug and shows its traceback.
+printed as one clear line, control characters escaped, and give exit status
+:data:`EXIT_ERROR` (3); a wrong command line gives argparse's status 2 with the usage of the
+(sub)command at fault; anything else is a bug and shows its traceback. The statuses are listed
+in ``genrelens --help`` (:data:`EXIT_STATUSES`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import math
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,24 @@ from genrelens.errors import GenrelensError
 from genrelens.explain.fill import DEFAULT_FILL, FILL_KINDS
 from genrelens.lock import locked
 
-__all__ = ["main", "entry", "build_parser", "MALLOC_ENV"]
+__all__ = ["main", "entry", "build_parser", "MALLOC_ENV", "EXIT_ERROR", "EXIT_STATUSES"]
+
+#: Exit status of a command stopped by an error in its data, files or settings (a
+#: GenrelensError); distinct from argparse's 2 for a wrong command line.
+EXIT_ERROR = 3
+
+#: The exit statuses of ``genrelens``, shown by ``genrelens --help``.
+EXIT_STATUSES = {
+    0: "done",
+    1: "done, but some inputs were unusable or failed, and the output says which "
+    "(data check, prepare, predict, explain-dataset)",
+    2: "usage error: the command line does not parse (an unknown option, a missing argument, "
+    "a value of the wrong type or range); the (sub)command's usage is printed and nothing ran",
+    EXIT_ERROR: "data or run error: an input file, dataset, run, output folder or setting is "
+    "unusable, including option values that the library checks after parsing (e.g. --n-fft 0); "
+    "one line names it and what to do",
+    130: "interrupted (Ctrl-C or SIGTERM); finished work is kept",
+}
 
 #: glibc malloc settings that keep large tensor buffers in the process instead of handing
 #: them back to the kernel after each use; without them batched CPU inference becomes
@@ -42,9 +62,14 @@ MALLOC_ENV = {
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="genrelens",
         description="Train music-genre classifiers and explain their predictions.",
+        epilog="exit status:\n" + "\n".join(
+            textwrap.fill(text, width=79, initial_indent=f"  {code:<4} ", subsequent_indent=" " * 7)
+            for code, text in EXIT_STATUSES.items()
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"genrelens {__version__}")
     parser.add_argument(
@@ -61,10 +86,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that refuses unknown arguments at the level that met them.
+
+    argparse hands a subcommand's unknown arguments up to the top level, which then prints
+    its own usage; here each (sub)command reports them with its own usage, so that
+    ``genrelens train --epochz 3`` shows how to call ``train``.
+    """
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D102 (argparse's)
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit status.
 
-    Every option is checked while parsing (a bad value exits with status 2 before any work).
+    Every option is checked while parsing (a bad value exits with status 2 before any work);
+    an error of the package while running returns :data:`EXIT_ERROR`.
     A command then holds an exclusive lock on each folder it writes (its ``outputs``, see
     :mod:`genrelens.lock`) and checks that the other folders it writes a file into (its
     ``writable``) are writable, before it starts computing.
@@ -84,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if error is None:
             raise
         print(f"genrelens {args.command}: error: {printable(error)}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"genrelens {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -799,7 +840,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run", metavar="RUN", help="run directory or checkpoint .pt file")
     parser.add_argument("audio", metavar="AUDIO", nargs="+", help="audio files")
-    parser.add_argument("--top", type=_positive, help="show only the K most probable classes")
+    parser.add_argument("--top", type=_positive, metavar="K",
+                        help="show only the K most probable classes, most probable first "
+                        "(also in --json)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--batch-size", type=_positive, default=64)
     parser.set_defaults(func=_cmd_predict)
@@ -818,10 +861,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(printable(f"genrelens predict: skipped {skip.path} ({skip.reason}): {detail}"),
               file=sys.stderr)
     if args.json:
-        print(json.dumps([p.to_dict() for p in predictions], indent=2))
+        print(json.dumps([p.to_dict(top=args.top) for p in predictions], indent=2))
     for p in [] if args.json else predictions:
-        order = p.probabilities.argsort()[::-1][: args.top]
-        shown = ", ".join(f"{p.class_names[k]} {p.probabilities[k]:.3f}" for k in order)
+        shown = ", ".join(f"{name} {prob:.3f}" for name, prob in p.ranked(top=args.top))
         print(printable(f"{p.path}: {shown}"))
     return 1 if skipped else 0
 
@@ -1334,6 +1376,27 @@ def _cmd_explain_dataset(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _add_completion(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "completion",
+        help="Print a shell completion script for genrelens.",
+        description="Print a completion script generated from genrelens' own argument parser "
+        "(subcommands, options, option choices; file names otherwise). Load it with "
+        "`source <(genrelens completion bash)`, or save it as "
+        "~/.local/share/bash-completion/completions/genrelens. zsh: run `autoload -U "
+        "bashcompinit && bashcompinit` first.",
+    )
+    parser.add_argument("shell", choices=["bash"], help="the shell (bash; zsh via bashcompinit)")
+    parser.set_defaults(func=_cmd_completion)
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    from genrelens.completion import bash_completion
+
+    print(bash_completion(build_parser(), prog="genrelens"), end="")
+    return 0
+
+
 # ``genrelens data <name>``: one ``_add_data_<name>`` per entry.
 _DATA_SUBCOMMANDS: list = [
     _add_data_check,
@@ -1357,4 +1420,5 @@ _SUBCOMMANDS: list = [
     _add_tabular,
     _add_demo,
     _add_report,
+    _add_completion,
 ]

@@ -31,10 +31,10 @@ def test_evaluate_names_a_damaged_history_before_any_work(tmp_path, damage):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv"]  # nothing written
 
 
-def test_evaluate_cli_exits_2_naming_the_file(tmp_path, capsys):
+def test_evaluate_cli_exits_3_naming_the_file(tmp_path, capsys):
     (tmp_path / "history.csv").write_bytes(_GOOD.encode() + b"3,0.5")
 
-    assert cli.main(["evaluate", str(tmp_path), "--no-progress"]) == 2
+    assert cli.main(["evaluate", str(tmp_path), "--no-progress"]) == 3
     err = capsys.readouterr().err
     assert "history.csv is damaged" in err and "Traceback" not in err
 

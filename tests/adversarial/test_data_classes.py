@@ -27,7 +27,7 @@ def test_one_class_folder_is_refused_naming_the_class(tmp_path, make_wav, capsys
         make_wav(tmp_path / "data" / "rock" / f"t{i}.wav", seconds=3.2, freq=200 + 50 * i)
     (tmp_path / "data" / "rock" / "readme.txt").write_text("not audio")
     code, out, err = _train(tmp_path / "data", tmp_path / "runs" / "r", capsys)
-    assert code == 2 and out == ""
+    assert code == 3 and out == ""
     assert "genrelens train: error: cannot train on" in err
     assert "fewer than 2 classes with readable tracks (['rock'])" in err
     assert "rock 4/4" in err and "validation set" not in err
@@ -42,7 +42,7 @@ def test_class_whose_files_are_all_skipped_is_named_with_each_file(tmp_path, mak
     make_wav(data / "jazz" / "short.wav", seconds=1.0)
     (data / "jazz" / "noise.au").write_bytes(bytes(range(256)) * 40)
     code, out, err = _train(data, tmp_path / "runs" / "r", capsys)
-    assert code == 2
+    assert code == 3
     # each skipped file on its own line with its reason, as `genrelens prepare` prints them
     assert "warning: skipped jazz/noise: undecodable:" in err
     assert "warning: skipped jazz/short: too_short:" in err
@@ -62,7 +62,7 @@ def test_empty_class_folder_is_said_by_check_and_train(tmp_path, make_wav, capsy
     assert not report.usable
     assert "folder 'jazz' holds no audio file" in report.format()
     code, _, err = _train(data, tmp_path / "runs" / "r", capsys)
-    assert code == 2 and "folder 'jazz' holds no audio file" in err
+    assert code == 3 and "folder 'jazz' holds no audio file" in err
 
 
 def test_data_check_calls_a_class_without_readable_track_unusable(tmp_path, make_wav, capsys):
@@ -90,7 +90,7 @@ def test_explain_dataset_with_a_bad_checkpoint_fails_once_on_stderr(tmp_path, ma
     Split(name="fixed", train=ids[:2], valid=ids[2:3], test=ids[3:]).save(run / "split.json")
     code = cli.main(["explain-dataset", str(run), "--executor", "serial", "--no-progress"])
     out, err = capsys.readouterr()
-    assert code == 2 and out == ""
+    assert code == 3 and out == ""
     assert err.count("checkpoint.pt") == 1 and err.startswith("genrelens explain-dataset: error:")
     assert not (run / "explanations" / "index.json").exists()
 

@@ -55,7 +55,7 @@ def test_explain_refuses_an_out_holding_another_explanation(model_and_clip, tmp_
     _previous_explanation(out)
     before = _snapshot(out)
 
-    assert _explain(model_and_clip, out, "--segments", "1") == 2
+    assert _explain(model_and_clip, out, "--segments", "1") == 3
 
     err = capsys.readouterr().err
     assert "holds an explanation already" in err and "summary.json" in err
@@ -77,7 +77,7 @@ def test_explain_overwrite_leaves_no_stale_segment(model_and_clip, tmp_path):
 def test_explain_out_on_a_file_is_a_clear_error(model_and_clip, tmp_path, capsys, where):
     (tmp_path / "a-file").write_text("keep me")
 
-    assert _explain(model_and_clip, tmp_path / where) == 2
+    assert _explain(model_and_clip, tmp_path / where) == 3
 
     err = capsys.readouterr().err
     # the output check of every writing command catches it before explain's own

@@ -77,7 +77,7 @@ def test_cli_stops_on_nan_weights_and_writes_nothing(tmp_path, capsys, command):
     extra = ["--out", str(out), "--no-progress", "--methods", "occlusion"] * (command == "explain")
     code = cli.main([command, str(run), str(clip), *extra])
     captured = capsys.readouterr()
-    assert code == 2
+    assert code == 3
     assert "classifier.1.bias" in captured.err and "nan" not in captured.out.lower()
     assert not out.exists()
 
@@ -91,7 +91,7 @@ def test_class_names_not_one_per_output_are_refused_at_load(tmp_path, capsys):
     with pytest.raises(CheckpointError, match="2 class_names") as info:
         load_checkpoint(run / "checkpoint.pt")
     assert "3 outputs" in str(info.value) and "checkpoint.pt" in str(info.value)
-    assert cli.main(["predict", str(run), str(_clip(tmp_path / "clip.wav"))]) == 2
+    assert cli.main(["predict", str(run), str(_clip(tmp_path / "clip.wav"))]) == 3
     assert "class_names" in capsys.readouterr().err
 
 

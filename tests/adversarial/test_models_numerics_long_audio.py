@@ -116,5 +116,5 @@ def test_cli_predict_refuses_a_long_file_unless_the_option_raises_the_limit(tmp_
     assert "long.flac (too_long)" in captured.err and captured.out == ""
     assert cli.main(["--max-duration", "7", "predict", run, str(path)]) == 0
     assert "long.flac: " in capsys.readouterr().out
-    assert cli.main(["--max-duration", "0", "predict", run, str(path)]) == 2
+    assert cli.main(["--max-duration", "0", "predict", run, str(path)]) == 3
     assert "--max-duration=0.0 is invalid" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Issue 13, item 3: one writer per run directory and per cache entry.
 
-A second writing command fails at once (exit status 2) with a message naming the folder and
+A second writing command fails at once (exit status 3) with a message naming the folder and
 the PID of the process that holds it, and writes nothing.
 """
 
@@ -51,7 +51,7 @@ def test_second_train_into_a_run_directory_is_refused_naming_the_holder(
     holder = other_process(run)
     status = main(["train", "--data", str(tmp_path / "data"), "--out", str(run), "--no-progress"])
     err = capsys.readouterr().err
-    assert status == 2
+    assert status == 3
     assert f"process {holder.pid} is writing to it" in err and str(run) in err
     assert list(run.iterdir()) == [] and not (tmp_path / "cache").exists()
 
@@ -90,7 +90,7 @@ def test_every_writing_command_takes_the_lock_of_its_output(tmp_path, capsys, ar
         status = main([str(names.get(arg, arg)) for arg in argv])
         assert list(folder.iterdir()) == []
     err = capsys.readouterr().err
-    assert status == 2
+    assert status == 3
     assert f"output folder {folder} is in use: process {os.getpid()}" in err
 
 

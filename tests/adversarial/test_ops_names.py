@@ -55,7 +55,7 @@ def test_predict_prints_one_escaped_line_per_file(tmp_path, capsys, make_wav, ch
 def test_error_messages_escape_the_names_they_hold(tmp_path, capsys):
     status = main(["evaluate", str(tmp_path / "run\n\x1b[31mfake")])
     err = capsys.readouterr().err
-    assert status == 2
+    assert status == 3
     assert len(err.splitlines()) == 1 and "\x1b" not in err and "run\\n\\x1b[31mfake" in err
     assert list(tmp_path.iterdir()) == []
 

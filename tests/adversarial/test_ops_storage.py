@@ -131,7 +131,7 @@ def test_commands_check_their_outputs_before_any_work(outcomes, disk, cause):
     here, results = outcomes
     assert len(results[disk]) == 14
     for name, (status, err) in results[disk].items():
-        assert status == 2, (name, err)
+        assert status == 3, (name, err)
         assert f"cannot write {here / disk}" in err and cause in err, (name, err)
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, (name, err)
 
@@ -143,7 +143,7 @@ def test_full_disk_names_the_path_and_the_space_needed(outcomes):
     assert "it needs more than " in results["text"] and " free)" in results["text"]
     assert results["torch"].startswith(f"cannot write {small / 'checkpoint.pt'}: no space left")
     status, err = results["prepare"]
-    assert status == 2 and "Traceback" not in err
+    assert status == 3 and "Traceback" not in err
     assert f"cannot write {small / 'cache'}" in err and "no space left" in err
     assert results["left"] == []  # no temporary file stays behind
 
@@ -195,7 +195,7 @@ def test_an_output_folder_that_is_a_file_is_a_clear_error(tmp_path, capsys):
     from genrelens.cli import main
 
     (tmp_path / "file").write_text("x")
-    assert main(["global", str(tmp_path / "run"), "--out", str(tmp_path / "file" / "g")]) == 2
+    assert main(["global", str(tmp_path / "run"), "--out", str(tmp_path / "file" / "g")]) == 3
     err = capsys.readouterr().err
     assert f"cannot write {tmp_path / 'file' / 'g'}: a file is in the way" in err
     assert "Traceback" not in err and not (tmp_path / "run").exists()

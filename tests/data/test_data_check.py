@@ -103,7 +103,7 @@ def test_cli_check_exit_status_and_json(kaggle, tmp_path, capsys):
     single = tmp_path / "single"
     shutil.copytree(kaggle / "Data" / "genres_original" / "blues", single / "blues")
     assert cli.main(["data", "check", str(single), "--no-progress"]) == 1
-    assert cli.main(["data", "check", str(tmp_path / "nowhere")]) == 2
+    assert cli.main(["data", "check", str(tmp_path / "nowhere")]) == 3
     assert "no such folder" in capsys.readouterr().err
 
 

@@ -139,7 +139,7 @@ def test_cli_fetch_split(lists, tmp_path, monkeypatch, capsys):
     assert "train 443, valid 197, test 290" in capsys.readouterr().out
     monkeypatch.setattr(sp, "urlopen", _FakeOpener(lists, alter="train"))
     argv = ["data", "fetch-split", "gtzan-ff", "--out", str(tmp_path / "p"), "--force"]
-    assert cli.main(argv) == 2
+    assert cli.main(argv) == 3
     assert "sha256" in capsys.readouterr().err
 
 

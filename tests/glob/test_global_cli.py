@@ -89,7 +89,7 @@ def test_evaluate_xai_command(run_dir, capsys):
 
 
 def test_commands_report_errors(run_dir, tmp_path, capsys):
-    assert main(["global", str(tmp_path), "--no-progress"]) == 2
+    assert main(["global", str(tmp_path), "--no-progress"]) == 3
     assert "train_config.json" in capsys.readouterr().err
-    assert main(["evaluate-xai", str(run_dir), "--methods", "magic", "--no-progress"]) == 2
+    assert main(["evaluate-xai", str(run_dir), "--methods", "magic", "--no-progress"]) == 3
     assert "methods=" in capsys.readouterr().err

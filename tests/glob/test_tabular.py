@@ -95,7 +95,7 @@ def test_cli_tabular_train(tmp_path, capsys):
     assert "test accuracy" in text and "tempo" in text
     assert (out / "ale" / "tempo.json").is_file()
     assert main(["tabular", "train", "--features", str(tmp_path / "nope.csv"), "--out",
-                 str(out)]) == 2
+                 str(out)]) == 3
     assert "no such feature table" in capsys.readouterr().err
 
 
@@ -113,5 +113,5 @@ def test_cli_passes_no_verify_to_training(monkeypatch, tmp_path):
     monkeypatch.setattr(tabular, "train_tabular", fake_train)
     code = cli.main(["tabular", "train", "--features", str(tmp_path / "f.csv"), "--out",
                      str(tmp_path / "o"), "--split-dir", str(tmp_path), "--no-verify"])
-    assert code == 2
+    assert code == 3
     assert seen["verify"] is False and seen["split_dir"] == str(tmp_path)

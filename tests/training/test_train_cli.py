@@ -100,6 +100,6 @@ def test_predict_matches_segment_average(dataset):
 )
 def test_cli_errors_are_one_line(dataset, tmp_path, capsys, argv, message):
     argv = [a.format(data=dataset / "data", tmp=tmp_path) for a in argv]
-    assert cli.main(argv) == 2
+    assert cli.main(argv) == 3
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1

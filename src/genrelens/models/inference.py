@@ -149,13 +149,33 @@ class FilePrediction:
         """The most probable class (ties: the first)."""
         return self.class_names[int(np.argmax(self.probabilities))]
 
-    def to_dict(self) -> dict[str, object]:
-        """A JSON-ready dict (without the per-segment table)."""
+    def ranked(self, *, top: int | None = None) -> list[tuple[str, float]]:
+        """``(class name, probability)`` pairs, most probable first (ties: class order).
+
+        Parameters
+        ----------
+        top : int, optional
+            Keep only the ``top`` most probable classes (default: all).
+        """
+        order = np.argsort(-self.probabilities, kind="stable")[:top]
+        return [(self.class_names[k], float(self.probabilities[k])) for k in order]
+
+    def to_dict(self, *, top: int | None = None) -> dict[str, object]:
+        """A JSON-ready dict (without the per-segment table).
+
+        Parameters
+        ----------
+        top : int, optional
+            ``probabilities`` holds only the ``top`` most probable classes, most probable
+            first (default: every class, in the model's class order).
+        """
+        pairs = (zip(self.class_names, self.probabilities.tolist(), strict=True)
+                 if top is None else self.ranked(top=top))
         return {
             "path": self.path,
             "label": self.label,
             "n_segments": int(self.segment_probabilities.shape[0]),
-            "probabilities": dict(zip(self.class_names, self.probabilities.tolist(), strict=True)),
+            "probabilities": dict(pairs),
         }
 
 
