@@ -41,12 +41,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "Components",
@@ -183,6 +186,48 @@ class Components:
         z = np.asarray(z, dtype=np.float64)
         padded = np.concatenate([z, np.ones((z.shape[0], 1))], axis=1)
         return padded[:, self.map]
+
+    def to_feature_mask(self, *, batch_size: int = 1) -> torch.Tensor:
+        """The components as captum's ``feature_mask``: one integer id per input cell.
+
+        captum's perturbation attributions (``FeatureAblation``, ``Lime``, ``KernelShap``,
+        ``ShapleyValueSampling``, ...) switch off together the cells that share an id;
+        with this mask they perturb the same components as genrelens. For example,
+        ``FeatureAblation(f).attribute(x, baselines=b, target=c, feature_mask=mask)`` with a
+        constant baseline ``b`` gives every cell of component ``j`` the score of
+        ``explain(..., method="occlusion", fill=b)`` for component ``j``.
+
+        Parameters
+        ----------
+        batch_size : int, default 1
+            Leading size of the mask, to match a batch of inputs (captum also broadcasts a
+            mask of batch size 1).
+
+        Returns
+        -------
+        torch.Tensor, int64, shape (batch_size, 1, n_mels, n_frames)
+            The model input's shape; cell values are component ids ``0 .. M - 1``. Cells of
+            no component (``-1`` in :attr:`map`, always kept by genrelens) get the extra id
+            ``M``: captum perturbs them as one more feature, whose attribution has no
+            counterpart here.
+
+        Raises
+        ------
+        ParameterError
+            For stem components (parts of the mixture, not cells of the input), or when
+            ``batch_size`` is not a positive integer.
+        """
+        import torch
+
+        _check_positive_int("batch_size", batch_size)
+        if self.map is None:
+            raise ParameterError(
+                f"to_feature_mask() needs cell components; kind={self.kind!r} holds parts of "
+                "the mixture, which no mask of the input can express."
+            )
+        ids = np.where(self.map >= 0, self.map, self.n_components)
+        mask = torch.from_numpy(ids.astype(np.int64))
+        return mask.expand(batch_size, 1, *self.shape).contiguous()
 
     def to_record(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Split into a JSON-ready dict and a dict of arrays (for :mod:`numpy` ``.npz``)."""

@@ -21,7 +21,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from genrelens._io import atomic_path, write_json
 from genrelens.errors import GenrelensError, ParameterError
 from genrelens.explain.components import Components
 from genrelens.explain.fill import Fill
+
+if TYPE_CHECKING:
+    import shap
 
 __all__ = ["Explanation", "TopComponent", "FORMAT_VERSION"]
 
@@ -220,6 +223,64 @@ class Explanation:
         counts = np.bincount(cmap[cmap >= 0], minlength=row.size)
         per_cell = np.append(row / np.maximum(counts, 1), 0.0)
         return per_cell[cmap]
+
+    def to_shap(self, class_: int | str | None = None) -> shap.Explanation:
+        """The scores of one class as a ``shap.Explanation``, for shap's plots.
+
+        The additive attribution maps onto shap's model (Lundberg & Lee 2017): ``values`` are
+        the component scores of ``class_``, ``base_values`` the output the scores start from
+        (KernelSHAP and hybrid: ``fit["base_value"]``, the output with every component off;
+        LIME: ``fit["intercept"]``, so that base plus scores is LIME's local prediction),
+        ``data`` the components' activations in the explained input (all on: ones) and
+        ``feature_names`` the component names. ``shap.plots.waterfall(exp.to_shap())``
+        then draws the explanation of the predicted class.
+
+        Parameters
+        ----------
+        class_ : int, str or None
+            Class index or name; ``None`` = the predicted class.
+
+        Returns
+        -------
+        shap.Explanation
+            ``values`` (M,), ``base_values`` (a float), ``data`` (M,) ones and
+            ``feature_names`` (M,) names, in the units of :attr:`output`.
+
+        Raises
+        ------
+        ParameterError
+            When shap is not installed, for dense maps (Grad-CAM, IG: no components) and for
+            methods without a base value (occlusion scores are not additive).
+
+        References
+        ----------
+        Lundberg, S. M., & Lee, S.-I. (2017). A unified approach to interpreting model
+        predictions. NeurIPS.
+        """
+        base_of = {"kernel_shap": "base_value", "hybrid": "base_value", "lime": "intercept"}
+        if self.is_dense or self.components is None:
+            raise ParameterError(
+                f"to_shap() needs component scores; method={self.method!r} gives a map of "
+                "cells: use to_map() instead."
+            )
+        if self.method not in base_of or base_of[self.method] not in self.fit:
+            raise ParameterError(
+                f"to_shap() needs an additive explanation with a base value; method="
+                f"{self.method!r} has none: expected one of {sorted(base_of)}."
+            )
+        try:
+            import shap
+        except ImportError as exc:
+            raise ParameterError("to_shap() needs shap: pip install 'genrelens[compare]'.") from exc
+        c = self.class_index(class_)
+        base = np.broadcast_to(np.asarray(self.fit[base_of[self.method]], np.float64),
+                               (self.n_classes,))
+        return shap.Explanation(
+            values=self.scores[c].copy(),
+            base_values=float(base[c]),
+            data=np.ones(self.components.n_components),
+            feature_names=list(self.components.names),
+        )
 
     def as_method(self, name: str) -> Explanation:
         """The explanation whose primary ``scores`` are ``others[name]`` (e.g. hybrid's LIME)."""
