@@ -1,7 +1,10 @@
-"""Plots: the ONLY module of genrelens that imports matplotlib (lazily, with the Agg backend).
+"""Plots: the ONLY module of genrelens that imports matplotlib (lazily).
 
 Every ``plot_*`` function draws saved results onto ``ax`` (a new figure when ``ax`` is None)
-and returns the matplotlib ``Figure``; :func:`png_bytes` turns a figure into PNG bytes and
+and returns the matplotlib ``Figure``. New figures are ``matplotlib.figure.Figure`` objects
+made without pyplot: no backend is chosen or switched (the user's stays, e.g. Jupyter's
+inline one), and no figure is left open in pyplot's list; Jupyter displays a returned figure,
+``fig.savefig`` writes it; :func:`png_bytes` turns a figure into PNG bytes and
 closes it. Nothing here computes a result or runs a model — results come from the result
 objects and files of the other modules (scikit-learn's ``Display`` separation). Nothing calls
 ``plt.show()``.
@@ -13,6 +16,7 @@ maps use a diverging colour map centred on 0 (red supports the class, blue oppos
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,13 +54,19 @@ __all__ = [
 ATTRIBUTION_CMAP = "RdBu_r"
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _figure(**kwargs: Any) -> Any:
+    """A new ``matplotlib.figure.Figure(**kwargs)``, made without pyplot (no backend needed)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    return Figure(**kwargs)
 
-    return plt
+
+def _close(fig: Any) -> None:
+    """Drop ``fig`` from pyplot's open figures when pyplot holds it (a figure the caller made
+    with pyplot and drew on through ``ax``); figures of :func:`_figure` need nothing."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(fig)
 
 
 def _axes(
@@ -73,10 +83,10 @@ def _axes(
     if ax is not None:
         return ax.figure, ax
     if margins is None:
-        fig = _pyplot().figure(figsize=figsize, layout="constrained")
+        fig = _figure(figsize=figsize, layout="constrained")
     else:
         (w, h), (left, right, bottom, top) = figsize, margins
-        fig = _pyplot().figure(figsize=figsize)
+        fig = _figure(figsize=figsize)
         fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h)
     return fig, fig.add_subplot()
 
@@ -119,7 +129,7 @@ def png_bytes(fig: Any, *, dpi: int = 90, palette: bool = False) -> bytes:
     try:
         fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     finally:
-        _pyplot().close(fig)
+        _close(fig)
     return compress_png(buffer.getvalue()) if palette else buffer.getvalue()
 
 
@@ -313,13 +323,11 @@ def plot_bench_table(table: Sequence[Mapping[str, Any]], *, kind: str = "tf_grid
     rows = [r for r in table if r["kind"] == kind and r["level"] == "all"]
     if not rows:
         return None
-    plt = _pyplot()
     cue_kinds = sorted({r["cue_kind"] for r in rows}, key=lambda c: (c == "all", c))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     fills = list(dict.fromkeys(r["fill"] for r in rows))
-    fig, axes = plt.subplots(1, len(cue_kinds), squeeze=False,
-                             figsize=(2.2 + 0.55 * len(fills) * len(cue_kinds),
-                                      1.6 + 0.35 * len(methods)))
+    fig = _figure(figsize=(2.2 + 0.55 * len(fills) * len(cue_kinds), 1.6 + 0.35 * len(methods)))
+    axes = fig.subplots(1, len(cue_kinds), squeeze=False)
     for ax, cue_kind in zip(axes[0], cue_kinds, strict=True):
         matrix = np.full((len(methods), len(fills)), np.nan)
         chance = []
@@ -376,8 +384,8 @@ def plot_history(history: Mapping[str, Sequence[float]], *, title: str | None = 
     ``valid_acc``, ...) to per-epoch values; columns whose names contain ``loss`` go left,
     ``acc`` right, anything else is ignored.
     """
-    plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 2.6))
+    fig = _figure(figsize=(8.0, 2.6))
+    left, right = fig.subplots(1, 2)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.18, top=0.86, wspace=0.28)
     n = max((len(v) for v in history.values()), default=0)
     epochs = np.asarray(history.get("epoch", np.arange(1, n + 1)), dtype=float)
@@ -420,7 +428,9 @@ def plot_ale(
     fig, ax = _axes(ax, (6.0, 2.8), (0.75, 0.15, 0.5, 0.3))
     grid = np.asarray(grid, dtype=float)
     average = np.atleast_2d(np.asarray(average, dtype=float))
-    cmap = _pyplot().get_cmap("tab10")
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
     for k, name in enumerate(output_names):
         color = cmap(k % 10)
         ax.plot(grid, average[k], color=color, label=_short([name])[0], linewidth=1.4)
@@ -492,12 +502,11 @@ def plot_ale_panels(
 
     One panel per result (:func:`plot_ale_result` with ``outputs=[output]``); returns the figure.
     """
-    plt = _pyplot()
     n = max(1, len(results))
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.8 * nrows),
-                             layout="constrained", squeeze=False)
+    fig = _figure(figsize=(4.2 * ncols, 2.8 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, result in zip(axes.ravel(), results):
         plot_ale_result(result, outputs=[output], ax=ax)
     for ax in axes.ravel()[len(results):]:
@@ -685,7 +694,7 @@ def plot_class_overlays(
     """One :func:`plot_explanation_overlay` per class in ``targets`` (default: all classes)."""
     targets = list(range(explanation.n_classes)) if targets is None else list(targets)
     n_rows = -(-len(targets) // n_columns)
-    fig = _pyplot().figure(figsize=(5.0 * n_columns, 2.2 * n_rows), layout="constrained")
+    fig = _figure(figsize=(5.0 * n_columns, 2.2 * n_rows), layout="constrained")
     for i, target in enumerate(targets):
         plot_explanation_overlay(
             explanation, target=target, ax=fig.add_subplot(n_rows, n_columns, i + 1)
