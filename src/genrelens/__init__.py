@@ -1,4 +1,8 @@
-"""genrelens: train music-genre classifiers and explain their predictions."""
+"""genrelens: train music-genre classifiers and explain their predictions.
+
+>>> import genrelens
+>>> track = genrelens.explain_file("runs/cnn", "song.wav", method="shap", kind="tf")  # doctest: +SKIP
+"""
 
 from genrelens.config import FeatureConfig
 from genrelens.errors import (
@@ -25,4 +29,14 @@ __all__ = [
     "CheckpointError",
     "CacheError",
     "StorageError",
+    "explain_file",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Lazy exports: ``import genrelens`` stays light (no torch) until they are used."""
+    if name == "explain_file":
+        from genrelens.explain.track import explain_file
+
+        return explain_file
+    raise AttributeError(f"module 'genrelens' has no attribute {name!r}")

@@ -1089,8 +1089,9 @@ def _cmd_bench_xai(args: argparse.Namespace) -> int:
 
 def _checkpoint_path(run: str) -> Path:
     """RUN as given to ``explain``/``predict``: a run directory (its checkpoint.pt) or a file."""
-    path = Path(run)
-    return path / "checkpoint.pt" if path.is_dir() else path
+    from genrelens.models.checkpoint import checkpoint_file
+
+    return checkpoint_file(run)
 
 
 def _csv_list(text: str) -> list[str]:

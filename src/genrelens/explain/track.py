@@ -1,7 +1,8 @@
 """Explanations of a whole track: every segment explained, then aggregated (``genrelens explain``).
 
 A model sees one segment (3 s at the defaults) at a time, so a track is explained segment by
-segment (:func:`explain_track`), each segment with its own components (built with the same
+segment (:func:`explain_track`; from a run and an audio file in one call:
+:func:`explain_file`), each segment with its own components (built with the same
 parameters, so component ``j`` is "the same place" in every segment), and then aggregated:
 
 * ``prediction``: the mean of the segments' class probabilities (the track-level decision of
@@ -50,8 +51,8 @@ from genrelens.explain.engine import inference_model
 from genrelens.explain.explanation import Explanation
 
 __all__ = [
-    "TrackExplanation", "explain_track", "write_track", "claim_out", "COMPONENT_KINDS",
-    "TRACK_METHODS",
+    "TrackExplanation", "explain_file", "explain_track", "write_track", "claim_out",
+    "COMPONENT_KINDS", "TRACK_METHODS",
 ]
 
 #: What :func:`write_track` writes into its output folder (and :func:`claim_out` replaces).
@@ -118,6 +119,40 @@ class TrackExplanation:
             {"index": int(j), "name": comps.names[j], "mean_score": float(row[j])}
             for j in np.argsort(-row, kind="stable")[:k]
         ]
+
+    def summary(self, *, target: int | str | None = None, k: int = 5) -> dict[str, Any]:
+        """The track in brief, JSON-ready: its prediction and what explains ``target`` most.
+
+        Parameters
+        ----------
+        target : int, str or None
+            Class index or name; ``None`` = the track's predicted class (:attr:`prediction`).
+        k : int
+            How many components ``top_components`` lists (not for dense maps).
+
+        Returns
+        -------
+        dict
+            ``method``, ``kind``, ``segment_index``, ``prediction`` (class name, or index
+            when the model has no names, -> mean probability), ``predicted`` and ``target``
+            (names or indices), ``top_components`` (see :meth:`top_components`; dense maps:
+            absent) and ``cost``.
+        """
+        first = self.segments[0]
+        names = first.class_names or tuple(range(first.n_classes))
+        c = int(np.argmax(self.prediction)) if target is None else first.class_index(target)
+        record: dict[str, Any] = {
+            "method": self.method,
+            "kind": self.kind,
+            "segment_index": self.segment_index.tolist(),
+            "prediction": dict(zip(names, self.prediction.tolist(), strict=True)),
+            "predicted": names[int(np.argmax(self.prediction))],
+            "target": names[c],
+            "cost": self.cost(),
+        }
+        if first.components is not None:
+            record["top_components"] = self.top_components(c, k)
+        return record
 
     def timeline(self, target: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(logmel, heat)`` of the explained segments side by side, ``(n_mels, sum of frames)``.
@@ -270,6 +305,77 @@ def explain_track(
     order = {m: n for n, m in enumerate(methods)}
     keys = sorted(found, key=lambda k: (order.get(k[0], len(order)), k[1]))
     return {k: TrackExplanation(k[0], k[1], tuple(found[k]), index.copy(), config) for k in keys}
+
+
+def explain_file(
+    run_or_checkpoint: Any,
+    path: str | os.PathLike[str],
+    *,
+    method: str = "shap",
+    kind: str = "tf",
+    n_samples: int = 1000,
+    fill: str | float | np.ndarray | None = None,
+    random_state: int | np.random.Generator | None = 0,
+    segment_index: Sequence[int] | None = None,
+    max_seconds: float | None = None,
+    progress: bool = False,
+    batch_size: int | str = "auto",
+) -> TrackExplanation:
+    """Explain a model's decision on an audio file, in one call.
+
+    Loads the model, decodes ``path`` at the model's sampling rate, cuts it into the model's
+    segments, computes their features, builds the components and explains every segment
+    (:func:`explain_track`), the notebook path of ``genrelens explain``::
+
+        track = genrelens.explain_file("runs/cnn", "song.wav", method="shap", kind="freq")
+        track.summary()               # prediction and top components of the predicted class
+        track.segments[0]             # the first segment's Explanation (plots in Jupyter)
+
+    Parameters
+    ----------
+    run_or_checkpoint : path-like or LoadedModel
+        A training run directory (its ``checkpoint.pt``), a checkpoint file, or a model
+        loaded with :func:`genrelens.models.load_checkpoint`; its feature configuration
+        defines the sampling rate, the segments and the log-mel.
+    path : path-like
+        An audio file of any supported format and rate (a clip or a whole track).
+    method : str
+        One of :data:`TRACK_METHODS` (``"shap"`` is KernelSHAP).
+    kind : str
+        Components, one of :data:`COMPONENT_KINDS`; ignored by the gradient methods.
+    n_samples, fill, random_state, segment_index, progress, batch_size
+        As for :func:`explain_track`.
+    max_seconds : float, optional
+        Longest file accepted (see :func:`genrelens.audio.load_segments`).
+
+    Returns
+    -------
+    TrackExplanation
+        Per-segment explanations (``segments``) and the track-level view (``prediction``,
+        ``mean_scores``, :meth:`~TrackExplanation.summary`, :meth:`~TrackExplanation.timeline`).
+
+    Raises
+    ------
+    CheckpointError, AudioLoadError, ParameterError
+        An unusable checkpoint, an unusable audio file, or an unknown method or kind.
+    """
+    from genrelens.audio import load_segments
+    from genrelens.models.checkpoint import LoadedModel, checkpoint_file, load_checkpoint
+
+    for name, value, allowed in (("method", method, TRACK_METHODS), ("kind", kind, COMPONENT_KINDS)):
+        if value not in allowed:
+            raise ParameterError(f"{name}={value!r} is invalid: expected one of {list(allowed)}.")
+    loaded = (run_or_checkpoint if isinstance(run_or_checkpoint, LoadedModel)
+              else load_checkpoint(checkpoint_file(run_or_checkpoint)))
+    config = loaded.feature_config
+    segments = load_segments(path, config=config, max_seconds=max_seconds)
+    results = explain_track(
+        loaded, segments, config=config, methods=[method], kinds=[kind], n_samples=n_samples,
+        fill=fill, random_state=random_state, segment_index=segment_index, progress=progress,
+        batch_size=batch_size,
+    )
+    (result,) = results.values()
+    return result
 
 
 def claim_out(out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:

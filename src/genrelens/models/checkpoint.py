@@ -38,6 +38,7 @@ from genrelens.models.registry import available_models, get_model
 __all__ = [
     "save_checkpoint",
     "load_checkpoint",
+    "checkpoint_file",
     "read_checkpoint_dict",
     "state_dict_mismatch",
     "LoadedModel",
@@ -221,6 +222,18 @@ def read_checkpoint_dict(path: str | os.PathLike[str], *, mmap: bool = False) ->
             f"{list(CHECKPOINT_KEYS)}."
         )
     return data
+
+
+def checkpoint_file(run_or_checkpoint: str | os.PathLike[str]) -> Path:
+    """The checkpoint of a training run directory (``RUN/checkpoint.pt``), or the file given.
+
+    Parameters
+    ----------
+    run_or_checkpoint : path-like
+        A run directory written by ``genrelens train`` or a checkpoint file.
+    """
+    path = Path(run_or_checkpoint)
+    return path / "checkpoint.pt" if path.is_dir() else path
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> LoadedModel:
