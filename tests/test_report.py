@@ -113,10 +113,42 @@ def test_hostile_names_are_escaped(hostile_run):  # noqa: F811
     assert "&#34;&gt;&lt;img src=x onerror=&#34;window.__pwned=1&#34;&gt;" in text
 
 
+def _wav_rate(uri: str) -> int:
+    """The sampling rate in the ``fmt `` chunk of a ``data:audio/wav;base64,`` URI's WAV."""
+    payload = base64.b64decode(uri.split(",", 1)[1])
+    assert payload[:4] == b"RIFF" and payload[8:12] == b"WAVE"
+    at = 12
+    while payload[at:at + 4] != b"fmt ":
+        at += 8 + int.from_bytes(payload[at + 4:at + 8], "little")
+    return int.from_bytes(payload[at + 12:at + 16], "little")
+
+
+def test_report_audio_is_embedded_at_the_models_sampling_rate(full_report):
+    from genrelens.config import FeatureConfig
+
+    _, text = full_report
+    uris = re.findall(r'src="(data:audio/wav;base64,[^"]*)"', text)
+    assert len(uris) == len(CLASSES) + 2 + 3  # examples and explanations alike
+    assert {_wav_rate(uri) for uri in uris} == {FeatureConfig().sr} == {22050}
+
+
+def test_audio_data_uri_keeps_the_rate_unless_asked_and_keeps_high_bands():
+    sr = 22050
+    y = 0.5 * np.sin(2 * np.pi * 9000 * np.arange(sr) / sr)  # above 5.5 kHz (11,025 Hz's limit)
+    uri = audio_data_uri(y, sr=sr)
+    back, back_sr = sf.read(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert back_sr == _wav_rate(uri) == sr and back.shape == (sr,)
+    assert np.argmax(np.abs(np.fft.rfft(back))) == 9000  # 1-s clip: bin k is k Hz
+    assert np.max(np.abs(back)) == pytest.approx(0.5, abs=2e-3)
+    assert _wav_rate(audio_data_uri(y, sr=sr, target_sr=44100)) == sr  # never upsampled
+    higher = np.sin(2 * np.pi * 440 * np.arange(44100) / 44100)
+    assert _wav_rate(audio_data_uri(higher, sr=44100, target_sr=sr)) == sr
+
+
 def test_audio_data_uri_is_downsampled_short_wav():
     sr = 22050
     y = np.sin(2 * np.pi * 440 * np.arange(20 * sr) / sr).astype(np.float32)
-    uri = audio_data_uri(y, sr=sr, max_seconds=4.0)
+    uri = audio_data_uri(y, sr=sr, max_seconds=4.0, target_sr=11025)
     assert uri.startswith("data:audio/wav;base64,")
     back, back_sr = sf.read(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert back_sr == 11025 and back.shape == (4 * 11025,)

@@ -77,9 +77,9 @@ def _png_uri(fig: Any) -> str:
 
 
 def audio_data_uri(
-    y: np.ndarray, *, sr: int, max_seconds: float = 10.0, target_sr: int = 11025
+    y: np.ndarray, *, sr: int, max_seconds: float = 10.0, target_sr: int | None = None
 ) -> str:
-    """A ``data:audio/wav;base64,...`` URI of a mono waveform, shortened and downsampled.
+    """A ``data:audio/wav;base64,...`` URI of a mono waveform, shortened (and downsampled).
 
     Parameters
     ----------
@@ -89,9 +89,11 @@ def audio_data_uri(
         Its sampling rate in Hz.
     max_seconds : float
         Keep at most this many seconds from the start.
-    target_sr : int
-        Resample to this rate (polyphase, anti-aliased) when ``sr`` is higher; 11025 Hz keeps
-        10 s at about 290 kB of base64 (16-bit PCM).
+    target_sr : int, optional
+        Resample to this rate (polyphase, anti-aliased) when ``sr`` is higher; default: keep
+        ``sr``. The report passes the model's rate (its feature configuration's ``sr``), so
+        that what is played is what the model heard, every band an explanation can rank
+        included (22,050 Hz: 10 s take about 590 kB of base64, 16-bit PCM).
 
     Returns
     -------
@@ -105,7 +107,7 @@ def audio_data_uri(
     if y.ndim == 2:
         y = y.mean(axis=1)
     y = y[: int(round(max_seconds * sr))]
-    if sr > target_sr:
+    if target_sr is not None and sr > target_sr:
         g = math.gcd(int(sr), int(target_sr))
         y = resample_poly(y, target_sr // g, int(sr) // g)
         sr = target_sr
@@ -116,10 +118,11 @@ def audio_data_uri(
     return "data:audio/wav;base64," + base64.b64encode(payload).decode("ascii")
 
 
-def _wav_uri(files: RunFiles, path: Path, *, max_seconds: float) -> str | None:
+def _wav_uri(files: RunFiles, path: Path, *, max_seconds: float, sr: int) -> str | None:
+    """The data URI of the audio file ``path`` at most at rate ``sr`` (the model's)."""
     audio = files.audio(path)
     return None if audio is None else audio_data_uri(audio[0], sr=audio[1],
-                                                     max_seconds=max_seconds)
+                                                     max_seconds=max_seconds, target_sr=sr)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -392,7 +395,7 @@ def _dataset_section(files: RunFiles, config: FeatureConfig,
             if logmel is not None:
                 example["mel"] = _png_uri(display.plot_logmel(
                     logmel, sr=config.sr, hop_length=config.hop_length, mel_hz=mel_hz))
-        example["audio"] = audio_data_uri(y, sr=sr, max_seconds=max_seconds)
+        example["audio"] = audio_data_uri(y, sr=sr, max_seconds=max_seconds, target_sr=config.sr)
         out["examples"].append(example)
     return out
 
@@ -657,7 +660,7 @@ def _explanations_section(files: RunFiles, config: FeatureConfig,
             for stem, exp in sorted(exps, key=_card_order):
                 view["methods"].append(_explanation_view(exp, stem, config, mel_hz))
         for wav in wavs:
-            uri = _wav_uri(files, wav, max_seconds=max_seconds)
+            uri = _wav_uri(files, wav, max_seconds=max_seconds, sr=config.sr)
             if uri is not None:
                 label = wav.stem.replace("_", " ")
                 view["audio"].append({"label": label.replace(" top", ": top components"),
@@ -885,7 +888,8 @@ def render_report(
     out : path-like, optional
         Where to write; default ``run_dir / "report.html"``.
     max_audio_seconds : float
-        Longest audio excerpt embedded (seconds); audio is downsampled to 11025 Hz.
+        Longest audio excerpt embedded (seconds); audio is embedded at the model's sampling
+        rate (the run's feature configuration ``sr``; files at a higher rate are resampled).
 
     Returns
     -------
