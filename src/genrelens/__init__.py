@@ -1,7 +1,8 @@
 """genrelens: train music-genre classifiers and explain their predictions.
 
 >>> import genrelens
->>> track = genrelens.explain_file("runs/cnn", "song.wav", method="shap", kind="tf")  # doctest: +SKIP
+>>> track = genrelens.explain_file("runs/cnn", "song.wav", kind="freq")  # doctest: +SKIP
+>>> track.summary()  # doctest: +SKIP
 """
 
 from genrelens.config import FeatureConfig

@@ -362,7 +362,8 @@ def explain_file(
     from genrelens.audio import load_segments
     from genrelens.models.checkpoint import LoadedModel, checkpoint_file, load_checkpoint
 
-    for name, value, allowed in (("method", method, TRACK_METHODS), ("kind", kind, COMPONENT_KINDS)):
+    for name, value, allowed in (("method", method, TRACK_METHODS),
+                                 ("kind", kind, COMPONENT_KINDS)):
         if value not in allowed:
             raise ParameterError(f"{name}={value!r} is invalid: expected one of {list(allowed)}.")
     loaded = (run_or_checkpoint if isinstance(run_or_checkpoint, LoadedModel)
