@@ -209,6 +209,30 @@ def test_ring_median_takes_out_events_too_long_for_the_local_median():
         np.testing.assert_allclose(ring.array[:, t], upper_middle, rtol=1e-6)
 
 
+def test_texture_fill_keeps_each_bands_level_and_fluctuation_and_takes_out_events():
+    n = 130
+    rng = np.random.default_rng(0)
+    level = np.linspace(-80, -20, 8, dtype=np.float32)[:, None]
+    spread = np.linspace(1.0, 6.0, 8, dtype=np.float32)[:, None]  # each band's own fluctuation
+    x = (level + spread * rng.standard_normal((8, n))).astype(np.float32)
+    event = x.copy()
+    event[2:5, 60:70] += 30.0  # a short, loud event
+    f = resolve_fill("texture", event, config=CONFIG, rng=np.random.default_rng(1))
+    assert f.kind == "texture" and f.array.dtype == np.float32 and f.array.shape == x.shape
+    # the band's level (the running median) with its own spread, not a smooth curve
+    assert np.all(np.abs(f.array.mean(axis=1, keepdims=True) - level) < 0.3 * spread)
+    np.testing.assert_allclose(f.array.std(axis=1, keepdims=True), spread, rtol=0.35)
+    smooth = resolve_fill("local_median", event, config=CONFIG, rng=np.random.default_rng(1))
+    assert np.all(smooth.array.std(axis=1) < 0.6 * spread[:, 0])  # the median is smooth
+    # the event is gone: its cells are back at their band's level
+    assert np.abs(f.array[2:5, 60:70].mean(axis=1) - level[2:5, 0]).max() < 3.0
+    # seeded from the rng, recorded, and the same seed gives the same fill
+    again = resolve_fill("texture", event, config=CONFIG, rng=np.random.default_rng(1))
+    other = resolve_fill("texture", event, config=CONFIG, rng=np.random.default_rng(2))
+    assert np.array_equal(f.array, again.array) and not np.array_equal(f.array, other.array)
+    assert set(f.params) == {"width", "seed"} and f.params["width"] == smooth.params["width"]
+
+
 @pytest.mark.parametrize("bad", ["loud", np.zeros((3, 3)), float("nan"), True])
 def test_bad_fill_raises(bad):
     with pytest.raises(ParameterError, match="fill"):

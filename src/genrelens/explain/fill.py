@@ -68,7 +68,7 @@ __all__ = ["Fill", "resolve_fill", "FILL_KINDS", "DEFAULT_FILL"]
 DEFAULT_FILL = "local_median"
 
 FILL_KINDS = ("min", "clip_min", "mean", "noise", "blur", "band_median", "local_median",
-              "ring_median",
+              "ring_median", "texture",
               "constant", "array", "remove")
 
 
@@ -174,19 +174,22 @@ def resolve_fill(
             array = np.repeat(np.median(x, axis=1, keepdims=True), x.shape[1], axis=1)
             return Fill("band_median", array.astype(np.float32), {})
         if fill == "local_median":
-            from scipy.ndimage import median_filter
-
-            width = max(1, x.shape[1] // 3) | 1  # odd: centred on the frame
-            array = median_filter(x, size=(1, width), mode="nearest")
-            return Fill("local_median", array.astype(np.float32), {"width": width})
+            return Fill("local_median", _local_median(x), {"width": _local_width(x)})
         if fill == "ring_median":
             gap, outer = _RING
             g = max(1, round(x.shape[1] * gap))
             o = max(g + 1, round(x.shape[1] * outer))
             return Fill("ring_median", _ring_median(x, gap=g, outer=o), {"gap": g, "outer": o})
+        if fill == "texture":
+            base = _local_median(x)
+            seed = int(rng.integers(2**31))
+            spread = _robust_spread(x - base)
+            noise = np.random.default_rng(seed).standard_normal(x.shape)
+            array = (base + spread * noise).astype(np.float32)
+            return Fill("texture", array, {"width": _local_width(x), "seed": seed})
         raise ParameterError(
             f"fill={fill!r} is unknown: expected 'min', 'clip_min', 'mean', 'noise', 'blur', "
-            "'band_median', 'local_median', 'ring_median', a number (constant in dB) or an array "
+            "'band_median', 'local_median', 'ring_median', 'texture', a number (constant in dB) or an array "
             "(n_mels, n_frames)."
         )
     if isinstance(fill, (int, float, np.integer, np.floating)) and not isinstance(fill, bool):
@@ -206,6 +209,26 @@ def resolve_fill(
     return Fill("array", array, {})
 
 
+def _local_width(x: np.ndarray) -> int:
+    """The local median's window: a third of the clip's frames, odd (centred on the frame)."""
+    return max(1, x.shape[1] // 3) | 1
+
+
+def _local_median(x: np.ndarray) -> np.ndarray:
+    """Each band's running median over :func:`_local_width` frames, the ends held."""
+    from scipy.ndimage import median_filter
+
+    return median_filter(x, size=(1, _local_width(x)), mode="nearest").astype(np.float32)
+
+
+def _robust_spread(residual: np.ndarray) -> np.ndarray:
+    """Each band's standard deviation estimated robustly from its residual over frames:
+    1.4826 × the median absolute deviation (the standard deviation for Gaussian residuals,
+    unmoved by events that fill less than half the frames); shape ``(n_mels, 1)``."""
+    centre = np.median(residual, axis=1, keepdims=True)
+    return 1.4826 * np.median(np.abs(residual - centre), axis=1, keepdims=True)
+
+
 #: ``ring_median``'s gap and outer radius as fractions of the clip's frames.
 _RING = (0.12, 0.4)
 
@@ -222,3 +245,4 @@ def _ring_median(x: np.ndarray, *, gap: int, outer: int) -> np.ndarray:
 
 def _short(value: Any) -> str:
     return f"array of shape {np.shape(value)}" if np.ndim(value) else repr(value)
+
