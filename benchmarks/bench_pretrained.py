@@ -4,7 +4,10 @@
   checkpoint (index, data, every CRC32C checked), median of ``--repeats`` reads.
 * **Forward** (clips/second): the port in evaluation mode under ``torch.inference_mode`` on
   random (batch, 1, 96, 187) patches (one clip = one 3-s patch), at ``--batches`` (default 1
-  and 16), after one warm-up call; median over ``--repeats`` timed windows of ``--seconds``.
+  and 16), after one warm-up call; median over ``--repeats`` timed windows of ``--seconds``,
+  per second of wall time and per CPU-second of the process (``time.process_time``, all
+  threads: with ``--threads 1`` the rate of one idle core, which other processes' load on a
+  shared machine does not lower).
 
 glibc reads its malloc variables only at process start, so the script re-executes itself once
 with ``genrelens.cli.MALLOC_ENV`` set (as the ``genrelens`` command does) unless
@@ -15,7 +18,7 @@ written in the output, since the machine may be shared. Needs the musicnn wheel
 Usage::
 
     python benchmarks/bench_pretrained.py [--models MSD_musicnn MSD_vgg] [--batches 1 16]
-        [--threads N] [--repeats 5] [--seconds 2] [--json out.json] [--default-malloc]
+        [--threads N] [--repeats 3] [--seconds 2] [--json out.json] [--default-malloc]
 
 Prints a JSON record to ``--json`` (or stdout) and a table to stderr.
 """
@@ -61,7 +64,11 @@ def forward_rates(name: str, *, batches: list[int], seconds: float, repeats: int
             with torch.inference_mode():
                 model(x)
 
-        rates[str(batch)] = timed(step, items=batch, seconds=seconds, repeats=repeats)
+        rates[str(batch)] = {
+            "wall": timed(step, items=batch, seconds=seconds, repeats=repeats),
+            "cpu": timed(step, items=batch, seconds=seconds, repeats=repeats,
+                         clock=time.process_time),
+        }
     return rates
 
 
@@ -93,11 +100,13 @@ def table(record: dict) -> str:
         f"allocator: {record['allocator']}; torch threads {record['torch_threads']}; load "
         f"{record['load_average_before'][0]:.1f} -> {record['load_average_after'][0]:.1f}",
         "",
-        f"{'model':<13}{'read s':>8}" + "".join(f"{'clips/s b=' + b:>15}" for b in batches),
+        "clips per second of wall time / per CPU-second of the process",
+        f"{'model':<13}{'read s':>8}" + "".join(f"{'batch ' + b:>16}" for b in batches),
     ]
     for name, r in record["models"].items():
-        lines.append(f"{name:<13}{r['read_seconds']:>8.2f}"
-                     + "".join(f"{r['clips_per_second'][b]:>15.1f}" for b in batches))
+        rates = r["clips_per_second"]
+        lines.append(f"{name:<13}{r['read_seconds']:>8.2f}" + "".join(
+            f"{rates[b]['wall']:>8.1f} /{rates[b]['cpu']:>6.1f}" for b in batches))
     return "\n".join(lines)
 
 
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 16])
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0, help="length of a timed window")
     return bench_main(parser, argv, run=run, table=table)
 

@@ -176,3 +176,13 @@ def test_short_recording_is_repeat_padded_to_one_patch():
     patches = musicnn_patches(y)
     assert patches.shape == (1, 96, 187)
     np.testing.assert_array_equal(patches[0], whole[:, np.arange(187) % 63])
+
+
+def test_input_shape_is_checked():
+    musicnn, vgg = get_model("MSD_musicnn", weights=None).eval(), get_model("MTT_vgg", weights=None)
+    with torch.no_grad():
+        assert musicnn(torch.zeros(1, 1, 96, 100)).shape == (1, 50)  # any patch length
+        with pytest.raises(ParameterError, match=r"MTT_vgg expects \(batch, 1, 96, 187\)"):
+            vgg.eval()(torch.zeros(1, 1, 96, 100))
+        with pytest.raises(ParameterError, match=r"shape \(1, 1, 128, 187\): MSD_musicnn expects"):
+            musicnn(torch.zeros(1, 1, 128, 187))

@@ -161,6 +161,10 @@ def test_map_names_missing_and_unused_tensors(tiny):
         map_tf_tensors(read, broken, source="tiny")
     assert str(info.value) == ("checkpoint tiny does not match the model's architecture; "
                                "missing tensors: dense/bias; unused tensors: half.")
+    wrong_rank = dict(mapping, **{"conv.bias": ("conv/bias", lambda a: a.transpose(3, 2, 0, 1))})
+    with pytest.raises(CheckpointError, match=r"tensor 'conv/bias' of shape \(4,\) does not fit "
+                       r"the model's 'conv.bias'"):
+        map_tf_tensors(read, wrong_rank, source="tiny")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("musicnn") is None, reason="musicnn wheel absent")

@@ -56,9 +56,10 @@ from torch import nn
 
 from genrelens.config import FeatureConfig
 from genrelens.errors import CheckpointError, ParameterError
+from genrelens.features import mel_power_from_stft, stft
 from genrelens.models.checkpoint import LoadedModel
 from genrelens.models.layers import check_input, check_positive_int
-from genrelens.models.registry import register_model
+from genrelens.models.registry import get_model, register_model
 from genrelens.models.tf_checkpoint import map_tf_tensors, read_tf_checkpoint
 
 __all__ = [
@@ -116,8 +117,6 @@ def musicnn_input(y: np.ndarray) -> np.ndarray:
         equal to librosa's ``melspectrogram(y, sr=16000, n_fft=512, hop_length=256,
         n_mels=96, power=2)``), compressed.
     """
-    from genrelens.features import mel_power_from_stft, stft
-
     power = mel_power_from_stft(stft(np.asarray(y), config=MUSICNN_FEATURES),
                                 config=MUSICNN_FEATURES)
     return np.log10(_LOG_GAIN * power + 1.0).astype(np.float32)
@@ -267,8 +266,6 @@ def load_pretrained(name: str, *, wheel: str | os.PathLike[str] | None = None) -
         genrelens checkpoint of its weights. Its tags are independent: pass
         ``multi_label=True`` to ``predict_files``.
     """
-    from genrelens.models.registry import get_model
-
     tags = musicnn_tags(name, wheel=wheel)
     model = get_model(name, weights="wheel" if wheel is None else wheel).eval()
     return LoadedModel(
@@ -308,12 +305,14 @@ def _dense(a: np.ndarray) -> np.ndarray:
     return a.T
 
 
-def _map_conv(mapping: _TFMapping, torch_name: str, tf_name: str, transform: Callable) -> None:
+def _map_kernel(mapping: _TFMapping, torch_name: str, tf_name: str, transform: Callable) -> None:
+    """Map a TF layer's ``kernel`` and ``bias`` to a torch layer's ``weight`` and ``bias``."""
     mapping[f"{torch_name}.weight"] = (f"{tf_name}/kernel", transform)
     mapping[f"{torch_name}.bias"] = (f"{tf_name}/bias", _same)
 
 
 def _map_bn(mapping: _TFMapping, torch_name: str, index: int) -> None:
+    """Map TF's ``batch_normalization[_index]`` to a torch batch norm."""
     tf_name = "batch_normalization" + (f"_{index}" if index else "")
     for ours, theirs in (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"),
                          ("running_var", "moving_variance")):
@@ -347,6 +346,19 @@ class _Pretrained(nn.Module):
                 f"{shapes}."
             )
         self.load_state_dict(tensors, strict=True)
+
+    def _check_patch(self, x: torch.Tensor, *, frames: int | None = None) -> torch.Tensor:
+        """``x`` as (batch, 1, time, mel) after checking it is ``(batch, 1, 96, frames)``."""
+        check_input(x)
+        n_mels = MUSICNN_FEATURES.n_mels
+        if x.shape[2] != n_mels or (frames is not None and x.shape[3] != frames):
+            name = self.checkpoint or type(self).__name__
+            raise ParameterError(
+                f"input has shape {tuple(x.shape)}: {name} expects (batch, 1, {n_mels}, "
+                f"{frames or 'n_frames'}) patches of its own front end "
+                "(genrelens.models.musicnn.musicnn_patches)."
+            )
+        return x.transpose(2, 3)  # the graph's layout: time is the height, mel the width
 
 
 def _bn2d(channels: int) -> nn.BatchNorm2d:
@@ -420,21 +432,20 @@ class Musicnn(_Pretrained):
         blocks = [*self.timbral, *self.temporal]
         for i in range(len(blocks)):
             group, j = ("timbral", i) if i < len(self.timbral) else ("temporal", i - len(self.timbral))
-            _map_conv(mapping, f"{group}.{j}.conv", "conv2d" + (f"_{i}" if i else ""), _conv2d)
+            _map_kernel(mapping, f"{group}.{j}.conv", "conv2d" + (f"_{i}" if i else ""), _conv2d)
             _map_bn(mapping, f"{group}.{j}.bn", i + 1)
         for j in range(len(self.mid)):
-            _map_conv(mapping, f"mid.{j}.conv", f"conv2d_{len(blocks) + j}", _conv1d)
+            _map_kernel(mapping, f"mid.{j}.conv", f"conv2d_{len(blocks) + j}", _conv1d)
             _map_bn(mapping, f"mid.{j}.bn", len(blocks) + 1 + j)
         _map_bn(mapping, "pool_bn", len(blocks) + len(self.mid) + 1)
-        _map_conv(mapping, "dense", "dense", _dense)
+        _map_kernel(mapping, "dense", "dense", _dense)
         _map_bn(mapping, "dense_bn", len(blocks) + len(self.mid) + 2)
-        _map_conv(mapping, "output", "dense_1", _dense)
+        _map_kernel(mapping, "output", "dense_1", _dense)
         return mapping
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``(batch, 1, 96, n_frames)`` musicnn input to ``(batch, 50)`` tag logits."""
-        check_input(x)
-        h = self.input_bn(x.transpose(2, 3))  # (batch, 1, time, mel): the graph's layout
+        h = self.input_bn(self._check_patch(x))
         features = []
         for block in self.timbral:
             padded = nn.functional.pad(h, (0, 0, 3, 3))
@@ -506,15 +517,14 @@ class MusicnnVGG(_Pretrained):
         mapping: _TFMapping = {}
         _map_bn(mapping, "input_bn", 0)
         for i in range(len(self.convs)):
-            _map_conv(mapping, f"convs.{i}.conv", f"{i + 1}CNN", _conv2d)
+            _map_kernel(mapping, f"convs.{i}.conv", f"{i + 1}CNN", _conv2d)
             _map_bn(mapping, f"convs.{i}.bn", i + 1)
-        _map_conv(mapping, "output", "dense", _dense)
+        _map_kernel(mapping, "output", "dense", _dense)
         return mapping
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``(batch, 1, 96, 187)`` musicnn input to ``(batch, 50)`` tag logits."""
-        check_input(x)
-        h = self.input_bn(x.transpose(2, 3))  # (batch, 1, time, mel)
+        h = self.input_bn(self._check_patch(x, frames=MUSICNN_PATCH_FRAMES))
         for i, block in enumerate(self.convs):
             h = block["pool"](block["bn"](torch.relu(block["conv"](h))))
             if i < len(self.convs) - 1:

@@ -478,7 +478,8 @@ def map_tf_tensors(
     ------
     CheckpointError
         Naming the tensors the mapping needs but the checkpoint lacks, and the model tensors
-        of the checkpoint no PyTorch name uses.
+        of the checkpoint no PyTorch name uses; or a tensor its transform cannot take (e.g. of
+        another rank).
     """
     suffixes = tuple(ignore)
     used = {tf_name for tf_name, _ in mapping.values()}
@@ -490,7 +491,13 @@ def map_tf_tensors(
         raise CheckpointError(
             f"checkpoint {source} does not match the model's architecture; {'; '.join(parts)}."
         )
-    return {
-        name: np.ascontiguousarray(transform(tensors[tf_name]), dtype=np.float32)
-        for name, (tf_name, transform) in mapping.items()
-    }
+    state = {}
+    for name, (tf_name, transform) in mapping.items():
+        try:
+            state[name] = np.ascontiguousarray(transform(tensors[tf_name]), dtype=np.float32)
+        except (ValueError, IndexError) as exc:
+            raise CheckpointError(
+                f"checkpoint {source}: tensor {tf_name!r} of shape {tensors[tf_name].shape} "
+                f"does not fit the model's {name!r} ({exc})."
+            ) from None
+    return state
