@@ -186,3 +186,15 @@ def test_input_shape_is_checked():
             vgg.eval()(torch.zeros(1, 1, 96, 100))
         with pytest.raises(ParameterError, match=r"shape \(1, 1, 128, 187\): MSD_musicnn expects"):
             musicnn(torch.zeros(1, 1, 128, 187))
+
+
+@needs_wheel
+def test_msd_vgg_needs_its_graphs_pooling(reference):
+    """The MSD_vgg weights in the MTT_vgg architecture (the wheel's models.py pooling) do not
+    reproduce TensorFlow: the port follows the checkpoint's graph."""
+    x = _as_model_input(np.load(reference / "x.npy"))
+    expected = np.load(reference / "tf_logits.npz")["MSD_vgg"]
+    as_models_py = get_model("MTT_vgg", weights=None).eval()
+    as_models_py.load_state_dict(get_model("MSD_vgg").state_dict())
+    with torch.no_grad():
+        assert np.abs(as_models_py(x).numpy() - expected).max() > 0.1
