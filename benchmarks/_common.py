@@ -77,7 +77,7 @@ def timed(
     """Median items/second of ``step()`` over ``repeats`` windows of at least ``seconds``.
 
     ``clock`` is wall time by default; ``time.process_time`` gives items per CPU-second of the
-    process (all its threads), which a shared machine's load does not lower.
+    process (all its threads), which depends less on a shared machine's load.
     """
     step()  # warm-up
     rates = []

@@ -6,8 +6,8 @@
   random (batch, 1, 96, 187) patches (one clip = one 3-s patch), at ``--batches`` (default 1
   and 16), after one warm-up call; median over ``--repeats`` timed windows of ``--seconds``,
   per second of wall time and per CPU-second of the process (``time.process_time``, all
-  threads: with ``--threads 1`` the rate of one idle core, which other processes' load on a
-  shared machine does not lower).
+  threads). On a shared machine the CPU rate depends less on the other processes' load than
+  the wall rate (it still drops with contention for caches and shared cores).
 
 glibc reads its malloc variables only at process start, so the script re-executes itself once
 with ``genrelens.cli.MALLOC_ENV`` set (as the ``genrelens`` command does) unless
