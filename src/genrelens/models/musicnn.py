@@ -66,6 +66,7 @@ __all__ = [
     "MUSICNN_MODELS",
     "MUSICNN_FEATURES",
     "MUSICNN_PATCH_FRAMES",
+    "MUSICNN_LOG_GAIN",
     "WHEEL_INSTALL",
     "musicnn_input",
     "musicnn_patches",
@@ -98,7 +99,9 @@ MUSICNN_FEATURES = FeatureConfig(
     segment_hop_seconds=MUSICNN_PATCH_FRAMES * 256 / 16000,
 )
 
-_LOG_GAIN = 10000.0
+#: ``C`` of the front end's compression ``log10(C * S + 1)`` of the mel power ``S``.
+MUSICNN_LOG_GAIN = 10000.0
+
 _BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's default, as in the graphs
 
 
@@ -119,7 +122,7 @@ def musicnn_input(y: np.ndarray) -> np.ndarray:
     """
     power = mel_power_from_stft(stft(np.asarray(y), config=MUSICNN_FEATURES),
                                 config=MUSICNN_FEATURES)
-    return np.log10(_LOG_GAIN * power + 1.0).astype(np.float32)
+    return np.log10(MUSICNN_LOG_GAIN * power + 1.0).astype(np.float32)
 
 
 def musicnn_patches(y: np.ndarray, *, patches_per_chunk: int = 32) -> np.ndarray:
