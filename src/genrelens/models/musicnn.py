@@ -18,6 +18,14 @@ n_frames)`` = ``(batch, 1, 96, 187)`` and returns logits ``(batch, 50)`` (the wh
 sigmoid: tags are independent). (The wheel rounds the mel power to float16 before the
 logarithm; genrelens keeps float32.)
 
+``get_model("MSD_musicnn")`` loads the installed wheel's weights (``weights=FOLDER``: a copy of
+its package folder; ``weights=None``: random). A port is saved as a genrelens checkpoint with
+``save_checkpoint(..., model_args={"weights": None}, feature_config=MUSICNN_FEATURES,
+class_names=musicnn_tags(name))`` and loads back without the wheel. Limit: a FeatureConfig does
+not record the ``log10`` compression yet, so ``genrelens predict`` or ``explain`` on such a
+checkpoint would feed it dB; tag files with ``genrelens tag`` (:func:`load_pretrained`,
+:func:`musicnn_file_patches`).
+
 Architectures, as the checkpoints' graphs (``.meta``) define them, with batch norm in
 inference mode and TensorFlow's epsilon 1e-3:
 
