@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -27,18 +28,28 @@ def _field(number: int, payload: bytes) -> bytes:
 
 
 def _block(entries: list[tuple[bytes, bytes]]) -> bytes:
-    """A table block without key sharing, one restart point, and its 5-byte trailer."""
-    body = b"".join(_varint(0) + _varint(len(k)) + _varint(len(v)) + k + v for k, v in entries)
+    """A table block (each key sharing its prefix with the previous one, as TensorFlow writes
+    them; one restart point) and its 5-byte trailer."""
+    body, previous = bytearray(), b""
+    for key, value in entries:
+        shared = len(os.path.commonprefix([previous, key]))
+        body += _varint(shared) + _varint(len(key) - shared) + _varint(len(value))
+        body += key[shared:] + value
+        previous = key
     body += struct.pack("<II", 0, 1)
-    return body + b"\0" + struct.pack("<I", mask_crc32c(crc32c(body + b"\0")))
+    return bytes(body) + b"\0" + struct.pack("<I", mask_crc32c(crc32c(body + b"\0")))
 
 
 def write_tf_checkpoint(
-    prefix: Path, tensors: dict[str, np.ndarray], *, declared_sizes: dict[str, int] | None = None
+    prefix: Path,
+    tensors: dict[str, np.ndarray],
+    *,
+    declared_sizes: dict[str, int] | None = None,
+    per_block: int = 3,
 ) -> Path:
     """Write ``tensors`` as a TF1 checkpoint ``prefix.index`` + ``prefix.data-00000-of-00001``
-    (in ``prefix`` as ``.index`` ... when it is a folder); ``declared_sizes`` overrides the byte
-    count the index gives for a tensor."""
+    (in ``prefix`` as ``.index`` ... when it is a folder), ``per_block`` index entries per data
+    block; ``declared_sizes`` overrides the byte count the index gives for a tensor."""
     data, entries = bytearray(), [(b"", _varint(1 << 3) + _varint(1))]  # header: 1 shard
     for name in sorted(tensors):
         array = np.asarray(tensors[name])  # tobytes() is C order; keeps 0-d shapes
@@ -50,12 +61,15 @@ def write_tf_checkpoint(
                  + _varint(6 << 3 | 5) + struct.pack("<I", mask_crc32c(crc32c(raw))))
         entries.append((name.encode(), proto))
         data += raw
-    index = bytearray(_block(entries))
-    handle = _varint(0) + _varint(len(index) - 5)
+    index, handles = bytearray(), []
+    for first in range(0, len(entries), per_block):  # several data blocks, as in large indexes
+        block = entries[first:first + per_block]
+        handles.append((block[-1][0], _varint(len(index)) + _varint(len(_block(block)) - 5)))
+        index += _block(block)
     meta_offset = len(index)
     index += _block([])
     index_offset = len(index)
-    index += _block([(entries[-1][0], handle)])
+    index += _block(handles)
     footer = (_varint(meta_offset) + _varint(len(_block([])) - 5) + _varint(index_offset)
               + _varint(len(index) - index_offset - 5))
     index += footer.ljust(40, b"\0") + struct.pack("<Q", 0xDB4775248B80FB57)
