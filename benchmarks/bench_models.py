@@ -24,32 +24,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
-from _common import allocator, emit, ensure_malloc_env
+from _common import bench_main, environment, timed
 
 #: Training batch size per model (vgg16's 138 M parameters make large batches impractical).
 TRAIN_BATCH = {"cnn": 32, "shortchunk": 16, "vgg16": 8}
 FORWARD_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
-
-
-def _timed(step, *, items: int, seconds: float, repeats: int) -> float:
-    """Median items/second of ``step()`` over ``repeats`` windows of at least ``seconds``."""
-    step()  # warm-up
-    rates = []
-    for _ in range(repeats):
-        count, start = 0, time.perf_counter()
-        while True:
-            step()
-            count += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= seconds:
-                break
-        rates.append(count * items / elapsed)
-    return statistics.median(rates)
 
 
 def train_throughput(name: str, *, seconds: float, repeats: int) -> dict:
@@ -71,7 +53,7 @@ def train_throughput(name: str, *, seconds: float, repeats: int) -> dict:
         optimizer.step()
 
     n_params = sum(p.numel() for p in model.parameters())
-    rate = _timed(step, items=batch, seconds=seconds, repeats=repeats)
+    rate = timed(step, items=batch, seconds=seconds, repeats=repeats)
     return {"batch_size": batch, "parameters": n_params, "segments_per_second": rate}
 
 
@@ -90,23 +72,14 @@ def forward_throughput(*, seconds: float, repeats: int) -> dict:
             with torch.inference_mode():
                 model(x)
 
-        result[str(batch)] = _timed(step, items=batch, seconds=seconds, repeats=repeats)
+        result[str(batch)] = timed(step, items=batch, seconds=seconds, repeats=repeats)
     return result
 
 
 def run(args: argparse.Namespace) -> dict:
-    import torch
-
-    import genrelens
-
     record = {
         "benchmark": "models",
-        "genrelens": genrelens.__version__,
-        "torch": torch.__version__,
-        "allocator": allocator(),
-        "torch_threads": torch.get_num_threads(),
-        "cpus": len(os.sched_getaffinity(0)),
-        "load_average_before": list(os.getloadavg()),
+        **environment(),
         "input": [1, 128, 130],
         "train": {m: train_throughput(m, seconds=args.seconds, repeats=args.repeats)
                   for m in args.models},
@@ -139,12 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=list(TRAIN_BATCH), choices=list(TRAIN_BATCH))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=2.0, help="length of a timed window")
-    parser.add_argument("--json", metavar="PATH", help="write the JSON record here")
-    parser.add_argument("--default-malloc", action="store_true",
-                        help="do not re-execute with genrelens.cli.MALLOC_ENV set")
-    args = parser.parse_args(argv)
-    ensure_malloc_env(default_malloc=args.default_malloc)
-    return emit(run(args), table=table, json_path=args.json)
+    return bench_main(parser, argv, run=run, table=table)
 
 
 if __name__ == "__main__":

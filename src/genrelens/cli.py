@@ -849,23 +849,64 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import json
-
     from genrelens.models import load_checkpoint
     from genrelens.models.inference import predict_files
 
     loaded = load_checkpoint(_checkpoint_path(args.run))
     predictions, skipped = predict_files(loaded, args.audio, batch_size=args.batch_size)
+    return _print_predictions(args, predictions, skipped)
+
+
+def _print_predictions(args: argparse.Namespace, predictions: list, skipped: list) -> int:
+    """Print file predictions (``--json``, ``--top``) and skipped files; the exit status."""
+    import json
+
     for skip in skipped:
         detail = skip.message.removeprefix(f"{skip.path}: ")
-        print(printable(f"genrelens predict: skipped {skip.path} ({skip.reason}): {detail}"),
-              file=sys.stderr)
+        print(printable(f"genrelens {args.command}: skipped {skip.path} ({skip.reason}): "
+                        f"{detail}"), file=sys.stderr)
     if args.json:
         print(json.dumps([p.to_dict(top=args.top) for p in predictions], indent=2))
     for p in [] if args.json else predictions:
         shown = ", ".join(f"{name} {prob:.3f}" for name, prob in p.ranked(top=args.top))
         print(printable(f"{p.path}: {shown}"))
     return 1 if skipped else 0
+
+
+def _add_tag(sub: argparse._SubParsersAction) -> None:
+    from genrelens.models.musicnn import MUSICNN_MODELS, WHEEL_INSTALL
+
+    parser = sub.add_parser(
+        "tag",
+        help="Tag audio files with a pretrained music tagger (zero-shot).",
+        description="Tag each AUDIO file with a pretrained musicnn model (50 tags each; MSD: "
+        "rock, pop, jazz, metal, Hip-Hop, ...; MTT: guitar, piano, vocal, ...). The file is "
+        "resampled to 16 kHz and cut into 3-s patches; each tag's probability is the mean "
+        "over patches of its sigmoid (as the musicnn wheel's tagger). The weights are read "
+        f"from the musicnn wheel ({WHEEL_INSTALL}). Unusable files are reported on stderr "
+        "and skipped; exit status 1 if any was skipped.",
+    )
+    parser.add_argument("audio", metavar="AUDIO", nargs="+", help="audio files")
+    parser.add_argument("--model", choices=MUSICNN_MODELS, default="MSD_musicnn",
+                        help="the pretrained tagger (default MSD_musicnn)")
+    parser.add_argument("--wheel", metavar="DIR",
+                        help="the musicnn package folder (default: the installed wheel)")
+    parser.add_argument("--top", type=_positive, default=5,
+                        help="show the K most probable tags (default 5)")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON with every tag's probability instead of a table")
+    parser.add_argument("--batch-size", type=_positive, default=16)
+    parser.set_defaults(func=_cmd_tag)
+
+
+def _cmd_tag(args: argparse.Namespace) -> int:
+    from genrelens.models.inference import predict_files
+    from genrelens.models.musicnn import load_pretrained, musicnn_file_patches
+
+    loaded = load_pretrained(args.model, wheel=args.wheel)
+    predictions, skipped = predict_files(loaded, args.audio, batch_size=args.batch_size,
+                                         features=musicnn_file_patches, multi_label=True)
+    return _print_predictions(args, predictions, skipped)
 
 
 def _add_global(sub: argparse._SubParsersAction) -> None:
@@ -1413,6 +1454,7 @@ _SUBCOMMANDS: list = [
     _add_train,
     _add_evaluate,
     _add_predict,
+    _add_tag,
     _add_explain,
     _add_explain_dataset,
     _add_global,

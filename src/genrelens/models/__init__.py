@@ -4,11 +4,15 @@ Every model maps log-mel dB of shape ``(batch, 1, n_mels, n_frames)`` to logits 
 ``(batch, n_classes)`` (no softmax inside ``forward``). Built in: ``"cnn"``
 (:class:`~genrelens.models.cnn.CNN`), ``"shortchunk"``
 (:class:`~genrelens.models.shortchunk.ShortChunkCNN`) and ``"vgg16"``
-(:class:`~genrelens.models.vgg.VGG16`, loadable from torchvision's ImageNet weights).
+(:class:`~genrelens.models.vgg.VGG16`, loadable from torchvision's ImageNet weights); the
+pretrained taggers ``"MTT_musicnn"``, ``"MSD_musicnn"``, ``"MTT_vgg"`` and ``"MSD_vgg"``
+(:mod:`genrelens.models.musicnn`, read from the musicnn wheel), whose input is their own
+front end (:func:`~genrelens.models.musicnn.musicnn_input`), not log-mel dB.
 """
 
 from genrelens.models.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 from genrelens.models.cnn import CNN
+from genrelens.models.musicnn import Musicnn, MusicnnVGG, musicnn_input, musicnn_tags
 from genrelens.models.registry import available_models, get_model, register_model
 from genrelens.models.shortchunk import ShortChunkCNN
 from genrelens.models.vgg import VGG16, load_torchvision_vgg16
@@ -24,4 +28,8 @@ __all__ = [
     "ShortChunkCNN",
     "VGG16",
     "load_torchvision_vgg16",
+    "Musicnn",
+    "MusicnnVGG",
+    "musicnn_input",
+    "musicnn_tags",
 ]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -136,7 +136,7 @@ class FilePrediction:
     class_names : tuple of str
     segment_probabilities : numpy.ndarray, shape (n_segments, n_classes)
     probabilities : numpy.ndarray, shape (n_classes,)
-        Mean of the segment probabilities.
+        Mean of the segment probabilities (softmax, or sigmoid per tag for a tagger).
     """
 
     path: str
@@ -185,6 +185,8 @@ def predict_files(
     *,
     batch_size: int = 64,
     progress: bool = False,
+    features: Callable[[str], np.ndarray] | None = None,
+    multi_label: bool = False,
 ) -> tuple[list[FilePrediction], list]:
     """Genre distributions of audio files; unusable files are skipped and reported.
 
@@ -198,6 +200,14 @@ def predict_files(
     batch_size : int
     progress : bool
         Show a progress bar over files on stderr.
+    features : callable or None
+        ``features(path) -> (n_segments, n_mels, n_frames)`` model inputs of a file, for a model
+        with its own front end (e.g. :func:`genrelens.models.musicnn.musicnn_file_patches`);
+        it raises :class:`~genrelens.errors.AudioLoadError` for an unusable file. ``None``:
+        :func:`~genrelens.features.log_mel_file` with the checkpoint's configuration.
+    multi_label : bool
+        ``True`` for a tagger: each class's probability is the sigmoid of its logit
+        (independent tags) instead of the softmax over classes.
 
     Returns
     -------
@@ -218,12 +228,16 @@ def predict_files(
     skipped: list[Skip] = []
     for path in tqdm(paths, desc="predicting", unit="file", disable=not progress, leave=False):
         try:
-            logmel = log_mel_file(path, config=config)
+            logmel = log_mel_file(path, config=config) if features is None else features(path)
         except AudioLoadError as exc:
             skipped.append(Skip(path, path, exc.reason, str(exc)))
             continue
         try:
-            probs = predict_proba(loaded.model, logmel, batch_size=batch_size)
+            if multi_label:
+                logits = predict_logits(loaded.model, logmel, batch_size=batch_size)
+                probs = torch.sigmoid(torch.from_numpy(logits).double()).numpy()
+            else:
+                probs = predict_proba(loaded.model, logmel, batch_size=batch_size)
         except ParameterError as exc:  # the inputs it names are this file's segments
             raise ParameterError(f"{path}: segments as inputs: {exc}") from None
         predictions.append(

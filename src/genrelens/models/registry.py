@@ -3,7 +3,8 @@
 A checkpoint stores a model's registered name and constructor arguments, never its code, so
 that :func:`genrelens.models.load_checkpoint` rebuilds it from the registry (asteroid-style).
 Every registered model maps log-mel dB input of shape ``(batch, 1, n_mels, n_frames)`` to
-logits of shape ``(batch, n_classes)``: no softmax inside ``forward``.
+logits of shape ``(batch, n_classes)``: no softmax inside ``forward``. (The pretrained musicnn
+taggers take the same shape computed by their own front end, see :mod:`genrelens.models.musicnn`.)
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def get_model(name: str, **model_args: Any) -> nn.Module:
     Parameters
     ----------
     name : str
-        A name from :func:`available_models` (built in: ``"cnn"``, ``"shortchunk"``, ``"vgg16"``).
+        A name from :func:`available_models` (built in: ``"cnn"``, ``"shortchunk"``, ``"vgg16"``,
+        and the pretrained ``"MTT_musicnn"``, ``"MSD_musicnn"``, ``"MTT_vgg"``, ``"MSD_vgg"``).
     **model_args
         Constructor arguments, e.g. ``n_classes=10``.
 
