@@ -30,6 +30,12 @@ values are in dB, where **0 dB is loud** and silence is ``config.floor_db``
                         the time itself, so an event up to about ``2 * gap`` long is replaced
                         wholly by its surroundings and longer ones (up to ``outer - gap``)
                         lose the majority of the ring
+``"texture"``           ``"local_median"`` with the clip's own fluctuation: Gaussian noise
+                        with each band's robust spread around its running median
+                        (1.4826 × the median absolute deviation over frames), drawn from
+                        a seed taken from ``random_state`` (recorded). A smooth infill
+                        has no texture, and a model can read a steady, fluctuation-free
+                        band as a sustained tone (see below)
 a number                a constant in dB
 an array                a user array ``(n_mels, n_frames)`` in dB
 ``"remove"``            stems only: a switched-off part is removed from the mixture (its
@@ -42,6 +48,11 @@ The default was chosen by measurement on real music (``genrelens bench-xai``, RE
 evaluate are spectrograms that are mostly silence, far from anything the model was trained on,
 and the surrogate explains the model's behaviour there (the same border components ranked
 first whatever the clip), while an infill from the clip itself keeps the model on its data.
+Smooth infills (``"local_median"``, ``"ring_median"``, ``"blur"``) still leave it in one
+respect: they have no texture, and a model that detects sustained tones fires on the all-off
+input (probability 0.86 for the planted-tone model with ``"local_median"``, 0.15 with
+``"texture"``), so LIME and KernelSHAP pointed at the tone in about half the excerpts;
+``"texture"`` keeps each band's fluctuation and they find it in 90-100%.
 
 References
 ----------
