@@ -411,20 +411,32 @@ _FEATURE_OPTIONS = (
     ("--segment-seconds", "segment_seconds", float),
     ("--segment-hop-seconds", "segment_hop_seconds", float),
     ("--fft-precision", "fft_precision", str),
+    ("--compression", "compression", str),
+    ("--log10-scale", "log10_scale", float),
 )
 
 
 def _add_feature_options(parser: argparse.ArgumentParser) -> None:
     """Add the FeatureConfig flags; read them back with :func:`_feature_config_from_args`."""
+    from genrelens.config import PRESETS
+
     group = parser.add_argument_group("features (default: FeatureConfig defaults)")
+    group.add_argument(
+        "--front-end", dest="feature_preset", choices=sorted(PRESETS), default="default",
+        help="a named front end to start from (musicnn: 16 kHz, 96 mels, log10(10000 S + 1), "
+        "187 frames); the flags below change single fields of it",
+    )
     for flag, field, kind in _FEATURE_OPTIONS:
         group.add_argument(flag, dest=f"feature_{field}", type=kind, metavar=kind.__name__.upper())
 
 
 def _feature_config_from_args(args: argparse.Namespace):
-    """The FeatureConfig of :func:`_add_feature_options`' flags (unset flags keep defaults;
-    ``--segment-seconds`` alone also sets the hop, for non-overlapping segments)."""
-    from genrelens.config import FeatureConfig
+    """The FeatureConfig of :func:`_add_feature_options`' flags (unset flags keep the
+    ``--front-end``'s values; ``--segment-seconds`` alone also sets the hop, for
+    non-overlapping segments)."""
+    import dataclasses
+
+    from genrelens.config import preset
 
     given = {
         field: getattr(args, f"feature_{field}")
@@ -433,7 +445,7 @@ def _feature_config_from_args(args: argparse.Namespace):
     }
     if "segment_seconds" in given:
         given.setdefault("segment_hop_seconds", given["segment_seconds"])
-    return FeatureConfig(**given)
+    return dataclasses.replace(preset(args.feature_preset), **given)
 
 
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
@@ -525,8 +537,9 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
         "--fill",
         default=None,
         type=_fill_arg,
-        help=f"what 'off' means / IG baseline: {', '.join(_FILL_NAMES[:-1])} or a number in "
-        f"dB (default: {DEFAULT_FILL}, chosen on real music; stems: removed)",
+        help=f"what 'off' means / IG baseline: {', '.join(_FILL_NAMES[:-1])} or a number (an "
+        f"input value: dB by default; min is silence in any front end) (default: "
+        f"{DEFAULT_FILL}, chosen on real music; stems: removed)",
     )
     parser.add_argument("--seed", type=_nonneg, default=0, help="random seed (default 0)")
     parser.add_argument(
@@ -655,6 +668,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "when no PATH is given); never downloaded",
     )
     parser.add_argument("--cache", metavar="DIR", help="log-mel cache (default RUN/../cache)")
+    _add_feature_options(parser)
     _add_split_options(parser)
     parser.add_argument("--epochs", type=_positive, default=30, help="maximum epochs (default 30)")
     parser.add_argument("--batch-size", type=_positive, default=32,
@@ -732,7 +746,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         result = train_run(
             args.data, out=args.out, config=config, cache_dir=args.cache, split=split,
             restart=args.restart, evaluate=not args.no_evaluate, progress=not args.no_progress,
-            stream=args.stream,
+            stream=args.stream, feature_config=_feature_config_from_args(args),
         )
     fit = result.fit
     if int(os.environ.get("RANK", "0")) == 0:
@@ -1086,13 +1100,14 @@ def _seconds(text: str) -> float:
     return _number(text, kind=float, low=0, inclusive=False)
 
 
-#: Fills named on the command line (numbers are constant fills in dB).
+#: Fills named on the command line (numbers are constant fills in input values, dB by default).
 _FILL_NAMES = tuple(kind for kind in FILL_KINDS if kind not in ("constant", "array"))
 _FILL_HELP = f"what 'off' means (default {DEFAULT_FILL}, chosen on real music)"
 
 
 def _fill_arg(text: str) -> str | float:
-    """An argparse ``type``: a fill, a name of :data:`_FILL_NAMES` or a finite number of dB."""
+    """An argparse ``type``: a fill, a name of :data:`_FILL_NAMES` or a finite number (a
+    constant in the model's input values: dB by default)."""
     if text in _FILL_NAMES:
         return text
     try:
@@ -1102,7 +1117,7 @@ def _fill_arg(text: str) -> str | float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(
             f"{text!r} is invalid: expected one of {', '.join(_FILL_NAMES)} or a finite number "
-            "of dB"
+            "(an input value: dB by default)"
         )
     return value
 

@@ -309,7 +309,7 @@ def mask_inputs(
         keep = zt[start:stop].reshape(-1, n_parts, n_segments)[:, :, seg]  # (B, P, T)
         mix = torch.einsum("bpt,pft->bft", keep.to(parts.dtype), parts)
         power = features.mel_power_from_stft(mix, config=config)
-        return features.power_to_db(power, config=config).to(torch.float32).unsqueeze(1)
+        return features.compress(power, config=config).to(torch.float32).unsqueeze(1)
 
     return make_stems
 

@@ -147,7 +147,7 @@ def integrated_gradients(
     fill : str, number, array or None
         The baseline, resolved by :func:`genrelens.explain.fill.resolve_fill` exactly as the
         perturbation methods resolve "off" (None: ``DEFAULT_FILL``; ``"min"`` = silence,
-        ``config.floor_db``; ``"mean"``, ``"clip_min"``, ``"noise"``, ``"blur"``,
+        ``config.silence``; ``"mean"``, ``"clip_min"``, ``"noise"``, ``"blur"``,
         ``"band_median"``, ``"local_median"``, a number, an array).
     config : FeatureConfig, optional
         Default ``FeatureConfig(n_mels=logmel.shape[0])``.

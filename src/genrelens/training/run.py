@@ -349,6 +349,10 @@ def _check_same_settings(run_dir: Path, settings: dict[str, Any]) -> None:
     if not (run_dir / RESUME_FILE).is_file() or not path.is_file():
         return
     previous = _read_json(path, "train_config.json")
+    try:  # a run written before fields were added to FeatureConfig has their old values
+        previous["feature_config"] = FeatureConfig.from_dict(previous["feature_config"]).to_dict()
+    except (KeyError, TypeError, ParameterError):
+        pass  # unreadable: compared as it is, so it differs
     differing = sorted(
         key for key in ("data", "feature_config", "train") if previous.get(key) != settings[key]
     )
