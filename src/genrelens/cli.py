@@ -554,6 +554,7 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
         help="replace the explanation that DIR holds (its summary.json, track/ and segments/)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_device_option(parser)
     parser.set_defaults(func=_cmd_explain, outputs=lambda args: [args.out])
 
 
@@ -573,7 +574,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     out = claim_out(args.out, overwrite=args.overwrite)
     checkpoint = _checkpoint_path(args.run)
-    loaded = load_checkpoint(checkpoint)
+    loaded = load_checkpoint(checkpoint, device=args.device)
     config = loaded.feature_config
     segments = load_segments(args.audio, config=config)
     try:
@@ -669,6 +670,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--cache", metavar="DIR", help="log-mel cache (default RUN/../cache)")
     _add_feature_options(parser)
+    _add_device_option(parser)
     _add_split_options(parser)
     parser.add_argument("--epochs", type=_positive, default=30, help="maximum epochs (default 30)")
     parser.add_argument("--batch-size", type=_positive, default=32,
@@ -747,6 +749,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             args.data, out=args.out, config=config, cache_dir=args.cache, split=split,
             restart=args.restart, evaluate=not args.no_evaluate, progress=not args.no_progress,
             stream=args.stream, feature_config=_feature_config_from_args(args),
+            device=args.device,
         )
     fit = result.fit
     if int(os.environ.get("RANK", "0")) == 0:
@@ -780,6 +783,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--stream", action="store_true",
                         help="memory-map the test segments instead of reading them into RAM")
+    _add_device_option(parser)
     parser.set_defaults(func=_cmd_evaluate, outputs=lambda args: [args.run])
 
 
@@ -788,7 +792,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     metrics = evaluate_run(
         args.run, data=args.data, cache_dir=args.cache, batch_size=args.batch_size,
-        progress=not args.no_progress, stream=args.stream,
+        progress=not args.no_progress, stream=args.stream, device=args.device,
     )
     print(printable(f"{args.run}: {metrics['model']} (epoch {metrics['checkpoint_epoch']}), split "
           f"{metrics['split']}"))
@@ -816,6 +820,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--top", type=_positive, help="show only the K most probable classes")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--batch-size", type=_positive, default=64)
+    _add_device_option(parser)
     parser.set_defaults(func=_cmd_predict)
 
 
@@ -825,7 +830,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from genrelens.models import load_checkpoint
     from genrelens.models.inference import predict_files
 
-    loaded = load_checkpoint(_checkpoint_path(args.run))
+    loaded = load_checkpoint(_checkpoint_path(args.run), device=args.device)
     predictions, skipped = predict_files(loaded, args.audio, batch_size=args.batch_size)
     for skip in skipped:
         detail = skip.message.removeprefix(f"{skip.path}: ")
@@ -880,6 +885,7 @@ def _add_global(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=_nonneg, default=0, help="random_state (default 0)")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_device_option(parser)
     parser.set_defaults(func=_cmd_global, outputs=_in_run("global"))
 
 
@@ -893,6 +899,7 @@ def _cmd_global(args: argparse.Namespace) -> int:
         n_bands=args.bands, top_k=args.top_k, descriptors=_csv_list(args.descriptors),
         n_bins=args.bins, n_bootstrap=args.bootstrap, ale_output=args.ale_output,
         random_state=args.seed, plots=not args.no_plots, progress=not args.no_progress,
+        device=args.device,
     )
     for genre, items in summary["findings"].items():
         print(printable(f"{genre}:"))
@@ -945,6 +952,7 @@ def _add_evaluate_xai(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=_nonneg, default=0, help="random_state (default 0)")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_device_option(parser)
     parser.set_defaults(func=_cmd_evaluate_xai, outputs=_in_run("xai"))
 
 
@@ -957,7 +965,7 @@ def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
         n_samples=args.samples, fill=args.fill, n_subsets=args.subsets,
         n_check=args.check, seeds=args.seeds, fills=args.fills,
         cascading=not args.no_cascading, random_state=args.seed, plots=not args.no_plots,
-        progress=not args.no_progress,
+        progress=not args.no_progress, device=args.device,
     )
     print(printable(f"{summary['n_segments']} segments, fill {summary['fill']}"))
     print(f"{'method':<12} {'kind':<10} {'del AUC':>8} {'ins AUC':>8} {'faith r':>8}")
@@ -1120,6 +1128,27 @@ def _fill_arg(text: str) -> str | float:
             "(an input value: dB by default)"
         )
     return value
+
+
+def _device_arg(text: str) -> str:
+    """An argparse ``type``: a device this machine has (:func:`genrelens.device.resolve_device`),
+    kept as given so that ``auto`` is resolved where the model runs."""
+    from genrelens.device import resolve_device
+
+    try:
+        resolve_device(text)
+    except GenrelensError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device`` of the commands that run a model (read as ``args.device``)."""
+    parser.add_argument(
+        "--device", default="auto", type=_device_arg, metavar="DEVICE",
+        help="where the model runs: auto (CUDA when available, else cpu), cpu, cuda, cuda:N or "
+        "mps (default auto)",
+    )
 
 
 def _fill_list(text: str) -> list[str | float]:
@@ -1329,6 +1358,7 @@ def _add_explain_dataset(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="recompute tracks finished with other settings")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_device_option(parser)
     parser.set_defaults(func=_cmd_explain_dataset, outputs=_in_run("explanations"))
 
 
@@ -1342,7 +1372,7 @@ def _cmd_explain_dataset(args: argparse.Namespace) -> int:
         n_samples=args.samples, fill=args.fill, random_state=args.seed,
         executor=args.executor, workers=args.workers, scheduler=args.scheduler,
         retries=args.retries, batch_size=args.batch_size, threads=args.threads, out=args.out,
-        overwrite=args.overwrite, progress=not args.no_progress,
+        overwrite=args.overwrite, progress=not args.no_progress, device=args.device,
     )
     print(report.summary())
     print(printable(f"-> {report.out}"))
