@@ -252,3 +252,19 @@ def _load(path):
     import soundfile as sf
 
     return sf.read(path, dtype="float32")[0]
+
+
+def test_cli_front_end_preset_and_field_flags():
+    parser = cli.build_parser()
+    args = parser.parse_args(["prepare", "--data", "D", "--cache", "C", "--front-end", "musicnn",
+                              "--n-mels", "48"])
+    assert cli._feature_config_from_args(args) == dataclasses.replace(preset("musicnn"), n_mels=48)
+    args = parser.parse_args(["train", "--data", "D", "--out", "R", "--compression", "log10",
+                              "--log10-scale", "100"])
+    config = cli._feature_config_from_args(args)
+    assert (config.compression, config.log10_scale, config.sr) == ("log10", 100.0, 22050)
+    assert cli._feature_config_from_args(parser.parse_args(["prepare", "--data", "D", "--cache",
+                                                            "C"])) == FeatureConfig()
+    with pytest.raises(ParameterError, match="compression='ln'"):
+        cli._feature_config_from_args(parser.parse_args(
+            ["prepare", "--data", "D", "--cache", "C", "--compression", "ln"]))

@@ -6,7 +6,8 @@ batching, the inference copy of the model, the output transform and the cost led
 implemented once.
 
 * **Models.** Any :class:`torch.nn.Module` or any callable mapping a float32 tensor
-  ``(B, 1, n_mels, n_frames)`` of log-mel dB to ``(B, n_classes)`` (a tensor or an array) —
+  ``(B, 1, n_mels, n_frames)`` of log-mel (dB or the front end's compression) to
+  ``(B, n_classes)`` (a tensor or an array) —
   bring your own model. With ``fast=True`` an ``nn.Module`` is replaced by
   :func:`genrelens.models.fold.inference_copy` (batch norm folded into convolutions,
   channels-last; same outputs to float rounding); other callables are used as they are.
@@ -63,7 +64,8 @@ __all__ = [
     "BATCH_CANDIDATES",
 ]
 
-#: A model: ``(B, 1, n_mels, n_frames)`` float32 log-mel dB -> ``(B, n_classes)``.
+#: A model: ``(B, 1, n_mels, n_frames)`` float32 log-mel (in its front end's compression)
+#: -> ``(B, n_classes)``.
 ModelFn = nn.Module | Callable[[torch.Tensor], Any]
 
 OUTPUTS = ("probabilities", "logits", "raw")
