@@ -197,6 +197,22 @@ def test_listen_round_trips_for_a_log10_front_end():
     assert cut_mel[rows][:, 4:-4].mean() < 0.05 * log_mel(y, config=SMALL)[rows][:, 4:-4].mean()
 
 
+def test_checkpoints_written_before_the_new_fields_load(tmp_path):
+    from genrelens.models import get_model, load_checkpoint, save_checkpoint
+
+    config = FeatureConfig(n_mels=16)
+    save_checkpoint(tmp_path / "c.pt", model=get_model("cnn", n_classes=2, channels=[2, 2, 2, 2]),
+                    model_name="cnn", model_args={"n_classes": 2, "channels": [2, 2, 2, 2]},
+                    feature_config=config, class_names=["a", "b"])
+    data = torch.load(tmp_path / "c.pt", weights_only=True)
+    for key in ("compression", "log10_scale"):  # as an earlier genrelens wrote it
+        del data["feature_config"][key]
+    torch.save(data, tmp_path / "old.pt")
+    loaded = load_checkpoint(tmp_path / "old.pt")
+    assert loaded.feature_config == config and loaded.feature_config.compression == "db"
+    assert loaded.feature_config.digest() == config.digest()
+
+
 def test_old_training_settings_resume_with_the_new_fields(tmp_path):
     from genrelens.training.run import RESUME_FILE, TRAIN_CONFIG_FILE, _check_same_settings
 
@@ -226,7 +242,7 @@ def test_train_and_explain_with_a_log10_front_end(tmp_path, make_wav, capsys):
                  "--segment-seconds", "1.0", "--compression", "log10"]
     argv = ["train", "--data", str(data), "--out", str(run), "--epochs", "2", "--batch-size",
             "4", "--model-args", '{"channels": [4, 4, 8, 8]}', "--threads", "1",
-            "--no-progress", "--no-evaluate", *front_end]
+            "--no-progress", "--no-evaluate", "--device", "cpu", *front_end]
     assert cli.main(argv) == 0
     loaded = load_checkpoint(run / "checkpoint.pt")
     assert loaded.feature_config == SMALL
@@ -237,7 +253,7 @@ def test_train_and_explain_with_a_log10_front_end(tmp_path, make_wav, capsys):
     out = tmp_path / "explained"
     code = cli.main(["explain", str(run / "checkpoint.pt"), str(data / "tone" / "t0.wav"),
                      "--methods", "occlusion", "--components", "freq", "--segments", "0",
-                     "--fill", "min", "--out", str(out), "--no-progress"])
+                     "--fill", "min", "--out", str(out), "--no-progress", "--device", "cpu"])
     assert code == 0
     capsys.readouterr()
     exp = Explanation.load(out / "segments" / "000" / "occlusion_freq")
