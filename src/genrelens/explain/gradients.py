@@ -496,7 +496,9 @@ def _as_input(logmel: np.ndarray | torch.Tensor, model: nn.Module | None = None)
     if x.ndim != 2:
         raise ParameterError(f"logmel has shape {tuple(x.shape)}: expected (n_mels, n_frames).")
     if not torch.isfinite(x).all():
-        raise ParameterError("logmel contains NaN or infinite values: expected finite input values.")
+        raise ParameterError(
+            "logmel contains NaN or infinite values: expected finite input values."
+        )
     return x.to(device=model_device(model), dtype=torch.float32)[None, None].clone()
 
 
