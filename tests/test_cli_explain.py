@@ -170,7 +170,7 @@ def test_target_and_segments_options(run_and_audio, capsys):
     top, _ = sf.read(root / "o2" / "track" / "occlusion_freq_top.wav")
     assert top.size == CONFIG.segment_samples  # the track view of one segment is that segment
     exp = Explanation.load(root / "o2" / "segments" / "001" / "occlusion_freq")
-    assert exp.fill.kind == "constant" and exp.fill.params["value_db"] == -80.0
+    assert exp.fill.kind == "constant" and exp.fill.params["value"] == -80.0
     assert "metal" in capsys.readouterr().out
 
 

@@ -452,20 +452,32 @@ _FEATURE_OPTIONS = (
     ("--segment-seconds", "segment_seconds", float),
     ("--segment-hop-seconds", "segment_hop_seconds", float),
     ("--fft-precision", "fft_precision", str),
+    ("--compression", "compression", str),
+    ("--log10-scale", "log10_scale", float),
 )
 
 
 def _add_feature_options(parser: argparse.ArgumentParser) -> None:
     """Add the FeatureConfig flags; read them back with :func:`_feature_config_from_args`."""
+    from genrelens.config import PRESETS
+
     group = parser.add_argument_group("features (default: FeatureConfig defaults)")
+    group.add_argument(
+        "--front-end", dest="feature_preset", choices=sorted(PRESETS), default="default",
+        help="a named front end to start from (musicnn: 16 kHz, 96 mels, log10(10000 S + 1), "
+        "187 frames); the flags below change single fields of it",
+    )
     for flag, field, kind in _FEATURE_OPTIONS:
         group.add_argument(flag, dest=f"feature_{field}", type=kind, metavar=kind.__name__.upper())
 
 
 def _feature_config_from_args(args: argparse.Namespace):
-    """The FeatureConfig of :func:`_add_feature_options`' flags (unset flags keep defaults;
-    ``--segment-seconds`` alone also sets the hop, for non-overlapping segments)."""
-    from genrelens.config import FeatureConfig
+    """The FeatureConfig of :func:`_add_feature_options`' flags (unset flags keep the
+    ``--front-end``'s values; ``--segment-seconds`` alone also sets the hop, for
+    non-overlapping segments)."""
+    import dataclasses
+
+    from genrelens.config import preset
 
     given = {
         field: getattr(args, f"feature_{field}")
@@ -474,7 +486,7 @@ def _feature_config_from_args(args: argparse.Namespace):
     }
     if "segment_seconds" in given:
         given.setdefault("segment_hop_seconds", given["segment_seconds"])
-    return FeatureConfig(**given)
+    return dataclasses.replace(preset(args.feature_preset), **given)
 
 
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
@@ -566,8 +578,9 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
         "--fill",
         default=None,
         type=_fill_arg,
-        help=f"what 'off' means / IG baseline: {', '.join(_FILL_NAMES[:-1])} or a number in "
-        f"dB (default: {DEFAULT_FILL}, chosen on real music; stems: removed)",
+        help=f"what 'off' means / IG baseline: {', '.join(_FILL_NAMES[:-1])} or a number (an "
+        f"input value: dB by default; min is silence in any front end) (default: "
+        f"{DEFAULT_FILL}, chosen on real music; stems: removed)",
     )
     parser.add_argument("--seed", type=_nonneg, default=0, help="random seed (default 0)")
     parser.add_argument(
@@ -582,6 +595,7 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
         help="replace the explanation that DIR holds (its summary.json, track/ and segments/)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_device_option(parser)
     parser.set_defaults(func=_cmd_explain, outputs=lambda args: [args.out])
 
 
@@ -601,7 +615,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     out = claim_out(args.out, overwrite=args.overwrite)
     checkpoint = _checkpoint_path(args.run)
-    loaded = load_checkpoint(checkpoint)
+    loaded = load_checkpoint(checkpoint, device=args.device)
     config = loaded.feature_config
     segments = load_segments(args.audio, config=config)
     try:
@@ -696,6 +710,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "when no PATH is given); never downloaded",
     )
     parser.add_argument("--cache", metavar="DIR", help="log-mel cache (default RUN/../cache)")
+    _add_feature_options(parser)
+    _add_device_option(parser)
     _add_split_options(parser)
     parser.add_argument("--epochs", type=_positive, default=30, help="maximum epochs (default 30)")
     parser.add_argument("--batch-size", type=_positive, default=32,
@@ -773,7 +789,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         result = train_run(
             args.data, out=args.out, config=config, cache_dir=args.cache, split=split,
             restart=args.restart, evaluate=not args.no_evaluate, progress=not args.no_progress,
-            stream=args.stream,
+            stream=args.stream, feature_config=_feature_config_from_args(args),
+            device=args.device,
         )
     fit = result.fit
     if int(os.environ.get("RANK", "0")) == 0:
@@ -807,6 +824,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--stream", action="store_true",
                         help="memory-map the test segments instead of reading them into RAM")
+    _add_device_option(parser)
     parser.set_defaults(func=_cmd_evaluate, outputs=lambda args: [args.run])
 
 
@@ -815,7 +833,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     metrics = evaluate_run(
         args.run, data=args.data, cache_dir=args.cache, batch_size=args.batch_size,
-        progress=not args.no_progress, stream=args.stream,
+        progress=not args.no_progress, stream=args.stream, device=args.device,
     )
     print(printable(f"{args.run}: {metrics['model']} (epoch {metrics['checkpoint_epoch']}), split "
           f"{metrics['split']}"))
@@ -845,6 +863,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
                         "(also in --json)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--batch-size", type=_positive, default=64)
+    _add_device_option(parser)
     parser.set_defaults(func=_cmd_predict)
 
 
@@ -852,7 +871,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from genrelens.models import load_checkpoint
     from genrelens.models.inference import predict_files
 
-    loaded = load_checkpoint(_checkpoint_path(args.run))
+    loaded = load_checkpoint(_checkpoint_path(args.run), device=args.device)
     predictions, skipped = predict_files(loaded, args.audio, batch_size=args.batch_size)
     return _print_predictions(args, predictions, skipped)
 
@@ -949,6 +968,7 @@ def _add_global(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=_nonneg, default=0, help="random_state (default 0)")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_device_option(parser)
     parser.set_defaults(func=_cmd_global, outputs=_in_run("global"))
 
 
@@ -962,6 +982,7 @@ def _cmd_global(args: argparse.Namespace) -> int:
         n_bands=args.bands, top_k=args.top_k, descriptors=_csv_list(args.descriptors),
         n_bins=args.bins, n_bootstrap=args.bootstrap, ale_output=args.ale_output,
         random_state=args.seed, plots=not args.no_plots, progress=not args.no_progress,
+        device=args.device,
     )
     for genre, items in summary["findings"].items():
         print(printable(f"{genre}:"))
@@ -1014,6 +1035,7 @@ def _add_evaluate_xai(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=_nonneg, default=0, help="random_state (default 0)")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_device_option(parser)
     parser.set_defaults(func=_cmd_evaluate_xai, outputs=_in_run("xai"))
 
 
@@ -1026,7 +1048,7 @@ def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
         n_samples=args.samples, fill=args.fill, n_subsets=args.subsets,
         n_check=args.check, seeds=args.seeds, fills=args.fills,
         cascading=not args.no_cascading, random_state=args.seed, plots=not args.no_plots,
-        progress=not args.no_progress,
+        progress=not args.no_progress, device=args.device,
     )
     print(printable(f"{summary['n_segments']} segments, fill {summary['fill']}"))
     print(f"{'method':<12} {'kind':<10} {'del AUC':>8} {'ins AUC':>8} {'faith r':>8}")
@@ -1170,13 +1192,14 @@ def _seconds(text: str) -> float:
     return _number(text, kind=float, low=0, inclusive=False)
 
 
-#: Fills named on the command line (numbers are constant fills in dB).
+#: Fills named on the command line (numbers are constant fills in input values, dB by default).
 _FILL_NAMES = tuple(kind for kind in FILL_KINDS if kind not in ("constant", "array"))
 _FILL_HELP = f"what 'off' means (default {DEFAULT_FILL}, chosen on real music)"
 
 
 def _fill_arg(text: str) -> str | float:
-    """An argparse ``type``: a fill, a name of :data:`_FILL_NAMES` or a finite number of dB."""
+    """An argparse ``type``: a fill, a name of :data:`_FILL_NAMES` or a finite number (a
+    constant in the model's input values: dB by default)."""
     if text in _FILL_NAMES:
         return text
     try:
@@ -1186,9 +1209,30 @@ def _fill_arg(text: str) -> str | float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(
             f"{text!r} is invalid: expected one of {', '.join(_FILL_NAMES)} or a finite number "
-            "of dB"
+            "(an input value: dB by default)"
         )
     return value
+
+
+def _device_arg(text: str) -> str:
+    """An argparse ``type``: a device this machine has (:func:`genrelens.device.resolve_device`),
+    kept as given so that ``auto`` is resolved where the model runs."""
+    from genrelens.device import resolve_device
+
+    try:
+        resolve_device(text)
+    except GenrelensError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device`` of the commands that run a model (read as ``args.device``)."""
+    parser.add_argument(
+        "--device", default="auto", type=_device_arg, metavar="DEVICE",
+        help="where the model runs: auto (CUDA when available, else cpu), cpu, cuda, cuda:N or "
+        "mps (default auto)",
+    )
 
 
 def _fill_list(text: str) -> list[str | float]:
@@ -1398,6 +1442,7 @@ def _add_explain_dataset(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="recompute tracks finished with other settings")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_device_option(parser)
     parser.set_defaults(func=_cmd_explain_dataset, outputs=_in_run("explanations"))
 
 
@@ -1411,7 +1456,7 @@ def _cmd_explain_dataset(args: argparse.Namespace) -> int:
         n_samples=args.samples, fill=args.fill, random_state=args.seed,
         executor=args.executor, workers=args.workers, scheduler=args.scheduler,
         retries=args.retries, batch_size=args.batch_size, threads=args.threads, out=args.out,
-        overwrite=args.overwrite, progress=not args.no_progress,
+        overwrite=args.overwrite, progress=not args.no_progress, device=args.device,
     )
     print(report.summary())
     print(printable(f"-> {report.out}"))

@@ -180,8 +180,9 @@ def plot_logmel(
     ax: Any = None,
     title: str | None = None,
     colorbar: bool = True,
+    unit: str = "dB",
 ) -> Any:
-    """Draw a log-mel spectrogram ``(n_mels, n_frames)`` in dB.
+    """Draw a log-mel spectrogram ``(n_mels, n_frames)`` (in dB, or ``unit``).
 
     Parameters
     ----------
@@ -190,6 +191,8 @@ def plot_logmel(
         For the time axis (frame ``t`` at ``t * hop_length / sr`` s).
     mel_hz : np.ndarray, shape (n_mels,), optional
         Centre frequency of each mel band, to label the y axis in Hz.
+    unit : str, default "dB"
+        The colour bar's label (``FeatureConfig.unit`` of the input).
     """
     fig, ax = _axes(ax, (6.0, 2.4), (0.75, 0.3, 0.45, 0.3))
     logmel = np.asarray(logmel)
@@ -199,7 +202,7 @@ def plot_logmel(
     _mel_ticks(ax, mel_hz)
     _decorate(ax, xlabel="time (s)", title=title)
     if colorbar:
-        fig.colorbar(image, ax=ax, label="dB", pad=0.01)
+        fig.colorbar(image, ax=ax, label=unit, pad=0.01)
     return fig
 
 

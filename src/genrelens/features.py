@@ -1,5 +1,9 @@
 """Log-mel spectrograms in torch: the model input, its STFT, and the way back to audio.
 
+The model input is compressed mel power, in dB by default or ``log10(C * S + 1)``
+(``FeatureConfig.compression``); :func:`compress` and :func:`decompress` convert between
+power and input values, and every "silence" or "gain" downstream goes through them.
+
 Every function takes a :class:`~genrelens.config.FeatureConfig` and works on numpy arrays or
 torch tensors of shape ``(..., n_samples)`` (any leading dimensions, batched), returning the
 same array type. The torch path is differentiable.
@@ -59,6 +63,10 @@ __all__ = [
     "stft",
     "istft",
     "power_to_db",
+    "compress",
+    "decompress",
+    "to_db",
+    "from_db",
     "mel_power_from_stft",
 ]
 
@@ -351,7 +359,7 @@ def _log_mel_tensor(
         for f0 in range(0, n_frames, _FRAMES_PER_CHUNK)
     ])
     mel = mel.reshape(*lead, n_frames, config.n_mels)
-    return _db_tensor(mel.transpose(-1, -2).contiguous(), config=config)
+    return _compress_tensor(mel.transpose(-1, -2).contiguous(), config=config)
 
 
 def _mel_project(
@@ -386,6 +394,31 @@ def _mel_blocks(config: FeatureConfig, *, bands: int = 16) -> tuple[tuple[int, i
 def _db_tensor(power: torch.Tensor, *, config: FeatureConfig) -> torch.Tensor:
     offset = 10.0 * math.log10(max(config.amin, config.ref))
     return 10.0 * torch.log10(torch.clamp(power, min=config.amin)) - offset
+
+
+def _compress_tensor(power: torch.Tensor, *, config: FeatureConfig) -> torch.Tensor:
+    if config.compression == "db":
+        return _db_tensor(power, config=config)
+    return torch.log10(config.log10_scale * torch.clamp(power, min=0.0) + 1.0)
+
+
+def _decompress_tensor(values: torch.Tensor, *, config: FeatureConfig) -> torch.Tensor:
+    if config.compression == "db":
+        # the floor (and anything below it) is silence: power 0, not amin
+        power = torch.pow(10.0, values / 10.0) * max(config.amin, config.ref)
+        return torch.where(values <= config.floor_db, torch.zeros_like(power), power)
+    return torch.clamp(torch.pow(10.0, values) - 1.0, min=0.0) / config.log10_scale
+
+
+def _real_tensor(values: np.ndarray | torch.Tensor, *, name: str) -> tuple[torch.Tensor, bool]:
+    """:func:`_as_tensor` of real values, integers promoted to float64."""
+    t, was_numpy = _as_tensor(values, name=name)
+    if t.is_complex():
+        raise ParameterError(
+            f"{name} has dtype {t.dtype}: expected real values (use mel_power_from_stft or "
+            "|S|**2 first)."
+        )
+    return (t if t.is_floating_point() else t.to(torch.float64)), was_numpy
 
 
 # --------------------------------------------------------------------------- public API
@@ -492,15 +525,68 @@ def power_to_db(power: ArrayT, *, config: FeatureConfig) -> ArrayT:
     numpy.ndarray or torch.Tensor
         Same type, shape and floating dtype as ``power``; silence is ``config.floor_db``.
     """
-    t, was_numpy = _as_tensor(power, name="power")
-    if t.is_complex():
-        raise ParameterError(
-            f"power has dtype {t.dtype}: expected real power values (use mel_power_from_stft "
-            "or |S|**2 first)."
-        )
-    if not t.is_floating_point():
-        t = t.to(torch.float64)
+    t, was_numpy = _real_tensor(power, name="power")
     return _from_tensor(_db_tensor(t, config=config), was_numpy)
+
+
+def compress(power: ArrayT, *, config: FeatureConfig) -> ArrayT:
+    """Mel power to model input values with the configuration's compression.
+
+    ``compression="db"``: :func:`power_to_db`; ``"log10"``: ``log10(log10_scale * power + 1)``
+    (musicnn's front end). ``power`` is a numpy array or tensor of non-negative values, any
+    shape; the result has its array type, shape and floating dtype, zero power gives
+    ``config.silence``, and the torch path is differentiable. :func:`decompress` is the inverse
+    (exact above the dB floor).
+    """
+    t, was_numpy = _real_tensor(power, name="power")
+    return _from_tensor(_compress_tensor(t, config=config), was_numpy)
+
+
+def decompress(values: ArrayT, *, config: FeatureConfig) -> ArrayT:
+    """Model input values (a log-mel, a fill) back to mel power: the inverse of :func:`compress`.
+
+    Same array type, shape and floating dtype as ``values``; non-negative. Silence
+    (``config.silence``, and anything below it) gives 0, so ``compress(decompress(v)) == v`` for
+    every ``v`` at or above silence (float rounding aside), and ``decompress(compress(p)) == p``
+    for powers above ``amin`` (dB) or any power (log10).
+    """
+    t, was_numpy = _real_tensor(values, name="values")
+    return _from_tensor(_decompress_tensor(t, config=config), was_numpy)
+
+
+def to_db(values: ArrayT, *, config: FeatureConfig) -> ArrayT:
+    """Model input values in dB (``power_to_db(decompress(values))``).
+
+    The identity for ``compression="db"``; for ``"log10"`` the dB view that the audio
+    descriptors measure and edit in, with the configuration's ``amin`` and ``ref`` (silence at
+    ``config.floor_db``).
+    """
+    if config.compression == "db":
+        return values
+    t, was_numpy = _real_tensor(values, name="values")
+    return _from_tensor(_db_tensor(_decompress_tensor(t, config=config), config=config),
+                        was_numpy)
+
+
+def from_db(db: ArrayT, *, config: FeatureConfig) -> ArrayT:
+    """dB values back to model input values: the inverse of :func:`to_db`.
+
+    The identity for ``compression="db"``; otherwise ``compress`` of the power, with
+    ``config.floor_db`` (and below) mapped to silence.
+    """
+    if config.compression == "db":
+        return db
+    t, was_numpy = _real_tensor(db, name="db")
+    power = _decompress_tensor(t, config=_db_view(config))
+    return _from_tensor(_compress_tensor(power, config=config), was_numpy)
+
+
+@functools.lru_cache(maxsize=32)
+def _db_view(config: FeatureConfig) -> FeatureConfig:
+    """``config`` with ``compression="db"`` (its ``amin`` and ``ref`` define the dB view)."""
+    import dataclasses
+
+    return dataclasses.replace(config, compression="db")
 
 
 def mel_power_from_stft(spec: ArrayT, *, config: FeatureConfig) -> ArrayT:
@@ -524,7 +610,7 @@ def mel_power_from_stft(spec: ArrayT, *, config: FeatureConfig) -> ArrayT:
 
 
 def log_mel(y: ArrayT, *, config: FeatureConfig) -> ArrayT:
-    """Log-mel spectrogram in dB, the input of every genrelens model.
+    """Log-mel spectrogram (in dB, or as ``config.compression`` says), the model input.
 
     Parameters
     ----------
@@ -539,7 +625,8 @@ def log_mel(y: ArrayT, *, config: FeatureConfig) -> ArrayT:
         Same array type as ``y``; float32, or float64 for float64 input. Differentiable on
         the torch path. ``n_frames = 1 + n_samples // hop_length`` (``config.n_frames`` for a
         segment). Equal to ``librosa.power_to_db(librosa.feature.melspectrogram(y=y, ...),
-        ref=config.ref, amin=config.amin, top_db=None)`` within 1e-3 dB.
+        ref=config.ref, amin=config.amin, top_db=None)`` within 1e-3 dB; with
+        ``compression="log10"``, ``compress(melspectrogram(...))``.
 
     Raises
     ------

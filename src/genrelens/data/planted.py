@@ -221,7 +221,7 @@ def plant(y: np.ndarray, cue: PlantedCue, *, config: FeatureConfig,
         return istft(spec, config=config, length=y.size).astype(np.float32)
     sound = render_cue(cue, n_samples=y.size, config=config, rng=rng)
     music = _box_power(log_mel(y.astype(np.float32), config=config), box, config)
-    if not music > 10 ** (config.floor_db / 10 + 3):
+    if not music > 1000.0 * config.amin:
         raise ParameterError("the music is silent in the cue's box: no level can be set.")
     scale = math.sqrt(10 ** (cue.level_db / 10) * music
                       / _box_power(log_mel(sound.astype(np.float32), config=config), box, config))
@@ -237,5 +237,7 @@ def _gate(cue: PlantedCue, t: np.ndarray) -> np.ndarray:
 
 
 def _box_power(logmel: np.ndarray, box: np.ndarray, config: FeatureConfig) -> float:
-    """Mean mel power of the box's cells (linear, relative to ``config.ref``)."""
-    return float(np.mean(10 ** (np.asarray(logmel, np.float64)[box] / 10)))
+    """Mean mel power of the box's cells (linear, :func:`genrelens.features.decompress`)."""
+    from genrelens.features import decompress
+
+    return float(np.mean(decompress(np.asarray(logmel, np.float64)[box], config=config)))

@@ -67,6 +67,7 @@ def evaluate_xai(
     data: str | os.PathLike[str] | None = None,
     cache: str | os.PathLike[str] | None = None,
     per_class: int = 2,
+    device: str = "cpu",
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Evaluate the explanation methods on the held-out segments of ``RUN``.
@@ -81,6 +82,8 @@ def evaluate_xai(
         Override the run's dataset and cache folders.
     per_class : int
         Test segments per class.
+    device : str, default "cpu"
+        Where the model runs (:func:`genrelens.device.resolve_device`).
     **kwargs
         Passed to :func:`evaluate_explanations`.
 
@@ -92,7 +95,8 @@ def evaluate_xai(
     from genrelens.glob.segments import analyse_segments, run_segments, segment_cue_mask
 
     seed = kwargs.get("random_state", 0)
-    segs = run_segments(run, data=data, cache=cache, per_class=per_class, random_state=seed)
+    segs = run_segments(run, data=data, cache=cache, per_class=per_class, random_state=seed,
+                        device=device)
     masks = [segment_cue_mask(segs, i) for i in range(len(segs.features))]
     return analyse_segments(
         evaluate_explanations, segs, out=out, default_out="xai",

@@ -302,7 +302,9 @@ def as_logmel(logmel: np.ndarray | torch.Tensor) -> np.ndarray:
         )
     arr = arr.astype(np.float32)
     if not np.all(np.isfinite(arr)):
-        raise ParameterError("logmel contains NaN or infinite values: expected finite dB values.")
+        raise ParameterError(
+            "logmel contains NaN or infinite values: expected finite input values."
+        )
     return arr
 
 

@@ -115,6 +115,9 @@ class TrackTask:
         Engine batch size.
     threads : int or None
         ``torch.set_num_threads`` in the worker (None: leave as is).
+    device : str
+        Where the worker runs the model (:func:`genrelens.device.resolve_device`, resolved on
+        the worker: ``"auto"`` uses the worker's GPU if it has one).
     settings_key : str
         Digest of the settings, stored with the result to decide whether it can be reused.
     """
@@ -132,6 +135,7 @@ class TrackTask:
     batch_size: int | str
     threads: int | None
     settings_key: str
+    device: str = "cpu"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -254,20 +258,20 @@ def track_dir_name(track_id: str) -> str:
 
 # --------------------------------------------------------------------------- the worker side
 
-_MODELS: dict[tuple[str, int, int], Any] = {}
+_MODELS: dict[tuple[str, int, int, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def _loaded_model(checkpoint: str) -> Any:
-    """The checkpoint's LoadedModel, loaded once per process (and file version)."""
+def _loaded_model(checkpoint: str, device: str) -> Any:
+    """The checkpoint's LoadedModel on ``device``, loaded once per process (and file version)."""
     from genrelens.models import load_checkpoint
 
     stat = os.stat(checkpoint)
-    key = (os.path.abspath(checkpoint), stat.st_mtime_ns, stat.st_size)
+    key = (os.path.abspath(checkpoint), stat.st_mtime_ns, stat.st_size, device)
     with _MODELS_LOCK:
         if key not in _MODELS:
             _MODELS.clear()
-            _MODELS[key] = load_checkpoint(checkpoint)
+            _MODELS[key] = load_checkpoint(checkpoint, device=device)
         return _MODELS[key]
 
 
@@ -295,7 +299,7 @@ def explain_track_task(task: TrackTask) -> dict[str, Any]:
     if task.threads is not None:
         torch.set_num_threads(task.threads)
     try:
-        loaded = _loaded_model(task.checkpoint)
+        loaded = _loaded_model(task.checkpoint, task.device)
         config = loaded.feature_config
         segments = load_segments(task.path, config=config)
         results = explain_track(
@@ -415,6 +419,7 @@ def explain_dataset(
     out: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    device: str = "cpu",
 ) -> DatasetReport:
     """Explain every track of a run's dataset (test set or all) and write the results.
 
@@ -454,6 +459,10 @@ def explain_dataset(
         Recompute finished tracks whose settings differ instead of raising.
     progress : bool
         A tqdm bar on stderr over finished tracks.
+    device : str, default "cpu"
+        Where each worker runs the model (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
+        ``"mps"``; checked here, resolved on each worker). Not part of the settings: results
+        computed on another device are reused.
 
     Returns
     -------
@@ -509,7 +518,8 @@ def explain_dataset(
     if not checkpoint.is_file():
         raise ParameterError(f"run={os.fspath(run)!r} has no checkpoint.pt: expected a run "
                              "directory made by `genrelens train`.")
-    _loaded_model(os.fspath(checkpoint.absolute()))  # a bad checkpoint fails once, here
+    # a bad checkpoint or device fails once, here
+    _loaded_model(os.fspath(checkpoint.absolute()), device)
     if data is None:
         data = _read_json(run / "train_config.json").get("data")
         if data is None:
@@ -547,7 +557,7 @@ def explain_dataset(
             checkpoint=os.fspath(checkpoint.absolute()), out=os.fspath(out.absolute()),
             methods=methods, kinds=kinds, n_samples=int(n_samples), fill=fill,
             seed=track_seed(random_state, t.track_id), batch_size=batch_size, threads=threads,
-            settings_key=key,
+            settings_key=key, device=device,
         )
         for t in tracks
         if t.track_id not in done

@@ -6,7 +6,8 @@ batching, the inference copy of the model, the output transform and the cost led
 implemented once.
 
 * **Models.** Any :class:`torch.nn.Module` or any callable mapping a float32 tensor
-  ``(B, 1, n_mels, n_frames)`` of log-mel dB to ``(B, n_classes)`` (a tensor or an array) —
+  ``(B, 1, n_mels, n_frames)`` of log-mel (dB or the front end's compression) to
+  ``(B, n_classes)`` (a tensor or an array) —
   bring your own model. With ``fast=True`` an ``nn.Module`` is replaced by
   :func:`genrelens.models.fold.inference_copy` (batch norm folded into convolutions,
   channels-last; same outputs to float rounding); other callables are used as they are.
@@ -26,6 +27,11 @@ implemented once.
   ``where(z[:, map], x, fill)`` for cell components (built with numpy, single-threaded) (exactly ``x * mask + fill * (1 - mask)``
   for binary masks, without rounding), and for stems the log-mel of the sum of the kept parts'
   complex STFTs. Duplicate rows of ``z`` are evaluated once.
+* **Device.** Inputs go to the device of the model's weights
+  (:func:`genrelens.device.model_device`; the CPU for other callables) and only the outputs
+  come back. On a device other than the CPU the masks are applied there, from ``x``, the fill
+  and ``z`` copied once (a batch of inputs never crosses the bus); on the CPU they are built
+  with numpy as above.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from genrelens.device import model_device, to_numpy
 from genrelens.errors import ParameterError
 from genrelens.explain.components import Components
 from genrelens.explain.fill import Fill
@@ -57,7 +64,8 @@ __all__ = [
     "BATCH_CANDIDATES",
 ]
 
-#: A model: ``(B, 1, n_mels, n_frames)`` float32 log-mel dB -> ``(B, n_classes)``.
+#: A model: ``(B, 1, n_mels, n_frames)`` float32 log-mel (in its front end's compression)
+#: -> ``(B, n_classes)``.
 ModelFn = nn.Module | Callable[[torch.Tensor], Any]
 
 OUTPUTS = ("probabilities", "logits", "raw")
@@ -154,6 +162,7 @@ def evaluate(
             f"batch_size={batch_size!r} is invalid: expected a positive integer or 'auto'."
         )
     run = inference_model(model, fast=fast)
+    device = model_device(run)
     start_time = time.perf_counter()
     chunks: list[np.ndarray] = []
     pos = 0
@@ -169,7 +178,7 @@ def evaluate(
             nonlocal pos
             b = min(b, n_inputs - pos)
             t0 = time.perf_counter()
-            out, used = _run_batch(run, make_inputs, pos, pos + b, output)
+            out, used = _run_batch(run, make_inputs, pos, pos + b, output, device)
             chunks.append(out)
             pos += used
             bar.update(used)
@@ -242,11 +251,13 @@ def _run_batch(
     start: int,
     stop: int,
     output: str,
+    device: torch.device,
 ) -> tuple[np.ndarray, int]:
-    """Run one batch; on out-of-memory halve it (down to 1). Returns outputs and batch used."""
+    """Run one batch on ``device``; on out-of-memory halve it (down to 1). Returns outputs (on
+    the CPU) and the batch size used."""
     while True:
         try:
-            x = make_inputs(start, stop)
+            x = make_inputs(start, stop).to(device, non_blocking=True)
             y = run(x)
             break
         except RuntimeError as exc:
@@ -254,7 +265,7 @@ def _run_batch(
                 raise
             stop = start + (stop - start) // 2
     y = check_outputs(y, n_inputs=stop - start, first=start)
-    out = y.detach().to(device="cpu", dtype=torch.float64).numpy()
+    out = to_numpy(y, torch.float64)
     return (softmax(out) if output == "probabilities" else out), stop - start
 
 
@@ -265,8 +276,18 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return out
 
 
+def _numpy_masks(device: torch.device) -> bool:
+    """Whether :func:`mask_inputs` builds inputs with numpy (on the CPU) or with torch."""
+    return device.type == "cpu"
+
+
 def mask_inputs(
-    logmel: np.ndarray, components: Components, z: np.ndarray, fill: Fill
+    logmel: np.ndarray,
+    components: Components,
+    z: np.ndarray,
+    fill: Fill,
+    *,
+    device: torch.device | str = "cpu",
 ) -> Callable[[int, int], torch.Tensor]:
     """The ``make_inputs(start, stop)`` function of :func:`evaluate` for binary vectors ``z``.
 
@@ -277,31 +298,41 @@ def mask_inputs(
     z : np.ndarray, shape (n, n_components), values 0/1
     fill : Fill
         For cell components; ignored (must be ``"remove"``) for stems.
+    device : torch.device or str, default "cpu"
+        Where the inputs are built and returned (the model's device).
     """
+    device = torch.device(device)
+    on_cpu = _numpy_masks(device)
+
+    def there(array: np.ndarray) -> np.ndarray | torch.Tensor:
+        """``array`` where the masks are applied: numpy on the CPU, else a tensor on device."""
+        return array if on_cpu else torch.from_numpy(array).to(device)
+
     if components.stems is None:
         assert components.map is not None and fill.array is not None
         # numpy, single-threaded: on a busy 2-core CPU torch's threaded element-wise ops
         # were ~10x slower for these few-MB batches (waiting for the descheduled thread)
         n_mels, n_frames = components.shape
-        x = np.ascontiguousarray(logmel, dtype=np.float32).ravel()
-        f = np.ascontiguousarray(fill.array, dtype=np.float32).ravel()
-        cells = np.where(components.map < 0, z.shape[1], components.map).ravel()
-        padded = np.concatenate([np.asarray(z, dtype=np.bool_),
-                                 np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1)
+        x = there(np.ascontiguousarray(logmel, dtype=np.float32).ravel())
+        f = there(np.ascontiguousarray(fill.array, dtype=np.float32).ravel())
+        cells = there(np.where(components.map < 0, z.shape[1], components.map).ravel())
+        padded = there(np.concatenate([np.asarray(z, dtype=np.bool_),
+                                       np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1))
+        where = np.where if on_cpu else torch.where
 
         def make(start: int, stop: int) -> torch.Tensor:
-            batch = np.where(padded[start:stop][:, cells], x, f)
-            return torch.from_numpy(batch.reshape(-1, 1, n_mels, n_frames))
+            batch = where(padded[start:stop][:, cells], x, f)
+            return torch.as_tensor(batch).reshape(-1, 1, n_mels, n_frames)
 
         return make
 
-    zt = torch.from_numpy(np.ascontiguousarray(z, dtype=np.bool_))
+    zt = torch.from_numpy(np.ascontiguousarray(z, dtype=np.bool_)).to(device)
 
     from genrelens import features
 
     stems = components.stems
-    parts = torch.from_numpy(np.array(stems.stft, dtype=np.complex64))  # a writable copy
-    seg = torch.from_numpy(np.array(stems.segment_of_frame))
+    parts = torch.from_numpy(np.array(stems.stft, dtype=np.complex64)).to(device)
+    seg = torch.from_numpy(np.array(stems.segment_of_frame)).to(device)
     n_parts, n_segments = len(stems.names), stems.n_segments
     config = components.config
 
@@ -309,7 +340,7 @@ def mask_inputs(
         keep = zt[start:stop].reshape(-1, n_parts, n_segments)[:, :, seg]  # (B, P, T)
         mix = torch.einsum("bpt,pft->bft", keep.to(parts.dtype), parts)
         power = features.mel_power_from_stft(mix, config=config)
-        return features.power_to_db(power, config=config).to(torch.float32).unsqueeze(1)
+        return features.compress(power, config=config).to(torch.float32).unsqueeze(1)
 
     return make_stems
 
@@ -362,7 +393,7 @@ def evaluate_masks(
     unique, inverse = np.unique(z.astype(np.bool_), axis=0, return_inverse=True)
     result = evaluate(
         model,
-        mask_inputs(logmel, components, unique, fill),
+        mask_inputs(logmel, components, unique, fill, device=model_device(model)),
         unique.shape[0],
         batch_size=batch_size,
         output=output,

@@ -1,14 +1,16 @@
 """What "off" means: the fill that replaces a switched-off component.
 
 Perturbation explanations depend on what a removed component is replaced by, so the choice is
-explicit and recorded in every :class:`~genrelens.explain.explanation.Explanation`. Log-mel
-values are in dB, where **0 dB is loud** and silence is ``config.floor_db``
-(``10 * log10(amin / ref)``, -100 dB at the defaults).
+explicit and recorded in every :class:`~genrelens.explain.explanation.Explanation`. Fills are
+in the model's input values (``config.compression``): in dB by default, where **0 dB is loud**
+and silence is ``config.floor_db`` (``10 * log10(amin / ref)``, -100 dB at the defaults); with
+``compression="log10"`` (``log10(C * S + 1)``, musicnn's front end) silence is 0.
+``config.silence`` is the value of silence in either.
 
 ======================  =================================================================
 ``fill=``               value of a switched-off cell
 ======================  =================================================================
-``"min"``               silence: ``config.floor_db`` — the same for every clip, so
+``"min"``               silence: ``config.silence`` — the same for every clip, so
                         explanations of different clips remove towards the same input; far
                         from any training input (see below)
 ``"clip_min"``          the clip's own minimum (its quietest cell)
@@ -36,8 +38,8 @@ values are in dB, where **0 dB is loud** and silence is ``config.floor_db``
                         a seed taken from ``random_state`` (recorded). A smooth infill
                         has no texture, and a model can read a steady, fluctuation-free
                         band as a sustained tone (see below)
-a number                a constant in dB
-an array                a user array ``(n_mels, n_frames)`` in dB
+a number                a constant in input values (dB by default)
+an array                a user array ``(n_mels, n_frames)`` in input values
 ``"remove"``            stems only: a switched-off part is removed from the mixture (its
                         STFT is zero); ``"min"`` means the same for stems
 ``None`` (default)      :data:`DEFAULT_FILL` for cells, ``"remove"`` for stems
@@ -102,7 +104,7 @@ class Fill:
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def describe(self) -> str:
-        """A one-line description, e.g. ``"min (silence, -100.0 dB)"``."""
+        """A one-line description, e.g. ``"min (value=-100.0, unit=dB)"``."""
         detail = ", ".join(f"{k}={v}" for k, v in self.params.items())
         return f"{self.kind} ({detail})" if detail else self.kind
 
@@ -138,9 +140,9 @@ def resolve_fill(
     fill : str, number, array or None
         See the module docstring; None is :data:`DEFAULT_FILL` (``"remove"`` for stems).
     logmel : np.ndarray, shape (n_mels, n_frames)
-        The clip being explained, in dB.
+        The clip being explained, in input values.
     config : FeatureConfig
-        For ``config.floor_db``.
+        For ``config.silence`` and the unit recorded with constants.
     rng : np.random.Generator
         Source of the noise seed.
     stems : bool
@@ -160,20 +162,17 @@ def resolve_fill(
         )
     if isinstance(fill, str):
         if fill == "min":
-            value = float(config.floor_db)
-            return Fill("min", np.full(x.shape, value, np.float32), {"value_db": value})
+            return _constant("min", float(config.silence), x, config)
         if fill == "clip_min":
-            value = float(x.min())
-            return Fill("clip_min", np.full(x.shape, value, np.float32), {"value_db": value})
+            return _constant("clip_min", float(x.min()), x, config)
         if fill == "mean":
-            value = float(x.mean())
-            return Fill("mean", np.full(x.shape, value, np.float32), {"value_db": value})
+            return _constant("mean", float(x.mean()), x, config)
         if fill == "noise":
             seed = int(rng.integers(2**31))
             noise = np.random.default_rng(seed).standard_normal(x.shape)
             array = (x.mean() + x.std() * noise).astype(np.float32)
-            return Fill("noise", array, {"seed": seed, "mean_db": float(x.mean()),
-                                         "std_db": float(x.std())})
+            return Fill("noise", array, {"seed": seed, "mean": float(x.mean()),
+                                         "std": float(x.std()), "unit": config.unit})
         if fill == "blur":
             from scipy.ndimage import gaussian_filter
 
@@ -200,14 +199,17 @@ def resolve_fill(
             return Fill("texture", array, {"width": _local_width(x), "seed": seed})
         raise ParameterError(
             f"fill={fill!r} is unknown: expected 'min', 'clip_min', 'mean', 'noise', 'blur', "
-            "'band_median', 'local_median', 'ring_median', 'texture', a number (constant in dB) or an array "
+            "'band_median', 'local_median', 'ring_median', 'texture', a number (a constant "
+            f"input value, in {config.unit}) or an array "
             "(n_mels, n_frames)."
         )
     if isinstance(fill, (int, float, np.integer, np.floating)) and not isinstance(fill, bool):
         value = float(fill)
         if not np.isfinite(value):
-            raise ParameterError(f"fill={fill!r} is invalid: expected a finite number of dB.")
-        return Fill("constant", np.full(x.shape, value, np.float32), {"value_db": value})
+            raise ParameterError(
+                f"fill={fill!r} is invalid: expected a finite number (in {config.unit})."
+            )
+        return _constant("constant", value, x, config)
     array = np.asarray(fill.detach().cpu() if hasattr(fill, "detach") else fill)
     if not np.issubdtype(array.dtype, np.number) or array.squeeze().shape != x.shape:
         raise ParameterError(
@@ -216,7 +218,9 @@ def resolve_fill(
         )
     array = array.squeeze().astype(np.float32)
     if not np.all(np.isfinite(array)):
-        raise ParameterError("fill array contains NaN or infinite values: expected finite dB.")
+        raise ParameterError(
+            f"fill array contains NaN or infinite values: expected finite values in {config.unit}."
+        )
     return Fill("array", array, {})
 
 
@@ -238,6 +242,11 @@ def _robust_spread(residual: np.ndarray) -> np.ndarray:
     unmoved by events that fill less than half the frames); shape ``(n_mels, 1)``."""
     centre = np.median(residual, axis=1, keepdims=True)
     return 1.4826 * np.median(np.abs(residual - centre), axis=1, keepdims=True)
+
+
+def _constant(kind: str, value: float, x: np.ndarray, config: FeatureConfig) -> Fill:
+    """A fill of one value everywhere, recorded with the input's unit."""
+    return Fill(kind, np.full(x.shape, value, np.float32), {"value": value, "unit": config.unit})
 
 
 #: ``ring_median``'s gap and outer radius as fractions of the clip's frames.

@@ -53,6 +53,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genrelens.config import FeatureConfig
+from genrelens.device import model_device, to_numpy
 from genrelens.errors import ParameterError
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import resolve_fill
@@ -108,7 +109,7 @@ def grad_cam(
         method="gradcam",
         scores=scores,
         prediction=_prediction(res.outputs, output),
-        logmel=np.asarray(_as_input(logmel)[0, 0]),
+        logmel=to_numpy(_as_input(logmel)[0, 0]),
         output=output,
         class_names=None if class_names is None else tuple(class_names),
         params={
@@ -147,7 +148,7 @@ def integrated_gradients(
     fill : str, number, array or None
         The baseline, resolved by :func:`genrelens.explain.fill.resolve_fill` exactly as the
         perturbation methods resolve "off" (None: ``DEFAULT_FILL``; ``"min"`` = silence,
-        ``config.floor_db``; ``"mean"``, ``"clip_min"``, ``"noise"``, ``"blur"``,
+        ``config.silence``; ``"mean"``, ``"clip_min"``, ``"noise"``, ``"blur"``,
         ``"band_median"``, ``"local_median"``, a number, an array).
     config : FeatureConfig, optional
         Default ``FeatureConfig(n_mels=logmel.shape[0])``.
@@ -164,7 +165,7 @@ def integrated_gradients(
         ``f_input`` and ``f_baseline`` per class (gap NaN for classes not explained).
     """
     start = time.perf_counter()
-    x = np.asarray(_as_input(logmel)[0, 0])
+    x = to_numpy(_as_input(logmel)[0, 0])
     config = FeatureConfig(n_mels=x.shape[0]) if config is None else config
     rng = (
         random_state
@@ -297,7 +298,7 @@ def grad_cam_maps(
     _check_output(output)
     _check_module(model, method="gradcam")
     with _gradients_on(), _eval_mode(model):
-        x = _as_input(logmel)
+        x = _as_input(logmel, model)
         name, module = _resolve_layer(model, layer, x)
         captured: list[torch.Tensor] = []
 
@@ -330,10 +331,10 @@ def grad_cam_maps(
         coarse_t[:, None], size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False
     )
     return GradCAMResult(
-        maps=maps[:, 0].numpy(),
-        coarse=coarse_t.numpy(),
+        maps=to_numpy(maps[:, 0]),
+        coarse=to_numpy(coarse_t),
         targets=target_idx,
-        outputs=scores.detach().double().numpy(),
+        outputs=to_numpy(scores, torch.float64),
         layer=name,
     )
 
@@ -381,29 +382,32 @@ def integrated_gradients_maps(
     _check_positive_int("batch_size", batch_size)
     alphas, weights = quadrature(n_steps, rule=rule)
     with _gradients_on(), _eval_mode(model):
-        x = _as_input(logmel)
+        x = _as_input(logmel, model)
         base = np.asarray(baseline, dtype=np.float32)
         if base.shape not in ((), tuple(x.shape[-2:])):
             raise ParameterError(
                 f"baseline has shape {base.shape}: expected a scalar or the input's shape "
                 f"{tuple(x.shape[-2:])} (n_mels, n_frames)."
             )
-        b = _as_input(np.broadcast_to(base, x.shape[-2:]))
+        b = _as_input(np.broadcast_to(base, x.shape[-2:]), model)
         delta = x - b
         with torch.no_grad():
             ends = _scores(model, torch.cat([x, b]), output).double()
         target_idx = _resolve_targets(targets, ends.shape[1])
-        total = torch.zeros((len(target_idx), *x.shape[-2:]), dtype=torch.float64)
+        total = torch.zeros((len(target_idx), *x.shape[-2:]), dtype=torch.float64,
+                            device=x.device)
         for start in range(0, n_steps, batch_size):
-            a = torch.as_tensor(alphas[start : start + batch_size], dtype=torch.float32)
-            w = torch.as_tensor(weights[start : start + batch_size], dtype=torch.float64)
+            a = torch.as_tensor(alphas[start : start + batch_size], dtype=torch.float32,
+                                device=x.device)
+            w = torch.as_tensor(weights[start : start + batch_size], dtype=torch.float64,
+                                device=x.device)
             path = (b + a[:, None, None, None] * delta).requires_grad_(True)
             scores = _scores(model, path, output)
             for i, c in enumerate(target_idx):
                 grad = _grad(scores[:, c].sum(), path, retain=i + 1 < len(target_idx))
                 total[i] += torch.einsum("n,nhw->hw", w, grad[:, 0].double())
-    attributions = (delta[0].double() * total).numpy()
-    f_x, f_b = ends[0].numpy(), ends[1].numpy()
+    attributions = to_numpy(delta[0].double() * total)
+    f_x, f_b = to_numpy(ends[0]), to_numpy(ends[1])
     gap = np.abs(attributions.sum(axis=(1, 2)) - (f_x[target_idx] - f_b[target_idx]))
     return IGResult(
         attributions=attributions,
@@ -485,15 +489,17 @@ def _check_positive_int(name: str, value: object) -> None:
         raise ParameterError(f"{name}={value!r} is invalid: expected a positive integer.")
 
 
-def _as_input(logmel: np.ndarray | torch.Tensor) -> torch.Tensor:
-    x = torch.as_tensor(
-        np.array(logmel.detach().cpu() if isinstance(logmel, torch.Tensor) else logmel)
-    )
+def _as_input(logmel: np.ndarray | torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
+    """``logmel`` checked, as a fresh float32 tensor ``(1, 1, n_mels, n_frames)`` on the
+    model's device (the CPU without a model)."""
+    x = logmel.detach() if isinstance(logmel, torch.Tensor) else torch.as_tensor(np.array(logmel))
     if x.ndim != 2:
         raise ParameterError(f"logmel has shape {tuple(x.shape)}: expected (n_mels, n_frames).")
     if not torch.isfinite(x).all():
-        raise ParameterError("logmel contains NaN or infinite values: expected finite dB values.")
-    return x.to(torch.float32)[None, None].clone()
+        raise ParameterError(
+            "logmel contains NaN or infinite values: expected finite input values."
+        )
+    return x.to(device=model_device(model), dtype=torch.float32)[None, None].clone()
 
 
 def _scores(model: nn.Module, x: torch.Tensor, output: str) -> torch.Tensor:

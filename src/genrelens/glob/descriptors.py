@@ -34,8 +34,15 @@ descriptor          unit    measure ; edit
                             ``n_frames`` (approximate: onsets are re-measured)
 ==================  ======  ===========================================================
 
+Descriptors measure and edit in dB whatever the model's input compression: segments are
+converted with :func:`genrelens.features.to_db` and edits converted back with
+:func:`genrelens.features.from_db` (both the identity for the default dB input; for
+``compression="log10"`` exact up to float rounding), so a band energy in dB and a gain in dB
+mean the same for every front end.
+
 "exact" means that re-measuring the edited segment gives ``target`` up to float rounding,
-except where the floor clamps: edits never go below silence (``config.floor_db``). For
+except where the floor clamps: edits never go below silence (``config.floor_db`` in the dB
+view, i.e. ``config.silence`` in input values). For
 ``hp_balance`` "exact" refers to the parts of the unedited segment (masks estimated once, on
 the original): the edit raises the level of the segment's harmonic part relative to its
 percussive part by ``delta`` dB. HPSS is not linear, so masks re-estimated on the edited
@@ -69,6 +76,7 @@ import torch
 
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
+from genrelens.features import from_db, to_db
 from genrelens.glob.ale import ALEResult, ale_from_evaluator
 
 __all__ = [
@@ -117,8 +125,17 @@ class Descriptor:
         }
         return {"name": self.name, "kind": type(self).__name__, "unit": self.unit, **fields}
 
-    def _floor(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.clamp(x, min=self.config.floor_db)
+    def _db(self, logmel: np.ndarray) -> np.ndarray:
+        """Checked segments ``(N, n_mels, n_frames)`` in dB (see the module docstring)."""
+        return to_db(_check_logmel(logmel, self.config), config=self.config)
+
+    def _db_t(self, logmel: torch.Tensor) -> torch.Tensor:
+        """Input segments (torch) in dB."""
+        return to_db(logmel, config=self.config)
+
+    def _floor(self, db: torch.Tensor) -> torch.Tensor:
+        """Edited dB values, clamped at silence, back in input values."""
+        return from_db(torch.clamp(db, min=self.config.floor_db), config=self.config)
 
 
 def _mean_power_db(logmel: np.ndarray, *, axis: tuple[int, ...]) -> np.ndarray:
@@ -145,14 +162,14 @@ class BandEnergy(Descriptor):
             )
 
     def measure(self, logmel: np.ndarray) -> np.ndarray:
-        band = _check_logmel(logmel, self.config)[:, self.low_bin : self.high_bin]
+        band = self._db(logmel)[:, self.low_bin : self.high_bin]
         return _mean_power_db(band, axis=(1, 2))
 
     def apply(self, logmel: torch.Tensor, current: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         gain = torch.zeros(logmel.shape[-2], dtype=logmel.dtype)
         gain[self.low_bin : self.high_bin] = 1.0
         delta = (target - current).to(logmel.dtype)
-        return self._floor(logmel + delta[:, None, None] * gain[None, :, None])
+        return self._floor(self._db_t(logmel) + delta[:, None, None] * gain[None, :, None])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,10 +179,10 @@ class Loudness(Descriptor):
     unit: str = dataclasses.field(default="dB", init=False)
 
     def measure(self, logmel: np.ndarray) -> np.ndarray:
-        return _mean_power_db(_check_logmel(logmel, self.config), axis=(1, 2))
+        return _mean_power_db(self._db(logmel), axis=(1, 2))
 
     def apply(self, logmel: torch.Tensor, current: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self._floor(logmel + (target - current).to(logmel.dtype)[:, None, None])
+        return self._floor(self._db_t(logmel) + (target - current).to(logmel.dtype)[:, None, None])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,14 +198,14 @@ class SpectralTilt(Descriptor):
         return o - o.mean()
 
     def measure(self, logmel: np.ndarray) -> np.ndarray:
-        spectrum = _check_logmel(logmel, self.config).astype(np.float64).mean(axis=2)
+        spectrum = self._db(logmel).astype(np.float64).mean(axis=2)
         o = self._octaves()
         return spectrum @ o / (o @ o)
 
     def apply(self, logmel: torch.Tensor, current: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         o = torch.as_tensor(self._octaves(), dtype=logmel.dtype)
         delta = (target - current).to(logmel.dtype)
-        return self._floor(logmel + delta[:, None, None] * o[None, :, None])
+        return self._floor(self._db_t(logmel) + delta[:, None, None] * o[None, :, None])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,7 +228,7 @@ class HarmonicPercussiveBalance(Descriptor):
         return mh, mp
 
     def measure(self, logmel: np.ndarray) -> np.ndarray:
-        x = _check_logmel(logmel, self.config)
+        x = self._db(logmel)
         return self.balance(x, *self._masks(x))
 
     @staticmethod
@@ -224,11 +241,12 @@ class HarmonicPercussiveBalance(Descriptor):
         return 10.0 * np.log10(harm / perc)
 
     def apply(self, logmel: torch.Tensor, current: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        mh, mp = (torch.as_tensor(m) for m in self._masks(logmel.detach().cpu().numpy()))
+        db = self._db_t(logmel)
+        mh, mp = (torch.as_tensor(m) for m in self._masks(db.detach().cpu().numpy()))
         delta = (target - current).to(torch.float64)[:, None, None]
         gain = mh * 10.0 ** (delta / 40.0) + mp * 10.0 ** (-delta / 40.0) + (1.0 - mh - mp)
         tiny = torch.finfo(torch.float64).tiny
-        edited = logmel.to(torch.float64) + 20.0 * torch.log10(gain.clamp_min(tiny))
+        edited = db.to(torch.float64) + 20.0 * torch.log10(gain.clamp_min(tiny))
         return self._floor(edited.to(logmel.dtype))
 
 
@@ -256,7 +274,7 @@ class Tempo(Descriptor):
         return self.config.sr / self.config.hop_length
 
     def measure(self, logmel: np.ndarray) -> np.ndarray:
-        x = _check_logmel(logmel, self.config).astype(np.float64)
+        x = self._db(logmel).astype(np.float64)
         onset = np.maximum(np.diff(x, axis=2), 0.0).mean(axis=1)  # (N, n_frames - 1)
         onset -= onset.mean(axis=1, keepdims=True)
         n = onset.shape[1]
@@ -427,5 +445,7 @@ def _check_logmel(logmel: np.ndarray, config: FeatureConfig) -> np.ndarray:
             "n_frames)."
         )
     if not np.isfinite(x).all():
-        raise ParameterError("logmel contains NaN or infinite values: expected finite dB values.")
+        raise ParameterError(
+            f"logmel contains NaN or infinite values: expected finite values in {config.unit}."
+        )
     return x

@@ -57,6 +57,7 @@ def global_view(
     top_k: int = 3,
     random_state: int = 0,
     progress: bool = False,
+    device: str = "cpu",
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Compute and write the global view of ``RUN`` (see the module docstring).
@@ -77,6 +78,8 @@ def global_view(
         Descriptors per genre with ALE curves.
     random_state : int
     progress : bool
+    device : str, default "cpu"
+        Where the model runs (:func:`genrelens.device.resolve_device`).
     **kwargs
         Passed to :func:`global_analysis` (``method``, ``kinds``, ``n_samples``, ``fill``,
         ``n_bands``, ``descriptors``, ``n_bins``, ``n_bootstrap``, ``ale_output``,
@@ -91,7 +94,7 @@ def global_view(
 
     _check_counts(per_class=per_class, ale_per_class=ale_per_class, top_k=top_k)
     segs = run_segments(run, data=data, cache=cache, per_class=max(per_class, ale_per_class),
-                        random_state=random_state, progress=progress)
+                        random_state=random_state, progress=progress, device=device)
     return analyse_segments(
         global_analysis, segs, out=out, default_out="global",
         waveform=lambda i: segment_waveform(segs, i), per_class=per_class, top_k=top_k,

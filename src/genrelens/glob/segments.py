@@ -75,6 +75,7 @@ def run_segments(
     per_class: int | None = None,
     random_state: int = 0,
     progress: bool = False,
+    device: str = "cpu",
 ) -> RunSegments:
     """Load ``RUN``'s model and a class-stratified sample of the segments of one split set.
 
@@ -91,6 +92,8 @@ def run_segments(
     random_state : int
     progress : bool
         Progress bar while the cache is prepared.
+    device : str, default "cpu"
+        Where the model is put (:func:`genrelens.device.resolve_device`).
 
     Returns
     -------
@@ -113,7 +116,7 @@ def run_segments(
             f"{root / 'train_config.json'} cannot be read ({exc}): is {root} a run directory "
             "made by `genrelens train`?"
         ) from None
-    loaded = load_checkpoint(root / "checkpoint.pt")
+    loaded = load_checkpoint(root / "checkpoint.pt", device=device)
     split = Split.load(root / "split.json")
     dataset = open_dataset(data if data is not None else settings["data"])
     part = dataset.subset(getattr(split, set_name))

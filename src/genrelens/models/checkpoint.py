@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from genrelens.config import FeatureConfig
+from genrelens.device import resolve_device
 from genrelens.errors import CheckpointError, GenrelensError, ParameterError
 from genrelens._io import atomic_path
 from genrelens.models.registry import available_models, get_model
@@ -236,21 +237,29 @@ def checkpoint_file(run_or_checkpoint: str | os.PathLike[str]) -> Path:
     return path / "checkpoint.pt" if path.is_dir() else path
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> LoadedModel:
+def load_checkpoint(
+    path: str | os.PathLike[str], *, device: str | torch.device | None = "cpu"
+) -> LoadedModel:
     """Read a checkpoint written by :func:`save_checkpoint` and rebuild its model.
 
     Parameters
     ----------
     path : path-like
         A checkpoint file (e.g. ``RUN/checkpoint.pt``).
+    device : str or torch.device, default "cpu"
+        Where the model is put (:func:`genrelens.device.resolve_device`; ``"auto"``: CUDA
+        when available). The file is always read onto the CPU first, so a checkpoint saved
+        on a GPU loads anywhere.
 
     Returns
     -------
     LoadedModel
-        The model is in evaluation mode.
+        The model is in evaluation mode, on ``device``.
 
     Raises
     ------
+    ParameterError
+        If ``device`` is unknown or not available here.
     CheckpointError
         Missing file; pickled code (refused without executing it); missing keys (named);
         an unknown format or model name; weights that do not fit the model (names listed,
@@ -258,6 +267,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> LoadedModel:
         that are not one per output.
     """
     file = Path(path)
+    target = resolve_device(device)
     data = read_checkpoint_dict(file)
     missing = [key for key in CHECKPOINT_KEYS if key not in data]
     if missing:
@@ -288,7 +298,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> LoadedModel:
     _check_probe(probe, state=state, config=config, class_names=class_names, where=(file, name))
     model = get_model(name, **dict(data["model_args"]))
     model.load_state_dict(state, strict=True)
-    model.eval()
+    model.eval().to(target)
     return LoadedModel(
         model=model,
         model_name=name,

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from genrelens.device import model_device, to_numpy
 from genrelens.errors import AudioLoadError, ParameterError
 from genrelens.models.checkpoint import LoadedModel
 from genrelens.models.layers import check_positive_int
@@ -90,9 +91,11 @@ def predict_logits(
     Parameters
     ----------
     model : torch.nn.Module
-        A genrelens model; switched to ``eval()`` (and left so).
+        A genrelens model; switched to ``eval()`` (and left so). It runs where its weights
+        are (:func:`genrelens.device.model_device`): each batch is moved there and only the
+        logits come back.
     x : array-like, shape (n, n_mels, n_frames) or (n, 1, n_mels, n_frames)
-        Log-mel dB segments; a numpy array (memory-mapped ones included) is read one batch
+        Log-mel segments; a numpy array (memory-mapped ones included) is read one batch
         at a time.
     batch_size : int
         Segments per forward pass.
@@ -103,6 +106,7 @@ def predict_logits(
     """
     check_positive_int("batch_size", batch_size)
     data = x if isinstance(x, torch.Tensor) else np.asarray(x)
+    device = model_device(model)
     model.eval()
     outputs = []
     with torch.inference_mode():
@@ -110,12 +114,13 @@ def predict_logits(
             batch = data[start : start + batch_size]
             if isinstance(batch, np.ndarray):
                 batch = torch.from_numpy(np.array(batch, dtype=np.float32))
-            batch = batch.to(torch.float32)
+            batch = batch.to(device=device, dtype=torch.float32, non_blocking=True)
             y = model(batch.unsqueeze(1) if batch.ndim == 3 else batch)
-            outputs.append(check_outputs(y, n_inputs=batch.shape[0], first=start).float())
+            outputs.append(to_numpy(check_outputs(y, n_inputs=batch.shape[0], first=start),
+                                    torch.float32))
     if not outputs:
         raise ParameterError(f"x has shape {tuple(data.shape)}: expected at least one segment.")
-    return torch.cat(outputs).numpy()
+    return np.concatenate(outputs)
 
 
 def predict_proba(

@@ -2,8 +2,9 @@
 
 Input normalisation
 -------------------
-Models receive log-mel power in dB (about -100..+40 dB; 0 dB is loud, silence is
-``FeatureConfig.floor_db``). Every built-in model starts with :class:`InputNorm`, a fixed affine
+Models receive compressed log-mel power: in dB by default (about -100..+40 dB; 0 dB is loud,
+silence is ``FeatureConfig.floor_db``), or ``log10(C * S + 1)`` (0 is silence) for a front end
+with ``compression="log10"``. Every built-in model starts with :class:`InputNorm`, a fixed affine
 ``(x - mean) / std`` whose two scalars are *buffers*: training sets them once from the training
 segments (:meth:`InputNorm.fit`), they are saved in the checkpoint's state dict and never learnt.
 A fixed affine, unlike an input batch norm, behaves identically in training and evaluation mode

@@ -394,7 +394,8 @@ def _dataset_section(files: RunFiles, config: FeatureConfig,
             logmel = _log_mel(y, config)
             if logmel is not None:
                 example["mel"] = _png_uri(display.plot_logmel(
-                    logmel, sr=config.sr, hop_length=config.hop_length, mel_hz=mel_hz))
+                    logmel, sr=config.sr, hop_length=config.hop_length, mel_hz=mel_hz,
+                    unit=config.unit))
         example["audio"] = audio_data_uri(y, sr=sr, max_seconds=max_seconds, target_sr=config.sr)
         out["examples"].append(example)
     return out
@@ -653,7 +654,7 @@ def _explanations_section(files: RunFiles, config: FeatureConfig,
             order = np.argsort(-first.prediction)[:5]
             view["spectrogram"] = _png_uri(display.plot_logmel(
                 first.logmel, sr=cfg.sr, hop_length=cfg.hop_length, mel_hz=mel_hz,
-                title="input log-mel (dB)"))
+                title=f"input log-mel ({cfg.unit})", unit=cfg.unit))
             view["probs"] = _png_uri(display.plot_bars(
                 first.prediction[order], [names[i] for i in order], horizontal=True,
                 ylabel=first.output, title="model output, top 5"))

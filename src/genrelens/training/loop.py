@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from genrelens._io import atomic_path, write_text
 from genrelens._terminal import printable
 from genrelens.config import FeatureConfig
+from genrelens.device import model_device, resolve_device
 from genrelens.errors import CheckpointError, ParameterError
 from genrelens.models import get_model, load_torchvision_vgg16, save_checkpoint
 from genrelens.models.checkpoint import read_checkpoint_dict
@@ -175,10 +176,10 @@ def _history_csv(rows: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _rows(x: np.ndarray, idx: np.ndarray) -> torch.Tensor:
-    """Segments ``x[idx]`` as a new ``(len(idx), 1, n_mels, n_frames)`` tensor (only they are
-    read, also from a memory map)."""
-    return torch.from_numpy(x[idx]).unsqueeze(1)
+def _rows(x: np.ndarray, idx: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Segments ``x[idx]`` as a new ``(len(idx), 1, n_mels, n_frames)`` tensor on ``device``
+    (only they are read, also from a memory map)."""
+    return torch.from_numpy(x[idx]).unsqueeze(1).to(device, non_blocking=True)
 
 
 def _evaluate(
@@ -190,14 +191,16 @@ def _evaluate(
     batch_size: int,
     context: DistContext,
 ) -> tuple[float, float]:
-    """Weighted loss and accuracy on this rank's share, all-reduced over ranks."""
+    """Weighted loss and accuracy on this rank's share, all-reduced over ranks (``y`` and
+    ``weight`` on the model's device)."""
     indices = np.arange(len(x))[context.rank :: context.world_size]
     loss_sum = weight_sum = correct = 0.0
+    device = model_device(model)
     model.eval()
     with torch.inference_mode():
         for idx in _batches(indices, batch_size):
-            logits = model(_rows(x, idx))
-            yb = y[torch.from_numpy(idx)]
+            logits = model(_rows(x, idx, device))
+            yb = y[torch.from_numpy(idx).to(device)]
             loss_sum += float(F.cross_entropy(logits, yb, weight=weight, reduction="sum"))
             weight_sum += float(weight[yb].sum())
             correct += float((logits.argmax(1) == yb).sum())
@@ -242,6 +245,7 @@ def fit(
     run_dir: str | Path,
     progress: bool = True,
     context: DistContext | None = None,
+    device: str | torch.device | None = "auto",
 ) -> FitResult:
     """Train a registered model, keep the best on validation, resume if ``run_dir`` holds a run.
 
@@ -264,6 +268,10 @@ def fit(
     context : DistContext or None
         The data-parallel context (:func:`genrelens.training.distributed.setup`); ``None``
         means one process.
+    device : str or torch.device, default "auto"
+        Where the model trains (:func:`genrelens.device.resolve_device`: CUDA when available,
+        else the CPU); batches are moved there. Not part of the run's settings: a run can be
+        resumed on another device (checkpoints and ``last.pt`` are read onto the CPU).
 
     Returns
     -------
@@ -285,6 +293,7 @@ def fit(
     _check_arrays("train", x_train, y_train, n_classes)
     _check_arrays("valid", x_valid, y_valid, n_classes)
     torch.set_num_threads(config.threads or default_threads(context=context))
+    device = resolve_device(device)
 
     resume = _load_resume(
         run_dir / RESUME_FILE,
@@ -295,7 +304,7 @@ def fit(
     )
     torch.manual_seed(config.seed)
     model_args = {"n_classes": n_classes, **config.model_args}
-    model = get_model(config.model, **model_args)
+    model = get_model(config.model, **model_args).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
@@ -325,9 +334,9 @@ def fit(
     net: nn.Module = model
     if context.active:
         net = nn.parallel.DistributedDataParallel(model)
-    weight = class_weights(y_train, n_classes=n_classes, mode=config.class_weight)
+    weight = class_weights(y_train, n_classes=n_classes, mode=config.class_weight).to(device)
     fill = float(model.input_norm.mean) if hasattr(model, "input_norm") else float(x_train.mean())
-    yt, yv = torch.from_numpy(y_train), torch.from_numpy(y_valid)
+    yt, yv = torch.from_numpy(y_train).to(device), torch.from_numpy(y_valid).to(device)
     local_batch = max(1, config.batch_size // context.world_size)
     show = progress and context.is_main
     train_seconds, train_segments = 0.0, 0
@@ -368,7 +377,7 @@ def fit(
             disable=not show,
         )
         for idx in bar:
-            xb, yb = _rows(x_train, idx), yt[torch.from_numpy(idx)]
+            xb, yb = _rows(x_train, idx, device), yt[torch.from_numpy(idx).to(device)]
             if config.spec_augment:
                 xb = spec_augment(xb, rng=rng, fill=fill)
             if config.mixup_alpha > 0:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from genrelens._io import atomic_path, write_json, write_text
 from genrelens.config import FeatureConfig
@@ -145,6 +146,7 @@ def train_run(
     evaluate: bool = True,
     progress: bool = True,
     stream: bool = False,
+    device: str | torch.device | None = "auto",
 ) -> TrainRunResult:
     """Train a model on a dataset folder into run directory ``out`` (resuming if possible).
 
@@ -175,6 +177,9 @@ def train_run(
         cache (``load_features(..., memmap=True)``) instead of reading them into RAM: for
         datasets larger than RAM. The first run writes the files (as much disk as the
         entries); the weights are the same either way, in-RAM training is faster when it fits.
+    device : str or torch.device, default "auto"
+        Where training and the test evaluation run (:func:`genrelens.device.resolve_device`);
+        not part of the run's settings, so a run can be resumed on another device.
 
     Returns
     -------
@@ -277,11 +282,12 @@ def train_run(
             run_dir=run_dir,
             progress=progress,
             context=context,
+            device=device,
         )
         metrics = None
         if evaluate and context.is_main:
             test = load(split.test, "test")
-            metrics = evaluate_run(run_dir, features=test, progress=progress)
+            metrics = evaluate_run(run_dir, features=test, progress=progress, device=device)
         context.barrier()
     finally:
         teardown(context)
@@ -349,6 +355,10 @@ def _check_same_settings(run_dir: Path, settings: dict[str, Any]) -> None:
     if not (run_dir / RESUME_FILE).is_file() or not path.is_file():
         return
     previous = _read_json(path, "train_config.json")
+    try:  # a run written before fields were added to FeatureConfig has their old values
+        previous["feature_config"] = FeatureConfig.from_dict(previous["feature_config"]).to_dict()
+    except (KeyError, TypeError, ParameterError):
+        pass  # unreadable: compared as it is, so it differs
     differing = sorted(
         key for key in ("data", "feature_config", "train") if previous.get(key) != settings[key]
     )
@@ -431,6 +441,7 @@ def evaluate_run(
     batch_size: int = 64,
     progress: bool = True,
     stream: bool = False,
+    device: str | torch.device | None = "auto",
 ) -> dict[str, Any]:
     """Evaluate ``RUN/checkpoint.pt`` on the test set of ``RUN/split.json`` and write the results.
 
@@ -448,6 +459,8 @@ def evaluate_run(
     stream : bool
         Memory-map the test segments instead of reading them into RAM (as in
         :func:`train_run`); ignored when ``features`` is given.
+    device : str or torch.device, default "auto"
+        Where the model runs (:func:`genrelens.device.resolve_device`).
 
     Returns
     -------
@@ -464,7 +477,7 @@ def evaluate_run(
 
     run = Path(run_dir)
     history = read_history(run)  # a damaged file stops the command before any work
-    loaded = load_checkpoint(run / CHECKPOINT_FILE)
+    loaded = load_checkpoint(run / CHECKPOINT_FILE, device=device)
     split = Split.load(run / SPLIT_FILE)
     if features is None:
         settings = _read_json(run / TRAIN_CONFIG_FILE, "train_config.json")
