@@ -12,7 +12,7 @@ from genrelens.errors import ParameterError
 from genrelens.explain import batch
 from genrelens.explain.batch import explain_dataset, load_track_result, track_seed
 
-SETTINGS = dict(methods=("lime", "shap"), kinds=("time",), n_samples=24, batch_size=8,
+SETTINGS = dict(methods=("lime", "kernel_shap"), kinds=("time",), n_samples=24, batch_size=8,
                 progress=False)
 IDS = ("a/t0", "a/t1", "b/t0", "b/t1")
 
@@ -66,8 +66,8 @@ def test_serial_writes_results(serial_out):
     record, arrays = load_track_result(serial_out, "a/t0")
     assert record["track_id"] == "a/t0" and record["label"] == "a"
     assert record["seed"] == track_seed(0, "a/t0")
-    assert set(arrays) == {("lime", "time"), ("shap", "time")}
-    shap = arrays[("shap", "time")]
+    assert set(arrays) == {("lime", "time"), ("kernel_shap", "time")}
+    shap = arrays[("kernel_shap", "time")]
     n_seg, n_classes, m = shap["segment_scores"].shape
     assert (n_seg, n_classes) == (1, 2) and m == len(record["results"][0]["component_names"])
     # probabilities sum to 1; KernelSHAP efficiency (scores sum to f(x) - f(fill) per class)

@@ -51,9 +51,9 @@ STAGES = ("synthesize", "data", "prepare", "train", "evaluate", "explain", "glob
 DEFAULT_OUT = Path("runs") / "demo"
 QUICK_OUT = Path("runs") / "demo-quick"
 
-#: Methods and component kinds of the explain stage (genrelens.explain.track's names).
-EXPLAIN_METHODS = ("lime", "shap", "occlusion", "gradcam", "ig")
-EXPLAIN_KINDS = ("time", "freq", "tf", "stems")
+#: Methods and component kinds of the explain stage (:mod:`genrelens.explain.registry` names).
+EXPLAIN_METHODS = ("lime", "kernel_shap", "occlusion", "gradcam", "ig")
+EXPLAIN_KINDS = ("time", "frequency", "tf_grid", "stems")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,20 +9,23 @@ Modules: :mod:`~genrelens.explain.components` (what is explained), :mod:`~.fill`
 means), :mod:`~.engine` (the only code that runs a model on perturbed inputs),
 :mod:`~.lime`, :mod:`~.shap`, :mod:`~.occlusion` (perturbation explainers as pure fits),
 :mod:`~.hybrid` (the one sample design LIME and KernelSHAP share in the hybrid method),
-:mod:`~.gradients` (Grad-CAM, Integrated Gradients), :mod:`~.explanation` (the result object)
-and :mod:`~.api` (:func:`explain`).
+:mod:`~.gradients` (Grad-CAM, Integrated Gradients), :mod:`~.explanation` (the result object),
+:mod:`~.registry` (the one vocabulary of method and component-kind names) and :mod:`~.api`
+(:func:`explain`).
 """
 
-from genrelens.explain import components
-from genrelens.explain.api import METHODS, explain
+from genrelens.explain import components, registry
+from genrelens.explain.api import explain
 from genrelens.explain.components import Components
 from genrelens.explain.engine import EngineResult, evaluate, evaluate_masks
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import Fill
+from genrelens.explain.registry import METHODS
 
 __all__ = [
     "explain",
     "components",
+    "registry",
     "Components",
     "Explanation",
     "Fill",

@@ -48,7 +48,7 @@ from threadpoolctl import threadpool_limits
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain import components as components_mod
-from genrelens.explain import hybrid, lime, occlusion, shap
+from genrelens.explain import hybrid, lime, occlusion, registry, shap
 from genrelens.explain.components import Components
 from genrelens.explain.engine import (
     OUTPUTS,
@@ -61,12 +61,8 @@ from genrelens.explain.engine import (
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import resolve_fill
 
-__all__ = ["explain", "METHODS", "as_logmel", "spearman"]
+__all__ = ["explain", "as_logmel", "spearman"]
 
-METHODS = ("kernel_shap", "lime", "hybrid", "occlusion", "gradcam", "ig")
-#: Sample designs each sampling method accepts; the first is its default.
-_SAMPLINGS = {"lime": ("uniform", "mixture"), "kernel_shap": ("shapley", "mixture"),
-              "hybrid": ("mixture",)}
 
 
 def explain(
@@ -76,7 +72,7 @@ def explain(
     method: str,
     components: Components | None = None,
     fill: str | float | np.ndarray | None = None,
-    n_samples: int = 1000,
+    n_samples: int | None = None,
     random_state: int | np.random.Generator | None = 0,
     output: str = "probabilities",
     class_names: Sequence[str] | None = None,
@@ -85,8 +81,8 @@ def explain(
     fast: bool = True,
     progress: bool = False,
     kernel_width: float | None = None,
-    distance: str = "l2",
-    alpha: float = 1.0,
+    distance: str | None = None,
+    alpha: float | None = None,
     sampling: str | None = None,
     tol: float | None = None,
     round_size: int | None = None,
@@ -106,6 +102,11 @@ def explain(
         The input in dB. For stem components it must be the log-mel of the waveform the
         stems were computed from; the explained input is the log-mel of the sum of the parts.
     method : {"kernel_shap", "lime", "hybrid", "occlusion", "gradcam", "ig"}
+        A name of :data:`genrelens.explain.registry.METHODS`. Each method uses only some of
+        the settings ``n_samples``, ``sampling``, ``tol``, ``round_size``, ``kernel_width``,
+        ``distance`` and ``alpha`` (:attr:`registry.Method.settings
+        <genrelens.explain.registry.Method.settings>`): giving one it does not use (e.g.
+        ``n_samples`` for ``"gradcam"`` or ``"occlusion"``) raises :class:`ParameterError`.
     components : Components, optional
         Default ``components.tf_grid(n_time=10, n_freq=8)`` for the input's shape (fewer when
         the input is smaller).
@@ -113,10 +114,11 @@ def explain(
         What "off" means (see :mod:`genrelens.explain.fill`); for IG, the baseline. None:
         :data:`~genrelens.explain.fill.DEFAULT_FILL`, chosen on real music (``"remove"`` for
         stems).
-    n_samples : int, default 1000
-        Budget of coalitions (rows of the sample matrix) for LIME, KernelSHAP and the hybrid,
-        counting the all-on (and, for KernelSHAP, all-off) rows. Model evaluations are at
-        most this (duplicates run once). Ignored by occlusion (``M + 1`` evaluations).
+    n_samples : int, optional
+        Budget of coalitions (rows of the sample matrix) for LIME, KernelSHAP and the hybrid
+        (default 1000), counting the all-on (and, for KernelSHAP, all-off) rows. Model
+        evaluations are at most this (duplicates run once). Occlusion (``M + 1`` evaluations)
+        and the gradient methods do not take it.
     random_state : int, Generator or None, default 0
         Seed of the one generator used for sampling and the noise fill.
     output : {"probabilities", "logits", "raw"}, default "probabilities"
@@ -134,7 +136,8 @@ def explain(
         Progress bar on stderr.
     kernel_width, distance, alpha
         LIME kernel width (default ``0.25 sqrt(M)`` for L2, ``0.25`` for cosine), distance
-        (``"l2"`` or ``"cosine"``) and ridge penalty.
+        (``"l2"`` or ``"cosine"``, default ``"l2"``) and ridge penalty (default 1.0); LIME and
+        the hybrid only.
     sampling : {"uniform", "shapley", "mixture"}, optional
         The sample design: LIME's (``"uniform"``, LIME's default), the Shapley kernel's
         (``"shapley"``, KernelSHAP's default) or the hybrid's (``"mixture"``, allowed for LIME
@@ -159,8 +162,13 @@ def explain(
     >>> exp.top(3)  # doctest: +SKIP
     """
     start = time.perf_counter()
-    if method not in METHODS:
-        raise ParameterError(f"method={method!r} is unknown: expected one of {list(METHODS)}.")
+    info = registry.method(method)
+    given = {"n_samples": n_samples, "sampling": sampling, "tol": tol, "round_size": round_size,
+             "kernel_width": kernel_width, "distance": distance, "alpha": alpha}
+    _check_settings(info, {k: v for k, v in given.items() if v is not None})
+    n_samples = 1000 if n_samples is None else n_samples
+    distance = "l2" if distance is None else distance
+    alpha = 1.0 if alpha is None else alpha
     if output not in OUTPUTS:
         raise ParameterError(f"output={output!r} is unknown: expected one of {list(OUTPUTS)}.")
     model, class_names, config = unwrap_loaded(model, class_names=class_names, config=config)
@@ -173,7 +181,7 @@ def explain(
     if config is None:
         config = components.config if components is not None else FeatureConfig(n_mels=x.shape[0])
 
-    if method in ("gradcam", "ig"):
+    if info.dense:
         return _gradient_method(method, model, x, fill=fill, config=config, output=output,
                                 random_state=random_state, class_names=class_names,
                                 batch_size=batch_size, **method_kwargs)
@@ -194,7 +202,7 @@ def explain(
     rng = _rng(random_state)
     fill_obj = resolve_fill(fill, x, config=components.config, rng=rng,
                             stems=components.stems is not None)
-    allowed = _SAMPLINGS.get(method, ())
+    allowed = info.samplings
     if sampling is None and allowed:
         sampling = allowed[0]
     if sampling is not None and sampling not in allowed:
@@ -203,14 +211,15 @@ def explain(
             + (f"one of {list(allowed)}." if allowed else "None (occlusion does not sample).")
         )
     m = components.n_components
-    _check_budget(method, n_samples, m, sampling)
+    if allowed:
+        _check_budget(method, n_samples, m, sampling)
     if tol is not None and (not isinstance(tol, (int, float)) or not tol > 0):
         raise ParameterError(f"tol={tol!r} is invalid: expected a positive number or None.")
     if round_size is not None and (
         isinstance(round_size, bool) or not isinstance(round_size, int) or round_size < 2
     ):
         raise ParameterError(f"round_size={round_size!r} is invalid: expected an integer >= 2.")
-    if method in ("lime", "hybrid"):
+    if "lime" in info.fits:
         kernel_width = (lime.default_kernel_width(m, distance) if kernel_width is None
                         else kernel_width)
         # check distance and width before spending model evaluations
@@ -233,7 +242,7 @@ def explain(
         "n_components": m,
     }
     others: dict[str, np.ndarray] = {}
-    if method == "occlusion":
+    if not allowed:  # occlusion: the only method that does not sample
         z = occlusion.occlusion_design(m)
         y = evaluate(z)
         scores = occlusion.occlusion_scores(y)
@@ -241,7 +250,7 @@ def explain(
         fit: dict[str, Any] = {"full_value": f_full}
         params["n_samples"] = m + 1
     else:
-        fitter = _fitter(method, m, sampling, distance=distance, kernel_width=kernel_width,
+        fitter = _fitter(info.fits, distance=distance, kernel_width=kernel_width,
                          alpha=alpha)
         sampler, design = _sampler(sampling, m, n_samples, rng)
         if round_size is None:
@@ -258,7 +267,7 @@ def explain(
                       max_change=rounds["max_change"])
         if tol is not None:
             params["round_size"] = round_size
-        if method in ("lime", "hybrid"):
+        if "lime" in info.fits:
             params.update(distance=distance, kernel_width=float(kernel_width), alpha=alpha)
     fit["off_prediction"] = _probabilities(_off_output(z, y, evaluate), output)
     prediction = _probabilities(f_full, output)
@@ -341,12 +350,21 @@ def _seed_record(random_state: Any) -> Any:
         random_state)
 
 
+def _check_settings(info: registry.Method, given: dict[str, Any]) -> None:
+    """Refuse settings that method ``info`` does not use (they would be silently ignored)."""
+    unused = [k for k in given if k not in info.settings]
+    if unused:
+        uses = f"it uses {', '.join(info.settings)}" if info.settings else "it has none"
+        raise ParameterError(
+            f"{', '.join(f'{k}={given[k]!r}' for k in unused)}: not a setting of "
+            f"method={info.name!r} ({uses}); leave {'it' if len(unused) == 1 else 'them'} out."
+        )
+
+
 def _check_budget(method: str, n_samples: Any, m: int, sampling: str) -> None:
-    if method == "occlusion":
-        return
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
         raise ParameterError(f"n_samples={n_samples!r} is invalid: expected an integer.")
-    needed = m + 1 if (method == "lime" and sampling == "uniform") else m + 2
+    needed = m + 1 if sampling == "uniform" else m + 2  # uniform: no all-off row forced
     if m == 1:
         needed = 2
     if n_samples < needed:
@@ -377,9 +395,11 @@ def _sampler(
 
 
 def _fitter(
-    method: str, m: int, sampling: str, *, distance: str, kernel_width: float | None, alpha: float
+    fits: tuple[str, ...], *, distance: str, kernel_width: float | None, alpha: float
 ) -> Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict, dict]]:
-    """``fit(z, y, design) -> (scores, fit, others)`` for all classes."""
+    """``fit(z, y, design) -> (scores, fit, others)`` for all classes, with the estimators
+    ``fits`` (:attr:`registry.Method.fits`): the first gives ``scores``; two give ``others``
+    and their agreement."""
 
     def fit_shap(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict]:
         if design == "enumeration":
@@ -399,17 +419,16 @@ def _fitter(
         return res.scores, {"r2": res.r2, "intercept": res.intercept,
                             "local_prediction": res.local_prediction, "full_value": y[0]}
 
+    estimators = {"kernel_shap": fit_shap, "lime": fit_lime}
+
     def fit(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict, dict]:
-        if method == "kernel_shap":
-            phi, info = fit_shap(z, y, design)
-            return phi, info, {}
-        if method == "lime":
-            scores, info = fit_lime(z, y, design)
-            return scores, info, {}
-        phi, shap_info = fit_shap(z, y, design)
-        beta, lime_info = fit_lime(z, y, design)
-        info = {**lime_info, **shap_info, "agreement": spearman(phi, beta)}
-        return phi, info, {"kernel_shap": phi, "lime": beta}
+        fitted = {name: estimators[name](z, y, design) for name in fits}
+        scores = fitted[fits[0]][0]
+        if len(fits) == 1:
+            return scores, fitted[fits[0]][1], {}
+        info = {k: v for _, extra in reversed(fitted.values()) for k, v in extra.items()}
+        info["agreement"] = spearman(*(s for s, _ in fitted.values()))
+        return scores, info, {name: s for name, (s, _) in fitted.items()}
 
     return fit
 

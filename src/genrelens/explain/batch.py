@@ -69,6 +69,7 @@ from genrelens._io import raise_storage_error, safe_file_name, umask, write_json
 from genrelens._parallel import process_pool
 from genrelens._terminal import printable
 from genrelens.errors import GenrelensError, ParameterError, StorageError
+from genrelens.explain import registry
 from genrelens.explain.fill import DEFAULT_FILL
 
 __all__ = [
@@ -388,7 +389,9 @@ def load_track_result(out: str | os.PathLike[str], track_id: str) -> tuple[dict,
     arrays = {}
     for entry in record["results"]:
         with np.load(folder / entry["file"]) as npz:
-            arrays[(entry["method"], entry["kind"])] = {k: npz[k] for k in npz.files}
+            # canonical keys also for results written with the older spellings (shap, tf)
+            key = (registry.canonical_method(entry["method"]), registry.canonical_kind(entry["kind"]))
+            arrays[key] = {k: npz[k] for k in npz.files}
     return record, arrays
 
 
@@ -401,8 +404,8 @@ def explain_dataset(
     data: str | os.PathLike[str] | None = None,
     split: str = "test",
     track_ids: Sequence[str] | None = None,
-    methods: Sequence[str] = ("shap",),
-    kinds: Sequence[str] = ("tf",),
+    methods: Sequence[str] = ("kernel_shap",),
+    kinds: Sequence[str] = ("tf_grid",),
     n_samples: int = 1000,
     fill: str | float | None = None,
     random_state: int = 0,
@@ -430,8 +433,8 @@ def explain_dataset(
     track_ids : sequence of str, optional
         Explain only these tracks (of the chosen split).
     methods, kinds, n_samples, fill
-        As for :func:`genrelens.explain.track.explain_track` (``"lime"`` and ``"shap"``
-        together share one set of evaluations).
+        As for :func:`genrelens.explain.track.explain_track` (``"lime"`` and
+        ``"kernel_shap"`` together share one set of evaluations).
     random_state : int
         Seed of the run; track ``t`` uses :func:`track_seed` ``(random_state, t)``.
     executor : {"serial", "local", "dask"}
@@ -470,7 +473,6 @@ def explain_dataset(
     """
     from genrelens.data import open_dataset
     from genrelens.data.check import file_sha256
-    from genrelens.explain.track import COMPONENT_KINDS, TRACK_METHODS
 
     start = time.perf_counter()
     run = Path(run)
@@ -491,17 +493,8 @@ def explain_dataset(
         _check_int("threads", threads, minimum=1)
     if batch_size != "auto":
         _check_int("batch_size", batch_size, minimum=1)
-    methods, kinds = tuple(methods), tuple(kinds)
-    if not methods or set(methods) - set(TRACK_METHODS):
-        raise ParameterError(
-            f"methods={list(methods)!r} is invalid: expected a non-empty subset of "
-            f"{list(TRACK_METHODS)}."
-        )
-    if not kinds or set(kinds) - set(COMPONENT_KINDS):
-        raise ParameterError(
-            f"kinds={list(kinds)!r} is invalid: expected a non-empty subset of "
-            f"{list(COMPONENT_KINDS)}."
-        )
+    methods = registry.check_methods(methods)
+    kinds = registry.check_kinds(kinds)
     _check_int("n_samples", n_samples, minimum=1)
     track_seed(random_state, "")  # validates random_state
 

@@ -28,7 +28,6 @@ __all__ = [
     "analyse_segments",
     "segment_waveform",
     "segment_cue_mask",
-    "components_of_kind",
     "progress_bar",
 ]
 
@@ -213,20 +212,6 @@ def segment_cue_mask(segments: RunSegments, i: int) -> np.ndarray | None:
     start = float(segments.features.segment_index[i]) * config.segment_hop_seconds
     n_frames = int(segments.features.logmel.shape[-1])
     return cue_mask(record.events, config=config, start=start, n_frames=n_frames)
-
-
-def components_of_kind(kind: str, *, config: Any, n_frames: int, n_bands: int = 8) -> Any:
-    """The same-for-every-segment components of a kind: ``"time"`` (10 segments),
-    ``"frequency"`` (``n_bands`` log-spaced bands) or ``"tf_grid"`` (10 x 8 patches)."""
-    from genrelens.explain import components as C
-
-    if kind == "time":
-        return C.time_segments(config=config, n_frames=n_frames)
-    if kind == "frequency":
-        return C.frequency_bands(config=config, n_frames=n_frames, n_bands=n_bands)
-    if kind == "tf_grid":
-        return C.tf_grid(config=config, n_frames=n_frames)
-    raise ParameterError(f"kind={kind!r} is invalid: expected time, frequency or tf_grid.")
 
 
 def progress_bar(items: Any, *, enabled: bool, desc: str) -> Any:
