@@ -42,6 +42,7 @@ import dataclasses
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,7 +50,9 @@ from genrelens._io import atomic_path
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain.components import Components
-from genrelens.explain.explanation import Explanation
+
+if TYPE_CHECKING:  # a type only: Explanation's notebook view (display) imports this module
+    from genrelens.explain.explanation import Explanation
 
 __all__ = ["Listenable", "listenable", "resynthesize", "mel_to_stft_mask", "wav_bytes", "write_wav"]
 
