@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from genrelens._io import write_csv_rows, write_json
+from genrelens._validation import check_int
 from genrelens.config import FeatureConfig
 from genrelens.errors import AudioLoadError, ParameterError
 from genrelens.explain import registry
@@ -155,8 +156,7 @@ def bench_xai(
     for name, value, low in (("per_level", per_level, 1), ("per_file", per_file, 2),
                              ("n_samples", n_samples, 2), ("epochs", epochs, 1),
                              ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ParameterError(f"{name}={value!r} is invalid: expected an integer >= {low}.")
+        check_int(name, value, minimum=low)
     root = Path(folder)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from genrelens._io import write_csv_rows, write_json
+from genrelens._validation import check_random_state
 from genrelens.errors import ParameterError
 from genrelens.evaluate.manifold import EDGE_RATIO
 from genrelens.explain import registry
@@ -200,7 +201,7 @@ def evaluate_explanations(
     if cue_masks is not None and len(cue_masks) != n:
         raise ParameterError(f"cue_masks has {len(cue_masks)} entries for {n} segments.")
     out = Path(out)
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     fast = inference_model(model)
     xt = _tensor(logmel)
     pred = evaluate(fast, lambda a, b: xt[a:b], n, batch_size=batch_size, fast=False).outputs

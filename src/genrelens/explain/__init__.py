@@ -6,7 +6,7 @@
 ...               n_samples=1000, random_state=0)  # doctest: +SKIP
 
 Modules: :mod:`~genrelens.explain.components` (what is explained), :mod:`~.fill` (what "off"
-means), :mod:`~.engine` (the only code that runs a model on perturbed inputs),
+means), :mod:`~.engine` (the batched forward passes of every perturbation method),
 :mod:`~.lime`, :mod:`~.shap`, :mod:`~.occlusion` (perturbation explainers as pure fits),
 :mod:`~.hybrid` (the one sample design LIME and KernelSHAP share in the hybrid method),
 :mod:`~.gradients` (Grad-CAM, Integrated Gradients), :mod:`~.explanation` (the result object),

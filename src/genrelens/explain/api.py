@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from genrelens._validation import check_choice, check_int, check_random_state, valid_logmel
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain import components as components_mod
@@ -61,7 +62,7 @@ from genrelens.explain.engine import (
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import resolve_fill
 
-__all__ = ["explain", "as_logmel", "spearman"]
+__all__ = ["explain", "spearman"]
 
 
 
@@ -169,10 +170,9 @@ def explain(
     n_samples = 1000 if n_samples is None else n_samples
     distance = "l2" if distance is None else distance
     alpha = 1.0 if alpha is None else alpha
-    if output not in OUTPUTS:
-        raise ParameterError(f"output={output!r} is unknown: expected one of {list(OUTPUTS)}.")
+    check_choice("output", output, OUTPUTS)
     model, class_names, config = unwrap_loaded(model, class_names=class_names, config=config)
-    x = as_logmel(logmel)
+    x = valid_logmel(logmel).astype(np.float32)
     if components is not None and not isinstance(components, Components):
         raise ParameterError(
             f"components={type(components).__name__} is invalid: expected a Components object "
@@ -199,7 +199,7 @@ def explain(
             f"components were built for shape {tuple(components.shape)} but logmel has shape "
             f"{x.shape}: build them with n_mels={x.shape[0]}, n_frames={x.shape[1]}."
         )
-    rng = _rng(random_state)
+    rng = check_random_state(random_state)
     fill_obj = resolve_fill(fill, x, config=components.config, rng=rng,
                             stems=components.stems is not None)
     allowed = info.samplings
@@ -215,10 +215,8 @@ def explain(
         _check_budget(method, n_samples, m, sampling)
     if tol is not None and (not isinstance(tol, (int, float)) or not tol > 0):
         raise ParameterError(f"tol={tol!r} is invalid: expected a positive number or None.")
-    if round_size is not None and (
-        isinstance(round_size, bool) or not isinstance(round_size, int) or round_size < 2
-    ):
-        raise ParameterError(f"round_size={round_size!r} is invalid: expected an integer >= 2.")
+    if round_size is not None:
+        check_int("round_size", round_size, minimum=2)
     if "lime" in info.fits:
         kernel_width = (lime.default_kernel_width(m, distance) if kernel_width is None
                         else kernel_width)
@@ -296,29 +294,12 @@ def unwrap_loaded(
     return model, class_names, config
 
 
-def as_logmel(logmel: np.ndarray | torch.Tensor) -> np.ndarray:
-    """``logmel`` as a float32 array ``(n_mels, n_frames)``; accepts leading singleton axes."""
-    if isinstance(logmel, torch.Tensor):
-        logmel = logmel.detach().cpu().numpy()
-    arr = np.asarray(logmel)
-    shape = arr.shape
-    while arr.ndim > 2 and arr.shape[0] == 1:
-        arr = arr[0]
-    if arr.ndim != 2 or len(shape) > 4 or not np.issubdtype(arr.dtype, np.number):
-        raise ParameterError(
-            f"logmel has shape {shape}: expected (n_mels, n_frames), (1, n_mels, n_frames) or "
-            "(1, 1, n_mels, n_frames) of numbers (one input; explain inputs one at a time)."
-        )
-    arr = arr.astype(np.float32)
-    if not np.all(np.isfinite(arr)):
-        raise ParameterError("logmel contains NaN or infinite values: expected finite dB values.")
-    return arr
-
-
 def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Spearman rank correlation of the rows of ``a`` and ``b`` ``(n_classes, M)``.
 
-    Ties get average ranks; a row that is constant gives NaN.
+    Ties get average ranks (Spearman 1904). A constant row carries no ranking: the correlation
+    is then defined as 0.0 (the one definition of genrelens, also of
+    :func:`genrelens.evaluate.stability.rank_correlation`).
     """
     from scipy.stats import rankdata
 
@@ -327,22 +308,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ra -= ra.mean(axis=1, keepdims=True)
     rb -= rb.mean(axis=1, keepdims=True)
     denom = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (ra * rb).sum(axis=1) / np.where(denom > 0, denom, 1), np.nan)
-
-
-def _rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None or (
-        isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool)
-        and random_state >= 0
-    ):
-        return np.random.default_rng(random_state)
-    raise ParameterError(
-        f"random_state={random_state!r} is invalid: expected a non-negative integer, a "
-        "numpy Generator or None."
-    )
+    rho = (ra * rb).sum(axis=1) / np.where(denom > 0, denom, 1.0)
+    return np.where(denom > 0, np.clip(rho, -1.0, 1.0), 0.0)
 
 
 def _seed_record(random_state: Any) -> Any:
@@ -362,8 +329,7 @@ def _check_settings(info: registry.Method, given: dict[str, Any]) -> None:
 
 
 def _check_budget(method: str, n_samples: Any, m: int, sampling: str) -> None:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-        raise ParameterError(f"n_samples={n_samples!r} is invalid: expected an integer.")
+    check_int("n_samples", n_samples)
     needed = m + 1 if sampling == "uniform" else m + 2  # uniform: no all-off row forced
     if m == 1:
         needed = 2

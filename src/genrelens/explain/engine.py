@@ -1,9 +1,11 @@
-"""The perturbation engine: the ONLY code in genrelens that runs a model on many edited inputs.
+"""The perturbation engine: the one batched forward pass over many edited inputs.
 
 Every perturbation explainer (LIME, KernelSHAP, the hybrid, occlusion) and every evaluation
 that edits inputs (deletion/insertion curves, stability) goes through :func:`evaluate`, so
 batching, the inference copy of the model, the output transform and the cost ledger are
-implemented once.
+implemented once. The gradient methods run the model themselves: they need backward passes
+through the model's own layers, and Integrated Gradients batches its interpolation points in
+:mod:`genrelens.explain.gradients`.
 
 * **Models.** Any :class:`torch.nn.Module` or any callable mapping a float32 tensor
   ``(B, 1, n_mels, n_frames)`` of log-mel dB to ``(B, n_classes)`` (a tensor or an array) —
@@ -23,9 +25,9 @@ implemented once.
   Inputs are built per item with element-wise operations, so outputs do not depend on the
   batch size beyond the model's own float rounding.
 * **Masks.** :func:`evaluate_masks` turns binary vectors ``z`` ``(n, M)`` into inputs:
-  ``where(z[:, map], x, fill)`` for cell components (built with numpy, single-threaded) (exactly ``x * mask + fill * (1 - mask)``
-  for binary masks, without rounding), and for stems the log-mel of the sum of the kept parts'
-  complex STFTs. Duplicate rows of ``z`` are evaluated once.
+  ``where(components.cell_masks(z), x, fill)`` for cell components (built with numpy,
+  single-threaded; exactly ``x * mask + fill * (1 - mask)`` for binary masks, without
+  rounding), and for stems the log-mel of the sum of the kept parts' complex STFTs. Duplicate rows of ``z`` are evaluated once.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from genrelens._validation import check_choice, check_int
 from genrelens.errors import ParameterError
 from genrelens.explain.components import Components
 from genrelens.explain.fill import Fill
@@ -141,18 +144,11 @@ def evaluate(
     -------
     EngineResult
     """
-    if output not in OUTPUTS:
-        raise ParameterError(f"output={output!r} is unknown: expected one of {list(OUTPUTS)}.")
-    if isinstance(n_inputs, bool) or not isinstance(n_inputs, (int, np.integer)) or n_inputs < 0:
-        raise ParameterError(f"n_inputs={n_inputs!r} is invalid: expected an integer >= 0.")
+    check_choice("output", output, OUTPUTS)
+    check_int("n_inputs", n_inputs, minimum=0)
     auto = batch_size == "auto"
-    if not auto and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-        or batch_size <= 0
-    ):
-        raise ParameterError(
-            f"batch_size={batch_size!r} is invalid: expected a positive integer or 'auto'."
-        )
+    if not auto:
+        check_int("batch_size", batch_size, minimum=1)
     run = inference_model(model, fast=fast)
     start_time = time.perf_counter()
     chunks: list[np.ndarray] = []
@@ -282,16 +278,12 @@ def mask_inputs(
         assert components.map is not None and fill.array is not None
         # numpy, single-threaded: on a busy 2-core CPU torch's threaded element-wise ops
         # were ~10x slower for these few-MB batches (waiting for the descheduled thread)
-        n_mels, n_frames = components.shape
-        x = np.ascontiguousarray(logmel, dtype=np.float32).ravel()
-        f = np.ascontiguousarray(fill.array, dtype=np.float32).ravel()
-        cells = np.where(components.map < 0, z.shape[1], components.map).ravel()
-        padded = np.concatenate([np.asarray(z, dtype=np.bool_),
-                                 np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1)
+        x = np.ascontiguousarray(logmel, dtype=np.float32)
+        f = np.ascontiguousarray(fill.array, dtype=np.float32)
 
         def make(start: int, stop: int) -> torch.Tensor:
-            batch = np.where(padded[start:stop][:, cells], x, f)
-            return torch.from_numpy(batch.reshape(-1, 1, n_mels, n_frames))
+            batch = np.where(components.cell_masks(z[start:stop]), x, f)
+            return torch.from_numpy(batch[:, None])
 
         return make
 

@@ -52,8 +52,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genrelens._validation import check_choice, check_int, check_random_state, valid_logmel
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
+from genrelens.explain.engine import OUTPUTS
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import resolve_fill
 from genrelens.models.inference import check_outputs
@@ -71,9 +73,6 @@ __all__ = [
 
 #: Quadrature rules for the path integral of Integrated Gradients.
 QUADRATURE_RULES = ("gauss-legendre", "left", "right", "middle", "trapezoid")
-
-# "raw" is the model's output as is: the logits, for genrelens models.
-_OUTPUTS = ("probabilities", "logits", "raw")
 
 
 def grad_cam(
@@ -166,11 +165,7 @@ def integrated_gradients(
     start = time.perf_counter()
     x = np.asarray(_as_input(logmel)[0, 0])
     config = FeatureConfig(n_mels=x.shape[0]) if config is None else config
-    rng = (
-        random_state
-        if isinstance(random_state, np.random.Generator)
-        else np.random.default_rng(random_state)
-    )
+    rng = check_random_state(random_state)
     baseline = resolve_fill(fill, x, config=config, rng=rng)
     res = integrated_gradients_maps(
         model,
@@ -294,7 +289,7 @@ def grad_cam_maps(
     -------
     GradCAMResult
     """
-    _check_output(output)
+    check_choice("output", output, OUTPUTS)
     _check_module(model, method="gradcam")
     with _gradients_on(), _eval_mode(model):
         x = _as_input(logmel)
@@ -375,10 +370,10 @@ def integrated_gradients_maps(
     -------
     IGResult
     """
-    _check_output(output)
+    check_choice("output", output, OUTPUTS)
     _check_module(model, method="ig")
-    _check_positive_int("n_steps", n_steps)
-    _check_positive_int("batch_size", batch_size)
+    check_int("n_steps", n_steps, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
     alphas, weights = quadrature(n_steps, rule=rule)
     with _gradients_on(), _eval_mode(model):
         x = _as_input(logmel)
@@ -429,7 +424,7 @@ def quadrature(n_steps: int, *, rule: str = "gauss-legendre") -> tuple[np.ndarra
     -------
     alphas, weights : np.ndarray, float64, shape (n_steps,)
     """
-    _check_positive_int("n_steps", n_steps)
+    check_int("n_steps", n_steps, minimum=1)
     i = np.arange(n_steps, dtype=np.float64)
     uniform = np.full(n_steps, 1.0 / n_steps)
     if rule == "gauss-legendre":
@@ -466,11 +461,6 @@ def _seed_record(random_state: int | np.random.Generator | None) -> int | str | 
     return random_state if not isinstance(random_state, np.random.Generator) else "Generator"
 
 
-def _check_output(output: str) -> None:
-    if output not in _OUTPUTS:
-        raise ParameterError(f"output={output!r} is invalid: expected one of {_OUTPUTS}.")
-
-
 def _check_module(model: object, *, method: str) -> None:
     if not isinstance(model, nn.Module):
         raise ParameterError(
@@ -480,20 +470,10 @@ def _check_module(model: object, *, method: str) -> None:
         )
 
 
-def _check_positive_int(name: str, value: object) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ParameterError(f"{name}={value!r} is invalid: expected a positive integer.")
-
-
 def _as_input(logmel: np.ndarray | torch.Tensor) -> torch.Tensor:
-    x = torch.as_tensor(
-        np.array(logmel.detach().cpu() if isinstance(logmel, torch.Tensor) else logmel)
-    )
-    if x.ndim != 2:
-        raise ParameterError(f"logmel has shape {tuple(x.shape)}: expected (n_mels, n_frames).")
-    if not torch.isfinite(x).all():
-        raise ParameterError("logmel contains NaN or infinite values: expected finite dB values.")
-    return x.to(torch.float32)[None, None].clone()
+    """The model's input ``(1, 1, n_mels, n_frames)``, float32, a copy (see
+    :func:`~genrelens._validation.valid_logmel`)."""
+    return torch.from_numpy(valid_logmel(logmel).astype(np.float32))[None, None]
 
 
 def _scores(model: nn.Module, x: torch.Tensor, output: str) -> torch.Tensor:

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from genrelens._io import atomic_path, write_json
+from genrelens._validation import check_random_state
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain import registry
@@ -214,11 +215,7 @@ def explain_track(
             f"{segments.shape[0]} segments (0..{segments.shape[0] - 1})."
         )
     model, class_names, _ = unwrap_loaded(model, class_names=class_names, config=config)
-    rng = (
-        random_state
-        if isinstance(random_state, np.random.Generator)
-        else np.random.default_rng(random_state)
-    )
+    rng = check_random_state(random_state)
     # LIME and KernelSHAP together: one hybrid run per (segment, kind) gives both views
     shared = {"lime", "kernel_shap"} <= set(methods)
     runs = [m for m in methods if not (shared and m in ("lime", "kernel_shap"))]

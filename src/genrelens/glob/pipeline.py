@@ -1,6 +1,6 @@
 """``genrelens global RUN``: the hybrid global view of a trained model.
 
-The chain (DESIGN.md, "the hybrid method"):
+The chain (the hybrid method: :mod:`genrelens.explain.hybrid` locally, ALE globally):
 
 1. **Local explanations** of a class-stratified sample of held-out segments
    (:func:`genrelens.glob.segments.run_segments`), by default with the hybrid method (LIME and
@@ -37,6 +37,7 @@ import numpy as np
 
 from genrelens._io import safe_file_name as _safe
 from genrelens._io import write_csv_rows, write_json
+from genrelens._validation import check_int, check_random_state
 from genrelens.errors import ParameterError
 from genrelens.explain import registry
 from genrelens.explain.fill import DEFAULT_FILL
@@ -314,13 +315,12 @@ def global_analysis(
 
 def _check_counts(**counts: int) -> None:
     for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ParameterError(f"{name}={value!r} is invalid: expected a positive integer.")
+        check_int(name, value, minimum=1)
 
 
 def _stratified_subset(labels: np.ndarray, per_class: int, random_state: int) -> np.ndarray:
     """Indices of at most ``per_class`` items of each label, seeded, sorted."""
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=int)
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from genrelens._io import write_json
+from genrelens._validation import check_int, check_random_state
 from genrelens.errors import GenrelensError, ParameterError
 
 __all__ = [
@@ -102,9 +103,8 @@ def run_segments(
     root = Path(run)
     if set_name not in ("train", "valid", "test"):
         raise ParameterError(f"set_name={set_name!r} is invalid: expected train, valid or test.")
-    if per_class is not None and (isinstance(per_class, bool) or not isinstance(per_class, int)
-                                  or per_class < 1):
-        raise ParameterError(f"per_class={per_class!r} is invalid: expected a positive integer.")
+    if per_class is not None:
+        check_int("per_class", per_class, minimum=1)
     try:
         settings = json.loads((root / "train_config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -128,7 +128,7 @@ def run_segments(
         raise GenrelensError(f"the {set_name} set of {root} has no usable segments.")
     keep = np.arange(len(features))
     if per_class is not None:
-        rng = np.random.default_rng(random_state)
+        rng = check_random_state(random_state)
         chosen = []
         for c in range(len(features.class_names)):
             idx = np.flatnonzero(features.labels == c)
