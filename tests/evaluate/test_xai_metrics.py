@@ -195,7 +195,7 @@ def test_rank_correlation():
 
 def test_the_two_spearman_views_agree_also_on_constant_input():
     """One definition: the hybrid's per-class agreement and the stability metric."""
-    from genrelens.explain.api import spearman
+    from genrelens.explain.hybrid import spearman
 
     rows_a = np.array([[0.1, 0.5, 0.3, 0.9], [2.0, 2.0, 2.0, 2.0], [1.0, 1.0, 2.0, 2.0]])
     rows_b = np.array([[0.4, 0.2, 0.3, 0.1], [0.1, 0.5, 0.3, 0.9], [1.0, 2.0, 1.0, 2.0]])

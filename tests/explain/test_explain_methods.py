@@ -25,7 +25,7 @@ from genrelens.explain import hybrid as hybrid_mod
 from genrelens.explain import lime as lime_mod
 from genrelens.explain import registry
 from genrelens.explain import shap as shap_mod
-from genrelens.explain.api import spearman
+from genrelens.explain.hybrid import spearman
 
 FLOOR = CONFIG.floor_db
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from genrelens.errors import ParameterError
-from genrelens.explain.api import spearman
+from genrelens.explain.hybrid import spearman
 
 __all__ = ["rank_correlation", "pairwise_rank_correlation"]
 

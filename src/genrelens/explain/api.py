@@ -1,7 +1,10 @@
 """``explain()``: one entry point for every local explanation method.
 
 Perturbation methods run the model only through :mod:`genrelens.explain.engine`;
-``"gradcam"`` and ``"ig"`` are dispatched to :mod:`genrelens.explain.gradients`.
+``"gradcam"`` and ``"ig"`` are dispatched to :mod:`genrelens.explain.gradients`. A method is
+named (:mod:`genrelens.explain.registry`) or given as an explainer object
+(:mod:`genrelens.explain.explainers`), which checks its settings, and owns its sample design
+and its fit; this module runs the rounds of sampling and builds the result.
 
 Methods
 -------
@@ -45,11 +48,11 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from genrelens._validation import check_choice, check_int, check_random_state, valid_logmel
+from genrelens._validation import check_choice, check_random_state, valid_logmel
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain import components as components_mod
-from genrelens.explain import hybrid, lime, occlusion, registry, shap
+from genrelens.explain import occlusion
 from genrelens.explain.components import Components
 from genrelens.explain.engine import (
     OUTPUTS,
@@ -59,10 +62,17 @@ from genrelens.explain.engine import (
     mask_inputs,
     softmax,
 )
+from genrelens.explain.explainers import (
+    Explainer,
+    GradCam,
+    IntegratedGradients,
+    SampledExplainer,
+    make_explainer,
+)
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import resolve_fill
 
-__all__ = ["explain", "spearman"]
+__all__ = ["explain"]
 
 
 
@@ -70,7 +80,7 @@ def explain(
     model: ModelFn,
     logmel: np.ndarray | torch.Tensor,
     *,
-    method: str,
+    method: str | Explainer,
     components: Components | None = None,
     fill: str | float | np.ndarray | None = None,
     n_samples: int | None = None,
@@ -102,8 +112,10 @@ def explain(
         (1, 1, n_mels, n_frames)
         The input in dB. For stem components it must be the log-mel of the waveform the
         stems were computed from; the explained input is the log-mel of the sum of the parts.
-    method : {"kernel_shap", "lime", "hybrid", "occlusion", "gradcam", "ig"}
-        A name of :data:`genrelens.explain.registry.METHODS`. Each method uses only some of
+    method : {"kernel_shap", "lime", "hybrid", "occlusion", "gradcam", "ig"} or Explainer
+        A name of :data:`genrelens.explain.registry.METHODS`, or an explainer object of
+        :mod:`genrelens.explain.explainers` holding its settings (``KernelShap(n_samples=500)``;
+        then no setting is given here). Each method uses only some of
         the settings ``n_samples``, ``sampling``, ``tol``, ``round_size``, ``kernel_width``,
         ``distance`` and ``alpha`` (:attr:`registry.Method.settings
         <genrelens.explain.registry.Method.settings>`): giving one it does not use (e.g.
@@ -148,7 +160,9 @@ def explain(
     round_size : int, optional
         Samples per round when ``tol`` is set.
     **method_kwargs
-        Extra arguments of Grad-CAM / IG (e.g. ``layer=``, ``n_steps=``).
+        Extra settings of Grad-CAM / IG (e.g. ``layer=``, ``n_steps=``; the fields of
+        :class:`~genrelens.explain.explainers.GradCam` and
+        :class:`~genrelens.explain.explainers.IntegratedGradients`).
 
     Returns
     -------
@@ -161,15 +175,14 @@ def explain(
     ...               components=components.tf_grid(n_mels=128, n_frames=130),
     ...               n_samples=1000, random_state=0)  # doctest: +SKIP
     >>> exp.top(3)  # doctest: +SKIP
+    >>> from genrelens.explain import KernelShap
+    >>> exp = explain(model, logmel, method=KernelShap(n_samples=1000))  # doctest: +SKIP
     """
     start = time.perf_counter()
-    info = registry.method(method)
-    given = {"n_samples": n_samples, "sampling": sampling, "tol": tol, "round_size": round_size,
-             "kernel_width": kernel_width, "distance": distance, "alpha": alpha}
-    _check_settings(info, {k: v for k, v in given.items() if v is not None})
-    n_samples = 1000 if n_samples is None else n_samples
-    distance = "l2" if distance is None else distance
-    alpha = 1.0 if alpha is None else alpha
+    explainer = make_explainer(
+        method, {"n_samples": n_samples, "sampling": sampling, "tol": tol,
+                 "round_size": round_size, "kernel_width": kernel_width, "distance": distance,
+                 "alpha": alpha}, method_kwargs)
     check_choice("output", output, OUTPUTS)
     model, class_names, config = unwrap_loaded(model, class_names=class_names, config=config)
     x = valid_logmel(logmel).astype(np.float32)
@@ -181,14 +194,12 @@ def explain(
     if config is None:
         config = components.config if components is not None else FeatureConfig(n_mels=x.shape[0])
 
-    if info.dense:
-        return _gradient_method(method, model, x, fill=fill, config=config, output=output,
-                                random_state=random_state, class_names=class_names,
-                                batch_size=batch_size, **method_kwargs)
-    if method_kwargs:
-        raise ParameterError(
-            f"unexpected arguments {sorted(method_kwargs)} for method={method!r}."
-        )
+    if isinstance(explainer, GradCam):
+        return explainer.explain(model, x, output=output, config=config, class_names=class_names)
+    if isinstance(explainer, IntegratedGradients):
+        return explainer.explain(model, x, fill=fill, config=config, output=output,
+                                 random_state=random_state, class_names=class_names,
+                                 batch_size=batch_size)
     if components is None:
         components = components_mod.tf_grid(
             n_mels=x.shape[0], n_frames=x.shape[1], n_time=min(10, x.shape[1]),
@@ -202,26 +213,9 @@ def explain(
     rng = check_random_state(random_state)
     fill_obj = resolve_fill(fill, x, config=components.config, rng=rng,
                             stems=components.stems is not None)
-    allowed = info.samplings
-    if sampling is None and allowed:
-        sampling = allowed[0]
-    if sampling is not None and sampling not in allowed:
-        raise ParameterError(
-            f"sampling={sampling!r} is invalid for method={method!r}: expected "
-            + (f"one of {list(allowed)}." if allowed else "None (occlusion does not sample).")
-        )
     m = components.n_components
-    if allowed:
-        _check_budget(method, n_samples, m, sampling)
-    if tol is not None and (not isinstance(tol, (int, float)) or not tol > 0):
-        raise ParameterError(f"tol={tol!r} is invalid: expected a positive number or None.")
-    if round_size is not None:
-        check_int("round_size", round_size, minimum=2)
-    if "lime" in info.fits:
-        kernel_width = (lime.default_kernel_width(m, distance) if kernel_width is None
-                        else kernel_width)
-        # check distance and width before spending model evaluations
-        lime.lime_weights(np.ones((1, m)), distance=distance, kernel_width=kernel_width)
+    if isinstance(explainer, SampledExplainer):
+        explainer.check_budget(m)
 
     run = inference_model(model, fast=fast)
     ledger = {"n_evaluations": 0, "model_seconds": 0.0, "batch_size": batch_size}
@@ -235,44 +229,40 @@ def explain(
         return res.outputs
 
     params: dict[str, Any] = {
-        "method": method, "n_samples": n_samples, "random_state": _seed_record(random_state),
+        "method": explainer.name, "n_samples": getattr(explainer, "n_samples", m + 1),
+        "random_state": _seed_record(random_state),
         "output": output, "fill": fill_obj.describe(), "batch_size": batch_size, "fast": fast,
         "n_components": m,
     }
     others: dict[str, np.ndarray] = {}
-    if not allowed:  # occlusion: the only method that does not sample
+    if not isinstance(explainer, SampledExplainer):  # occlusion: the one that does not sample
         z = occlusion.occlusion_design(m)
         y = evaluate(z)
         scores = occlusion.occlusion_scores(y)
         f_full = y[0]
         fit: dict[str, Any] = {"full_value": f_full}
-        params["n_samples"] = m + 1
     else:
-        fitter = _fitter(info.fits, distance=distance, kernel_width=kernel_width,
-                         alpha=alpha)
-        sampler, design = _sampler(sampling, m, n_samples, rng)
-        if round_size is None:
-            round_size = max(2 * (m + 1), n_samples // 10)
+        sampler, design = explainer.sampler(m, rng)
+        n_samples, tol = explainer.n_samples, explainer.tol
         z, y, fitted, rounds = _sample_in_rounds(
-            sampler, fitter, evaluate, design=design, n_samples=n_samples,
-            round_size=n_samples if tol is None or design == "enumeration" else round_size,
+            sampler, explainer.fitter(m), evaluate, design=design, n_samples=n_samples,
+            round_size=(n_samples if tol is None or design == "enumeration"
+                        else explainer.round_size_for(m)),
             tol=tol,
         )
         scores, fit, others = fitted
         f_full = y[0]
-        params.update(design=design, sampling=sampling, tol=tol, n_samples_used=int(z.shape[0]),
+        params.update(design=design, n_samples_used=int(z.shape[0]),
                       n_rounds=rounds["n_rounds"], converged=rounds["converged"],
-                      max_change=rounds["max_change"])
+                      max_change=rounds["max_change"], **explainer.recorded(m))
         if tol is not None:
-            params["round_size"] = round_size
-        if "lime" in info.fits:
-            params.update(distance=distance, kernel_width=float(kernel_width), alpha=alpha)
+            params["round_size"] = explainer.round_size_for(m)
     fit["off_prediction"] = _probabilities(_off_output(z, y, evaluate), output)
     prediction = _probabilities(f_full, output)
     cost = {"n_evaluations": ledger["n_evaluations"], "model_seconds": ledger["model_seconds"],
             "batch_size": ledger["batch_size"], "seconds": time.perf_counter() - start}
     return Explanation(
-        method=method, scores=scores, prediction=prediction, logmel=_explained_input(
+        method=explainer.name, scores=scores, prediction=prediction, logmel=_explained_input(
             x, components), components=components, fill=fill_obj, output=output,
         class_names=None if class_names is None else tuple(class_names), params=params,
         cost=cost, fit=fit, others=others,
@@ -294,109 +284,9 @@ def unwrap_loaded(
     return model, class_names, config
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation of the rows of ``a`` and ``b`` ``(n_classes, M)``.
-
-    Ties get average ranks (Spearman 1904). A constant row carries no ranking: the correlation
-    is then defined as 0.0 (the one definition of genrelens, also of
-    :func:`genrelens.evaluate.stability.rank_correlation`).
-    """
-    from scipy.stats import rankdata
-
-    ra = rankdata(np.asarray(a), axis=1)
-    rb = rankdata(np.asarray(b), axis=1)
-    ra -= ra.mean(axis=1, keepdims=True)
-    rb -= rb.mean(axis=1, keepdims=True)
-    denom = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
-    rho = (ra * rb).sum(axis=1) / np.where(denom > 0, denom, 1.0)
-    return np.where(denom > 0, np.clip(rho, -1.0, 1.0), 0.0)
-
-
 def _seed_record(random_state: Any) -> Any:
     return random_state if random_state is None or isinstance(random_state, int) else repr(
         random_state)
-
-
-def _check_settings(info: registry.Method, given: dict[str, Any]) -> None:
-    """Refuse settings that method ``info`` does not use (they would be silently ignored)."""
-    unused = [k for k in given if k not in info.settings]
-    if unused:
-        uses = f"it uses {', '.join(info.settings)}" if info.settings else "it has none"
-        raise ParameterError(
-            f"{', '.join(f'{k}={given[k]!r}' for k in unused)}: not a setting of "
-            f"method={info.name!r} ({uses}); leave {'it' if len(unused) == 1 else 'them'} out."
-        )
-
-
-def _check_budget(method: str, n_samples: Any, m: int, sampling: str) -> None:
-    check_int("n_samples", n_samples)
-    needed = m + 1 if sampling == "uniform" else m + 2  # uniform: no all-off row forced
-    if m == 1:
-        needed = 2
-    if n_samples < needed:
-        raise ParameterError(
-            f"n_samples={n_samples} is too small for {m} components with method={method!r}: "
-            f"expected at least {needed} (more is better; 2^M = {2**min(m, 62)} enumerates "
-            "all coalitions when M is small)."
-        )
-
-
-def _sampler(
-    sampling: str, m: int, n_samples: int, rng: np.random.Generator
-) -> tuple[Callable[[int, bool], np.ndarray], str]:
-    """``sample(n, first) -> z`` and the design name."""
-    if sampling == "uniform":
-        def uniform(n: int, first: bool) -> np.ndarray:
-            z = lime.sample_uniform(rng, n, m)
-            if not first and n:
-                z[0] = rng.integers(0, 2, size=m)
-            return z
-
-        return uniform, "uniform"
-    if m == 1 or (m <= shap.MAX_ENUMERATION and n_samples >= 2**m):
-        return (lambda n, first: shap.all_coalitions(m)), "enumeration"
-    if sampling == "mixture":
-        return (lambda n, first: hybrid.sample_mixture(rng, n, m, constraints=first)), "mixture"
-    return (lambda n, first: shap.sample_shapley(rng, n, m, constraints=first)), "sampled"
-
-
-def _fitter(
-    fits: tuple[str, ...], *, distance: str, kernel_width: float | None, alpha: float
-) -> Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict, dict]]:
-    """``fit(z, y, design) -> (scores, fit, others)`` for all classes, with the estimators
-    ``fits`` (:attr:`registry.Method.fits`): the first gives ``scores``; two give ``others``
-    and their agreement."""
-
-    def fit_shap(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict]:
-        if design == "enumeration":
-            weights = shap.shapley_kernel(z)
-        elif design == "mixture":
-            weights = hybrid.kernel_shap_weights(z)
-        else:
-            weights = np.ones(z.shape[0])
-        phi = shap.fit_kernel_shap(z, y, weights=weights, f_full=y[0], f_empty=y[1])
-        return phi, {"base_value": y[1], "full_value": y[0]}
-
-    def fit_lime(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict]:
-        # enumeration: every coalition once, as likely as under LIME's uniform design
-        weigh = hybrid.lime_weights if design == "mixture" else lime.lime_weights
-        w = weigh(z, distance=distance, kernel_width=kernel_width)
-        res = lime.fit_lime(z, y, weights=w, alpha=alpha)
-        return res.scores, {"r2": res.r2, "intercept": res.intercept,
-                            "local_prediction": res.local_prediction, "full_value": y[0]}
-
-    estimators = {"kernel_shap": fit_shap, "lime": fit_lime}
-
-    def fit(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict, dict]:
-        fitted = {name: estimators[name](z, y, design) for name in fits}
-        scores = fitted[fits[0]][0]
-        if len(fits) == 1:
-            return scores, fitted[fits[0]][1], {}
-        info = {k: v for _, extra in reversed(fitted.values()) for k, v in extra.items()}
-        info["agreement"] = spearman(*(s for s, _ in fitted.values()))
-        return scores, info, {name: s for name, (s, _) in fitted.items()}
-
-    return fit
 
 
 def _sample_in_rounds(
@@ -464,20 +354,3 @@ def _explained_input(x: np.ndarray, components: Components) -> np.ndarray:
         return x
     make = mask_inputs(x, components, np.ones((1, components.n_components), np.int8), None)
     return make(0, 1)[0, 0].numpy()
-
-
-def _gradient_method(method: str, model: ModelFn, x: np.ndarray, *, fill: Any,
-                     config: FeatureConfig, output: str, random_state: Any,
-                     class_names: Sequence[str] | None, batch_size: Any,
-                     **kwargs: Any) -> Explanation:
-    from genrelens.explain import gradients
-
-    if method == "gradcam":
-        return gradients.grad_cam(model, x, output=output, class_names=class_names, config=config,
-                                  **kwargs)
-    if isinstance(batch_size, int) and not isinstance(batch_size, bool):
-        kwargs.setdefault("batch_size", batch_size)
-    return gradients.integrated_gradients(
-        model, x, fill=fill, config=config, output=output, random_state=random_state,
-        class_names=class_names, **kwargs,
-    )
