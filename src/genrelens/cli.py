@@ -827,6 +827,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _add_global(sub: argparse._SubParsersAction) -> None:
+    from genrelens.explain.registry import PERTURBATION
+
     parser = sub.add_parser(
         "global",
         help="Global view of a trained model: per-genre aggregates and ALE of audio descriptors.",
@@ -840,8 +842,7 @@ def _add_global(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="DIR", help="output folder (default RUN/global)")
     parser.add_argument("--data", metavar="DIR", help="dataset folder (default: the run's)")
     parser.add_argument("--cache", metavar="DIR", help="feature cache (default: the run's)")
-    parser.add_argument("--method", default="hybrid",
-                        choices=["hybrid", "kernel_shap", "lime", "occlusion"])
+    parser.add_argument("--method", default="hybrid", choices=PERTURBATION)
     parser.add_argument("--components", default="frequency,time", metavar="LIST",
                         help="comma-separated from frequency,time,tf_grid,stems (default "
                         "frequency,time; frequency is required)")
