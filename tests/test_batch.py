@@ -12,7 +12,7 @@ from genrelens.errors import ParameterError
 from genrelens.explain import batch
 from genrelens.explain.batch import explain_dataset, load_track_result, track_seed
 
-SETTINGS = dict(methods=("lime", "shap"), kinds=("time",), n_samples=24, batch_size=8,
+SETTINGS = dict(methods=("lime", "kernel_shap"), kinds=("time",), n_samples=24, batch_size=8,
                 progress=False)
 IDS = ("a/t0", "a/t1", "b/t0", "b/t1")
 
@@ -66,8 +66,8 @@ def test_serial_writes_results(serial_out):
     record, arrays = load_track_result(serial_out, "a/t0")
     assert record["track_id"] == "a/t0" and record["label"] == "a"
     assert record["seed"] == track_seed(0, "a/t0")
-    assert set(arrays) == {("lime", "time"), ("shap", "time")}
-    shap = arrays[("shap", "time")]
+    assert set(arrays) == {("lime", "time"), ("kernel_shap", "time")}
+    shap = arrays[("kernel_shap", "time")]
     n_seg, n_classes, m = shap["segment_scores"].shape
     assert (n_seg, n_classes) == (1, 2) and m == len(record["results"][0]["component_names"])
     # probabilities sum to 1; KernelSHAP efficiency (scores sum to f(x) - f(fill) per class)
@@ -79,6 +79,10 @@ def test_serial_writes_results(serial_out):
     index = json.loads((serial_out / "index.json").read_text())
     assert index["n_tracks"] == 4 and index["failed"] == []
     assert index["settings"]["n_samples"] == 24
+    assert index["format"] == batch.INDEX_FORMAT and index["written_by"] == "explain-dataset"
+    assert index["tracks"][0] == {"track_id": "a/t0", "label": "a", "folder": "a_t0"}
+    assert [t["track_id"] for t in index["tracks"]] == list(IDS)
+    assert all((serial_out / t["folder"] / "result.json").is_file() for t in index["tracks"])
     # no temporary folder left behind
     assert not [p for p in serial_out.iterdir() if p.name.startswith(".")]
 
@@ -241,3 +245,14 @@ def test_missing_checkpoint_and_result(tmp_path):
         explain_dataset(tmp_path, progress=False)
     with pytest.raises(batch.GenrelensError, match="no finished explanation"):
         load_track_result(tmp_path, "a/t0")
+
+
+def test_one_index_schema_for_every_writer(tmp_path):
+    """The demo and explain-dataset write RUN/explanations/index.json through one writer."""
+    path = batch.write_index(tmp_path, written_by="demo", tracks=[
+        {"track_id": "jazz/x", "label": "jazz", "folder": "jazz_x", "segment": 4}])
+    index = json.loads(path.read_text())
+    assert index == {"format": batch.INDEX_FORMAT, "written_by": "demo", "tracks": [
+        {"track_id": "jazz/x", "label": "jazz", "folder": "jazz_x", "segment": 4}]}
+    with pytest.raises(ParameterError, match=r"lacks \['folder'\]"):
+        batch.write_index(tmp_path, written_by="demo", tracks=[{"track_id": "a", "label": "b"}])

@@ -68,7 +68,7 @@ def test_summary_lists_every_method_and_kind(explained, capsys):
     got = {(r["method"], r["kind"]) for r in summary["results"]}
     assert got == {
         ("lime", "time"),
-        ("shap", "time"),
+        ("kernel_shap", "time"),
         ("occlusion", "time"),
         ("gradcam", "dense"),
         ("ig", "dense"),
@@ -79,19 +79,21 @@ def test_summary_lists_every_method_and_kind(explained, capsys):
     assert summary["target"]["index"] == int(np.argmax(probs.mean(0)))
     by = {(r["method"], r["kind"]): r for r in summary["results"]}
     # LIME and SHAP share one set of evaluations (the hybrid)
-    assert by[("lime", "time")]["n_evaluations"] == by[("shap", "time")]["n_evaluations"] <= 2 * 24
+    shared = by[("lime", "time")]["n_evaluations"]
+    assert shared == by[("kernel_shap", "time")]["n_evaluations"] <= 2 * 24
     assert by[("occlusion", "time")]["n_evaluations"] == 2 * 12  # M + 1, and all off
     for entry in summary["results"]:
         for f in entry["files"]:
             assert (explained / f).is_file(), f
-    assert len(by[("shap", "time")]["top_components"]) == 3
+    assert len(by[("kernel_shap", "time")]["top_components"]) == 3
 
 
 def test_segment_files_and_track_aggregates(explained, run_and_audio):
-    segs = [Explanation.load(explained / "segments" / f"{i:03d}" / "shap_time") for i in range(2)]
+    segs = [Explanation.load(explained / "segments" / f"{i:03d}" / "kernel_shap_time")
+            for i in range(2)]
     assert segs[0].method == "kernel_shap" and segs[0].class_names == CLASSES
     assert segs[0].params["random_state"] != segs[1].params["random_state"]
-    track = np.load(explained / "track" / "shap_time.npz")
+    track = np.load(explained / "track" / "kernel_shap_time.npz")
     np.testing.assert_allclose(track["mean_scores"], (segs[0].scores + segs[1].scores) / 2)
     ig = Explanation.load(explained / "segments" / "000" / "ig_dense")
     assert ig.is_dense and ig.fill.kind == DEFAULT_FILL and ig.params["config"] == CONFIG.to_dict()
@@ -99,15 +101,40 @@ def test_segment_files_and_track_aggregates(explained, run_and_audio):
     assert cam.params["config"] == CONFIG.to_dict() and cam.params["layer"] == "features.3.0"
     # listenable: top + rest is the segment's audio
     y, sr = sf.read(run_and_audio / "clip.wav", dtype="float32")
-    for name in ("shap_time", "ig_dense", "gradcam_dense"):
+    for name in ("kernel_shap_time", "ig_dense", "gradcam_dense"):
         top, _ = sf.read(explained / "segments" / "001" / f"{name}_top.wav", dtype="float32")
         rest, _ = sf.read(explained / "segments" / "001" / f"{name}_rest.wav", dtype="float32")
         segment = y[CONFIG.segment_samples : 2 * CONFIG.segment_samples]
         err = segment - (top + rest)
         assert 10 * np.log10(np.sum(segment**2) / np.sum(err**2)) > 40, name
-    track_top, _ = sf.read(explained / "track" / "shap_time_top.wav", dtype="float32")
+    track_top, _ = sf.read(explained / "track" / "kernel_shap_time_top.wav", dtype="float32")
     assert track_top.size == 2 * CONFIG.segment_samples
     assert (explained / "track" / "ig_dense.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_lime_shap_and_hybrid_together_run_one_hybrid_per_segment(run_and_audio, capsys):
+    """Regression: lime,shap,hybrid ran the hybrid twice per segment, gave lime and shap four
+    results for two segments and no hybrid result."""
+    root = run_and_audio
+    out = root / "three"
+    code = cli.main(["explain", str(root / "run"), str(root / "clip.wav"), "--methods",
+                     "lime,shap,hybrid", "--components", "time", "--samples", "24", "--out",
+                     str(out), "--no-progress"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    by = {(r["method"], r["kind"]): r for r in summary["results"]}
+    assert list(by) == [("lime", "time"), ("kernel_shap", "time"), ("hybrid", "time")]
+    assert [r["n_segments"] for r in by.values()] == [2, 2, 2]
+    # one evaluation set per segment serves all three
+    assert len({r["n_evaluations"] for r in by.values()}) == 1
+    for i in range(2):
+        folder = out / "segments" / f"{i:03d}"
+        hybrid = Explanation.load(folder / "hybrid_time")
+        assert hybrid.method == "hybrid"
+        for view in ("lime", "kernel_shap"):
+            exp = Explanation.load(folder / f"{view}_time")
+            assert exp.method == view
+            np.testing.assert_array_equal(exp.scores, hybrid.others[view])
 
 
 @pytest.mark.slow
@@ -131,15 +158,15 @@ def test_stems_through_the_command_line(run_and_audio, capsys):
         ]
     )
     assert code == 0
-    exp = Explanation.load(out / "segments" / "000" / "shap_stems")
+    exp = Explanation.load(out / "segments" / "000" / "kernel_shap_stems")
     assert exp.components.kind == "stems" and exp.scores.shape == (3, 30)
     y, _ = sf.read(root / "clip.wav", dtype="float32")
-    top, _ = sf.read(out / "segments" / "000" / "shap_stems_top.wav", dtype="float32")
-    rest, _ = sf.read(out / "segments" / "000" / "shap_stems_rest.wav", dtype="float32")
+    top, _ = sf.read(out / "segments" / "000" / "kernel_shap_stems_top.wav", dtype="float32")
+    rest, _ = sf.read(out / "segments" / "000" / "kernel_shap_stems_rest.wav", dtype="float32")
     segment = y[: CONFIG.segment_samples]
     assert 10 * np.log10(np.sum(segment**2) / np.sum((segment - top - rest) ** 2)) > 40
-    assert (out / "track" / "shap_stems.png").read_bytes()[:4] == b"\x89PNG"
-    assert not (out / "track" / "shap_stems_top.wav").exists()  # stems have no timeline
+    assert (out / "track" / "kernel_shap_stems.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (out / "track" / "kernel_shap_stems_top.wav").exists()  # stems have no timeline
 
 
 def test_target_and_segments_options(run_and_audio, capsys):
@@ -167,9 +194,9 @@ def test_target_and_segments_options(run_and_audio, capsys):
     assert code == 0
     summary = json.loads((root / "o2" / "summary.json").read_text())
     assert summary["target"] == {"index": 2, "name": "metal"} and summary["segment_index"] == [1]
-    top, _ = sf.read(root / "o2" / "track" / "occlusion_freq_top.wav")
+    top, _ = sf.read(root / "o2" / "track" / "occlusion_frequency_top.wav")
     assert top.size == CONFIG.segment_samples  # the track view of one segment is that segment
-    exp = Explanation.load(root / "o2" / "segments" / "001" / "occlusion_freq")
+    exp = Explanation.load(root / "o2" / "segments" / "001" / "occlusion_frequency")
     assert exp.fill.kind == "constant" and exp.fill.params["value"] == -80.0
     assert "metal" in capsys.readouterr().out
 

@@ -64,3 +64,24 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path, capsys, make_music_folder):
     with pytest.raises(Exception, match="other parameters"):
         run_demo(out=out, settings=DemoSettings(**{**TINY.to_dict(), "epochs": 2}),
                  real_music=music, progress=False)
+
+
+def test_quality_stage_takes_its_seeds_from_the_settings(tmp_path, monkeypatch):
+    """The demo's stability check compared a hard-coded 2 seeds; now ``quality_seeds``."""
+    from genrelens import demo
+    from genrelens.evaluate import xai
+    from genrelens.run import RunDir
+
+    seen = {}
+
+    def fake_evaluate_xai(root, **kwargs):
+        seen.update(kwargs)
+        return {"n_segments": 1}
+
+    monkeypatch.setattr(xai, "evaluate_xai", fake_evaluate_xai)
+    settings = DemoSettings(quality_seeds=5, quality_checks=3)
+    out = demo._quality(RunDir(tmp_path), cache=tmp_path / "cache", settings=settings,
+                        progress=False)
+    assert out == {"n_segments": 1}
+    assert seen["seeds"] == 5 and seen["n_check"] == 3
+    assert DemoSettings().quality_seeds == 2  # the demo's measured default is unchanged

@@ -156,8 +156,11 @@ def test_grad_cam_error_paths():
         grad_cam_maps(model, _logmel(), targets=[4])
     with pytest.raises(ParameterError, match="output='softmax'"):
         grad_cam_maps(model, _logmel(), output="softmax")
-    with pytest.raises(ParameterError, match="logmel has shape"):
-        grad_cam_maps(model, _logmel()[None])
+    with pytest.raises(ParameterError, match="logmel has shape"):  # two inputs at once
+        grad_cam_maps(model, np.stack([_logmel(), _logmel()]))
+    # one input with leading singleton axes is accepted, as by explain()
+    np.testing.assert_array_equal(grad_cam_maps(model, _logmel()[None, None]).maps,
+                                  grad_cam_maps(model, _logmel()).maps)
     assert _hooks_empty(model)
 
 

@@ -57,6 +57,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from genrelens._validation import check_int
 from genrelens.config import FeatureConfig
 from genrelens.errors import AudioLoadError, ParameterError
 from genrelens.formats import AUDIO_EXTENSIONS, AudioFormat, check_signature
@@ -221,12 +222,7 @@ def iter_segments(
     ParameterError
         For invalid ``max_seconds`` or ``batch_segments``.
     """
-    if isinstance(batch_segments, bool) or not isinstance(batch_segments, int) or (
-        batch_segments < 1
-    ):
-        raise ParameterError(
-            f"batch_segments={batch_segments!r} is invalid: expected a positive integer."
-        )
+    check_int("batch_segments", batch_segments, minimum=1)
     blocks, native_sr = _open(path, sr=config.sr, max_seconds=max_seconds)
     length, hop = config.segment_samples, config.segment_hop_samples
     resampler = None

@@ -551,15 +551,15 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("audio", metavar="AUDIO", help="audio file: a clip or a whole track")
     parser.add_argument(
         "--methods",
-        default="shap",
+        default="kernel_shap",
         metavar="LIST",
-        help="comma-separated from lime,shap,hybrid,occlusion,gradcam,ig (default shap)",
+        help=f"comma-separated from {_METHODS_HELP} (default kernel_shap)",
     )
     parser.add_argument(
         "--components",
-        default="tf",
+        default="tf_grid",
         metavar="LIST",
-        help="comma-separated from time,freq,tf,stems (default tf); ignored by gradcam/ig",
+        help=f"comma-separated from {_KINDS_HELP} (default tf_grid); ignored by gradcam/ig",
     )
     parser.add_argument(
         "--samples",
@@ -639,8 +639,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         loaded,
         segments,
         config=config,
-        methods=csv(args.methods, "--methods"),
-        kinds=csv(args.components, "--components"),
+        methods=_method_names(csv(args.methods, "--methods")),
+        kinds=_kind_names(csv(args.components, "--components")),
         n_samples=args.samples,
         fill=args.fill,
         random_state=args.seed,
@@ -929,6 +929,8 @@ def _cmd_tag(args: argparse.Namespace) -> int:
 
 
 def _add_global(sub: argparse._SubParsersAction) -> None:
+    from genrelens.explain.registry import PERTURBATION
+
     parser = sub.add_parser(
         "global",
         help="Global view of a trained model: per-genre aggregates and ALE of audio descriptors.",
@@ -942,8 +944,7 @@ def _add_global(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="DIR", help="output folder (default RUN/global)")
     parser.add_argument("--data", metavar="DIR", help="dataset folder (default: the run's)")
     parser.add_argument("--cache", metavar="DIR", help="feature cache (default: the run's)")
-    parser.add_argument("--method", default="hybrid",
-                        choices=["hybrid", "kernel_shap", "lime", "occlusion"])
+    parser.add_argument("--method", default="hybrid", choices=PERTURBATION)
     parser.add_argument("--components", default="frequency,time", metavar="LIST",
                         help="comma-separated from frequency,time,tf_grid,stems (default "
                         "frequency,time; frequency is required)")
@@ -1160,6 +1161,25 @@ def _checkpoint_path(run: str) -> Path:
 def _csv_list(text: str) -> list[str]:
     """``"a, b,,c"`` -> ``["a", "b", "c"]``."""
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+#: Names offered by ``explain`` and ``explain-dataset`` (aliases: shap, freq, tf).
+_METHODS_HELP = "lime,kernel_shap (alias shap),hybrid,occlusion,gradcam,ig"
+_KINDS_HELP = "time,frequency (alias freq),tf_grid (alias tf),stems"
+
+
+def _method_names(names: list[str]) -> list[str]:
+    """Method names as typed, with the command line's aliases resolved to canonical names."""
+    from genrelens.explain.registry import canonical_method
+
+    return [canonical_method(name) for name in names]
+
+
+def _kind_names(names: list[str]) -> list[str]:
+    """Component kinds as typed, with the command line's aliases resolved."""
+    from genrelens.explain.registry import canonical_kind
+
+    return [canonical_kind(name) for name in names]
 
 
 def _number(text: str, *, kind: type, low: float, inclusive: bool) -> Any:
@@ -1416,11 +1436,11 @@ def _add_explain_dataset(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", default="test", choices=["test", "all"],
                         help="explain the run's test tracks or all tracks (default test)")
     parser.add_argument("--tracks", metavar="LIST", help="comma-separated track ids (default all)")
-    parser.add_argument("--methods", default="shap", metavar="LIST",
-                        help="comma-separated from lime,shap,hybrid,occlusion,gradcam,ig "
-                        "(default shap; lime and shap together share evaluations)")
-    parser.add_argument("--components", default="tf", metavar="LIST",
-                        help="comma-separated from time,freq,tf,stems (default tf)")
+    parser.add_argument("--methods", default="kernel_shap", metavar="LIST",
+                        help=f"comma-separated from {_METHODS_HELP} (default kernel_shap; lime "
+                        "and kernel_shap together share evaluations)")
+    parser.add_argument("--components", default="tf_grid", metavar="LIST",
+                        help=f"comma-separated from {_KINDS_HELP} (default tf_grid)")
     parser.add_argument("--samples", type=_positive, default=1000, metavar="N",
                         help="model evaluations per LIME/SHAP explanation (default 1000)")
     parser.add_argument("--fill", default=None, type=_fill_arg,
@@ -1452,7 +1472,8 @@ def _cmd_explain_dataset(args: argparse.Namespace) -> int:
     report = explain_dataset(
         args.run, data=args.data, split=args.split,
         track_ids=None if args.tracks is None else _csv_list(args.tracks),
-        methods=_csv_list(args.methods), kinds=_csv_list(args.components),
+        methods=_method_names(_csv_list(args.methods)),
+        kinds=_kind_names(_csv_list(args.components)),
         n_samples=args.samples, fill=args.fill, random_state=args.seed,
         executor=args.executor, workers=args.workers, scheduler=args.scheduler,
         retries=args.retries, batch_size=args.batch_size, threads=args.threads, out=args.out,

@@ -51,9 +51,9 @@ STAGES = ("synthesize", "data", "prepare", "train", "evaluate", "explain", "glob
 DEFAULT_OUT = Path("runs") / "demo"
 QUICK_OUT = Path("runs") / "demo-quick"
 
-#: Methods and component kinds of the explain stage (genrelens.explain.track's names).
-EXPLAIN_METHODS = ("lime", "shap", "occlusion", "gradcam", "ig")
-EXPLAIN_KINDS = ("time", "freq", "tf", "stems")
+#: Methods and component kinds of the explain stage (:mod:`genrelens.explain.registry` names).
+EXPLAIN_METHODS = ("lime", "kernel_shap", "occlusion", "gradcam", "ig")
+EXPLAIN_KINDS = ("time", "frequency", "tf_grid", "stems")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +81,8 @@ class DemoSettings:
         for the (costlier) sanity and stability checks.
     quality_subsets : int
         Random subsets of the faithfulness correlation.
+    quality_seeds : int
+        Sampling seeds compared for the stability of explanations.
     quality_fills : tuple of str
         Fills compared for the stability of explanations.
     bench_per_level, bench_per_file, bench_epochs : int
@@ -105,6 +107,7 @@ class DemoSettings:
     quality_per_class: int = 1
     quality_checks: int = 2
     quality_subsets: int = 50
+    quality_seeds: int = 2
     quality_fills: tuple[str, ...] = (DEFAULT_FILL, "min", "blur")
     bench_per_level: int = 3
     bench_per_file: int = 30
@@ -251,7 +254,7 @@ def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache
     stages.append(
         ("quality", lambda: _quality(run, cache=cache, settings=s, progress=progress),
          {"per_class": s.quality_per_class, "checks": s.quality_checks,
-          "subsets": s.quality_subsets, "fills": s.quality_fills,
+          "subsets": s.quality_subsets, "fills": s.quality_fills, "seeds": s.quality_seeds,
           "n_samples": s.n_samples, "seed": s.seed},
          [run.path("checkpoint.pt"), run.path("split.json")],
          ["xai/summary.json", "xai/sanity_cascading.csv"], False))
@@ -376,6 +379,7 @@ def _explain(run: RunDir, data_path: Path, *, settings: DemoSettings,
     """Explain the middle segment of a few test tracks of different genres."""
     from genrelens.audio import load_segments
     from genrelens.data import Split, open_dataset
+    from genrelens.explain.batch import write_index
     from genrelens.explain.listen import write_wav
     from genrelens.explain.track import explain_track, write_track
     from genrelens.models import load_checkpoint
@@ -406,8 +410,8 @@ def _explain(run: RunDir, data_path: Path, *, settings: DemoSettings,
                              "audio": os.fspath(track.path), "n_samples": settings.n_samples})
         write_wav(folder / "original.wav", segments[middle], sr=config.sr)
         index.append({"track_id": track.track_id, "label": track.label,
-                      "folder": folder.relative_to(run.root).as_posix(), "segment": int(middle)})
-    write_json(run.path("explanations", "index.json"), {"tracks": index})
+                      "folder": folder.name, "segment": int(middle)})
+    write_index(run.path("explanations"), written_by="demo", tracks=index)
     return {"n_tracks": len(index)}
 
 
@@ -427,7 +431,7 @@ def _quality(run: RunDir, *, cache: Path, settings: DemoSettings, progress: bool
 
     summary = evaluate_xai(run.root, out=run.path("xai"), cache=cache,
                            per_class=settings.quality_per_class, n_samples=settings.n_samples,
-                           n_check=settings.quality_checks, seeds=2,
+                           n_check=settings.quality_checks, seeds=settings.quality_seeds,
                            n_subsets=settings.quality_subsets, fills=settings.quality_fills,
                            random_state=settings.seed, progress=progress)
     return {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from genrelens._validation import check_int, valid_audio
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 
@@ -175,8 +176,7 @@ def box_mask(
         centre marks the frame nearest its middle, and one that overlaps the filterbank range
         but holds no bin centre marks the bin nearest its middle frequency.
     """
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
-        raise ParameterError(f"n_frames={n_frames!r} is invalid: expected a positive integer.")
+    check_int("n_frames", n_frames, minimum=1)
     if not all(math.isfinite(v) for v in (start, end, fmin, fmax, offset)):
         raise ParameterError("start, end, fmin, fmax and offset must be finite numbers.")
     if start > end or fmin > fmax:
@@ -252,15 +252,6 @@ def _as_tensor(y: np.ndarray | torch.Tensor, *, name: str) -> tuple[torch.Tensor
 
 def _from_tensor(t: torch.Tensor, was_numpy: bool) -> np.ndarray | torch.Tensor:
     return t.detach().numpy() if was_numpy else t
-
-
-def _check_waveform(t: torch.Tensor, *, name: str = "y") -> None:
-    if t.is_complex() or t.dtype == torch.bool:
-        raise ParameterError(f"{name} has dtype {t.dtype}: expected a real-valued waveform.")
-    if t.ndim < 1 or t.shape[-1] == 0:
-        raise ParameterError(
-            f"{name} has shape {tuple(t.shape)}: expected (..., n_samples) with n_samples >= 1."
-        )
 
 
 def _as_stft_tensor(spec: np.ndarray | torch.Tensor, *,
@@ -342,7 +333,7 @@ def _log_mel_tensor(
     (about 4 MB of float64 temporaries, which stay in cache): a 10-segment track computed as one
     batch was 1.5x slower serially and 1.6x slower on 2 processes (measured on 100 tracks).
     """
-    _check_waveform(y)
+    valid_audio(y)
     out_dtype = _real_dtype(y)
     frames = _frames(y, config=config)
     lead, n_frames = frames.shape[:-2], frames.shape[-2]
@@ -449,7 +440,7 @@ def stft(y: ArrayT, *, config: FeatureConfig) -> ArrayT:
         If ``y`` is not a real array with at least one sample.
     """
     t, was_numpy = _as_tensor(y, name="y")
-    _check_waveform(t)
+    valid_audio(t)
     spec = _frames_fft(t, config=config, window=_hann64(config.n_fft)).transpose(-1, -2)
     complex_dtype = torch.complex128 if _real_dtype(t) == torch.float64 else torch.complex64
     return _from_tensor(spec.to(complex_dtype).contiguous(), was_numpy)

@@ -13,6 +13,7 @@ from genrelens.data.planted import PlantedCue
 from genrelens.errors import ParameterError
 from genrelens.evaluate.planted_bench import _score_views, bench_xai, summarise_rows
 from genrelens.explain import components as C
+from genrelens.explain import registry
 from genrelens.explain.api import explain
 
 CFG = FeatureConfig()
@@ -39,8 +40,9 @@ def test_scores_of_a_model_that_reads_only_the_box(fill):
     x[mask] += 25.0  # the sound
     model = _box_model(mask)
     comps = C.tf_grid(n_mels=128, n_frames=130, config=CFG)
-    views = {m: explain(model, x, method=m, components=comps, fill=fill, n_samples=300,
-                        output="logits", config=CFG, class_names=("none", "tonal"))
+    views = {m: explain(model, x, method=m, components=comps, fill=fill, output="logits",
+                        config=CFG, class_names=("none", "tonal"),
+                        **registry.settings_for(m, n_samples=300))
              for m in ("kernel_shap", "lime", "occlusion")}
     rows = _score_views(views, model, x, comps, mask, target=1, fill=fill, rng=rng,
                         batch_size=64, base={"cue_kind": "tonal", "level": "loud",

@@ -193,6 +193,18 @@ def test_rank_correlation():
         rank_correlation(a, a[:2])
 
 
+def test_the_two_spearman_views_agree_also_on_constant_input():
+    """One definition: the hybrid's per-class agreement and the stability metric."""
+    from genrelens.explain.hybrid import spearman
+
+    rows_a = np.array([[0.1, 0.5, 0.3, 0.9], [2.0, 2.0, 2.0, 2.0], [1.0, 1.0, 2.0, 2.0]])
+    rows_b = np.array([[0.4, 0.2, 0.3, 0.1], [0.1, 0.5, 0.3, 0.9], [1.0, 2.0, 1.0, 2.0]])
+    rho = spearman(rows_a, rows_b)
+    assert rho.tolist() == [rank_correlation(x, y) for x, y in zip(rows_a, rows_b)]
+    assert rho[1] == 0.0 and rho[2] == pytest.approx(0.0)
+    assert rho[0] == pytest.approx(-1.0)  # ranks 1 3 2 4 vs 4 2 3 1: 1 - 6 * 20 / 60
+
+
 # ---------------------------------------------------------------- sanity
 
 

@@ -23,8 +23,9 @@ from genrelens.explain import components
 from genrelens.explain import explain as _explain
 from genrelens.explain import hybrid as hybrid_mod
 from genrelens.explain import lime as lime_mod
+from genrelens.explain import registry
 from genrelens.explain import shap as shap_mod
-from genrelens.explain.api import spearman
+from genrelens.explain.hybrid import spearman
 
 FLOOR = CONFIG.floor_db
 
@@ -115,8 +116,8 @@ def test_model_reading_one_band_puts_all_attribution_there():
             [[1.0, -2.0]])
 
     for method in ("kernel_shap", "lime", "occlusion", "hybrid"):
-        exp = explain(one_band, logmel(), method=method, components=c, n_samples=200,
-                      output="logits")
+        exp = explain(one_band, logmel(), method=method, components=c, output="logits",
+                      **registry.settings_for(method, n_samples=200))
         views = [exp.scores] + ([exp.others["lime"]] if method == "hybrid" else [])
         for scores, tol in zip(views, (1e-9 if method != "lime" else 0.02, 0.02)):
             # LIME's ridge penalty leaks a little through sample correlations
@@ -131,7 +132,8 @@ def test_constant_model_gives_zero_scores():
         return torch.tensor([[0.3, -1.0, 2.0]]).repeat(batch.shape[0], 1)
 
     for method in ("kernel_shap", "lime", "hybrid", "occlusion"):
-        exp = explain(constant, logmel(), method=method, components=c, n_samples=50)
+        exp = explain(constant, logmel(), method=method, components=c,
+                      **registry.settings_for(method, n_samples=50))
         np.testing.assert_allclose(exp.scores, 0.0, atol=1e-12)
     assert exp.method == "occlusion"
     lime_exp = explain(constant, logmel(), method="lime", components=c, n_samples=50)
@@ -172,15 +174,16 @@ def test_shapley_sampler_draws_are_pinned():
 def test_identical_for_batch_sizes_1_3_64(method):
     c = grid(5, 2)
     model = TinyCNN()
-    runs = [explain(model, logmel(), method=method, components=c, n_samples=70, batch_size=b)
+    budget = registry.settings_for(method, n_samples=70)
+    runs = [explain(model, logmel(), method=method, components=c, batch_size=b, **budget)
             for b in (1, 3, 64)]
     for r in runs[1:]:
         np.testing.assert_allclose(r.scores, runs[0].scores, rtol=0, atol=1e-6)
     assert [r.cost["batch_size"] for r in runs] == [1, 3, 64]
     # an element-wise model in float64 is bit-identical
     additive = AdditiveModel(c, weights(2, 10))
-    exact = [explain(additive, logmel(), method=method, components=c, n_samples=70, batch_size=b,
-                     output="logits").scores for b in (1, 3, 64)]
+    exact = [explain(additive, logmel(), method=method, components=c, batch_size=b,
+                     output="logits", **budget).scores for b in (1, 3, 64)]
     np.testing.assert_allclose(exact[1], exact[0], rtol=1e-13, atol=1e-12)
     np.testing.assert_allclose(exact[2], exact[0], rtol=1e-13, atol=1e-12)
 
@@ -344,7 +347,7 @@ def test_spearman():
     a = np.array([[1.0, 2, 3, 4], [1, 1, 1, 1]])
     b = np.array([[10.0, 20, 30, 40], [4, 3, 2, 1]])
     r = spearman(a, b)
-    assert r[0] == pytest.approx(1.0) and np.isnan(r[1])
+    assert r[0] == pytest.approx(1.0) and r[1] == 0.0  # constant: no ranking, defined as 0
     assert spearman(a[:1], -b[:1])[0] == pytest.approx(-1.0)
 
 

@@ -11,7 +11,7 @@ from helpers_explain import N_FRAMES, N_MELS, AdditiveModel, TinyCNN, logmel
 
 from genrelens.config import FeatureConfig
 from genrelens.errors import GenrelensError, ParameterError
-from genrelens.explain import Explanation, components, explain
+from genrelens.explain import Explanation, components, explain, registry
 
 NAMES = ("blues", "jazz", "metal")
 
@@ -47,8 +47,8 @@ def assert_same(a: Explanation, b: Explanation) -> None:
 
 @pytest.mark.parametrize("method", ["hybrid", "occlusion", "lime"])
 def test_save_load_round_trip(tmp_path, method):
-    exp = explain(TinyCNN(), logmel(), method=method, components=grid(), n_samples=40,
-                  class_names=NAMES, fill="noise")
+    exp = explain(TinyCNN(), logmel(), method=method, components=grid(), class_names=NAMES,
+                  fill="noise", **registry.settings_for(method, n_samples=40))
     path = exp.save(tmp_path / "sub" / "exp")
     assert path.name == "exp.json" and (tmp_path / "sub" / "exp.npz").is_file()
     assert_same(exp, Explanation.load(tmp_path / "sub" / "exp.json"))

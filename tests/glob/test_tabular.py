@@ -6,7 +6,7 @@ import pytest
 
 from genrelens.cli import main
 from genrelens.data.splits import Split
-from genrelens.errors import GenrelensError
+from genrelens.errors import GenrelensError, ParameterError
 from genrelens.glob.ale import ALEResult
 from genrelens.glob.tabular import load_tabular_model, train_tabular
 
@@ -108,7 +108,7 @@ def test_cli_passes_no_verify_to_training(monkeypatch, tmp_path):
 
     def fake_train(features, **kwargs):
         seen.update(kwargs)
-        raise tabular.ParameterError("stop here")
+        raise ParameterError("stop here")
 
     monkeypatch.setattr(tabular, "train_tabular", fake_train)
     code = cli.main(["tabular", "train", "--features", str(tmp_path / "f.csv"), "--out",

@@ -1,6 +1,8 @@
 """train -> evaluate -> predict through cli.main on a tiny folder dataset of tones."""
 
+import contextlib
 import csv
+import io
 import json
 
 import numpy as np
@@ -16,12 +18,25 @@ def dataset(tone_noise_data, make_wav):
     return root
 
 
-def test_train_evaluate_predict(dataset, capsys):
+TRAIN_ARGS = ["--epochs", "3", "--batch-size", "4", "--model-args", '{"channels": [4, 4, 8, 8]}',
+              "--threads", "1", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def trained(dataset):
+    """The tiny run, trained once for the module: ``(run, argv, stdout, stderr)``; every test
+    that needs it asks for it, so each runs alone too."""
     data, run = dataset / "data", dataset / "runs" / "tiny"
-    argv = ["train", "--data", str(data), "--out", str(run), "--epochs", "3", "--batch-size", "4",
-            "--model-args", '{"channels": [4, 4, 8, 8]}', "--threads", "1", "--no-progress"]
-    assert cli.main(argv) == 0
-    out, err = capsys.readouterr()
+    argv = ["train", "--data", str(data), "--out", str(run), *TRAIN_ARGS]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert cli.main(argv) == 0
+    return run, argv, out.getvalue(), err.getvalue()
+
+
+def test_train_evaluate_predict(dataset, trained, capsys):
+    run, argv, out, err = trained
+    data = dataset / "data"
     assert "best epoch" in out and "test tracks: accuracy" in out
     assert "genrelens train: warning: " in err  # a random split of a folder dataset is announced
     for name in ("checkpoint.pt", "last.pt", "history.csv", "split.json", "train_config.json",
@@ -65,14 +80,12 @@ def test_train_evaluate_predict(dataset, capsys):
     assert record["label"] == max(record["probabilities"], key=record["probabilities"].get)
 
 
-def test_predict_matches_segment_average(dataset):
+def test_predict_matches_segment_average(dataset, trained):
     """predict_files == softmax of the model on the file's cached log-mels, averaged."""
     from genrelens.models import load_checkpoint
     from genrelens.models.inference import predict_files, predict_proba
 
-    run = dataset / "runs" / "tiny"
-    if not (run / "checkpoint.pt").exists():
-        pytest.skip("needs the run of test_train_evaluate_predict")
+    run = trained[0]
     loaded = load_checkpoint(run / "checkpoint.pt")
     from genrelens.audio import load_audio, segment_audio
     from genrelens.features import log_mel

@@ -1,20 +1,8 @@
-"""Datasets as lists of labelled tracks: :class:`Track`, :class:`Dataset` and :func:`open_dataset`.
+"""Datasets as lists of labelled tracks: :class:`Track` and :class:`Dataset`.
 
-A dataset is found from the folder the user names. Layouts tried, in order:
-
-1. GTZAN, original layout: ``genres/<genre>/<genre>.000NN.{au,wav}``
-   (:data:`~genrelens.data.gtzan.GTZAN_GENRES`), layout ``"gtzan-original"``;
-2. GTZAN, Kaggle layout: ``Data/genres_original/<genre>/<genre>.000NN.wav``, layout
-   ``"gtzan-kaggle"``;
-
-   each looked for in the folder itself, its ``genres/``, its ``Data/genres_original/``, and the
-   same one level deeper (``DIR/*/genres``, ...);
-3. FMA (:mod:`genrelens.data.fma`): an audio folder ``fma_small``, ``fma_medium``,
-   ``fma_large`` or ``fma_full`` (``NNN/NNNNNN.mp3``) with ``fma_metadata/tracks.csv`` beside
-   it, or the folder holding both; layout ``"fma"``;
-4. any class-per-folder collection ``DIR/<label>/**/*.{wav,flac,mp3,opus,...}`` (every ending of
-   :data:`~genrelens.formats.AUDIO_EXTENSIONS`), layout
-   ``"folder"`` (your own music).
+:func:`genrelens.data.discover.open_dataset` finds a dataset in a folder; the layout readers
+(:mod:`~genrelens.data.gtzan`, :mod:`~genrelens.data.fma`, :mod:`~genrelens.data.folder`)
+build these types and this module imports none of them.
 
 Track ids are unique and stable: GTZAN ``blues.00012``; FMA the six-digit id ``000002``; folder
 datasets ``<label>/<path below the label folder without extension>`` (e.g. ``jazz/live/take1``).
@@ -25,16 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from genrelens.formats import AUDIO_EXTENSIONS
 from genrelens.errors import DatasetError
 
-__all__ = ["Track", "Dataset", "open_dataset", "LAYOUTS"]
+__all__ = ["Track", "Dataset", "LAYOUTS"]
 
 #: Layout names a :class:`Dataset` can have.
 LAYOUTS = ("gtzan-original", "gtzan-kaggle", "fma", "folder")
@@ -148,51 +134,3 @@ class Dataset:
         return dataclasses.replace(
             self, tracks=tuple(t for t in self.tracks if t.track_id in wanted)
         )
-
-
-def open_dataset(path: str | os.PathLike[str]) -> Dataset:
-    """Find and list the dataset in or below ``path``.
-
-    Parameters
-    ----------
-    path : path-like
-        A GTZAN folder (any of: the ``genres`` folder, its parent, the Kaggle download's root,
-        its ``Data`` folder, or a folder one level above those), an FMA audio folder
-        (``fma_small``, ``fma_medium``, ``fma_large``, ``fma_full``) with ``fma_metadata``
-        beside it or the folder holding both, or a class-per-folder collection
-        ``path/<label>/...``.
-
-    Returns
-    -------
-    Dataset
-
-    Raises
-    ------
-    DatasetError
-        If ``path`` is not a folder or no layout finds any audio; the message lists the
-        layouts and folders tried. For FMA also if ``path`` holds several audio folders, or
-        ``tracks.csv`` is missing or malformed (see :func:`genrelens.data.fma.find_fma`).
-    """
-    from genrelens.data.fma import find_fma
-    from genrelens.data.folder import open_folder
-    from genrelens.data.gtzan import find_gtzan
-
-    root = Path(path)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: no such folder; name the folder that holds the dataset.")
-    found = find_gtzan(root)
-    if found is not None:
-        return found
-    found = find_fma(root)
-    if found is not None:
-        return found
-    found = open_folder(root)
-    if found is not None:
-        return found
-    raise DatasetError(
-        f"{root}: no usable dataset found. Tried GTZAN (genres/<genre>/<genre>.000NN.au|wav in "
-        "the folder itself, its genres/, its Data/genres_original/ and one level deeper), FMA "
-        "(an audio folder fma_small|fma_medium|fma_large|fma_full with fma_metadata/ beside it, "
-        "or their parent) and a class-per-folder collection "
-        f"({root.name}/<label>/*{{{','.join(AUDIO_EXTENSIONS)}}}); none holds audio files."
-    )

@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 
 from genrelens._io import atomic_path, write_json
+from genrelens._validation import check_int
 from genrelens.config import FeatureConfig
 from genrelens.data import _voices as v
 from genrelens.data.gtzan import GTZAN_GENRES
@@ -1216,12 +1217,10 @@ GENRES: dict[str, GenreSpec] = {
 
 
 def _check_params(*, duration: float, sr: int, seed: int) -> None:
-    if isinstance(sr, bool) or not isinstance(sr, int) or sr < 16000:
-        raise ParameterError(f"sr={sr!r} is invalid: expected an integer >= 16000 Hz (e.g. 22050).")
+    check_int("sr", sr, minimum=16000)
     if not isinstance(duration, (int, float)) or not math.isfinite(duration) or duration < 1.0:
         raise ParameterError(f"duration={duration!r} is invalid: expected seconds >= 1 (e.g. 30).")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ParameterError(f"seed={seed!r} is invalid: expected a non-negative integer.")
+    check_int("seed", seed, minimum=0)
 
 
 def synthesize_track(
@@ -1249,8 +1248,7 @@ def synthesize_track(
     """
     if genre not in GENRES:
         raise ParameterError(f"genre={genre!r} is invalid: expected one of {GTZAN_GENRES}.")
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= 99999:
-        raise ParameterError(f"index={index!r} is invalid: expected an integer in 0..99999.")
+    check_int("index", index, minimum=0, maximum=99999)
     _check_params(duration=duration, sr=sr, seed=seed)
     spec = GENRES[genre]
     rng = np.random.default_rng([seed, GTZAN_GENRES.index(genre), index])
@@ -1391,8 +1389,7 @@ def synthesize_dataset(
         raise ParameterError(
             f"n_per_genre={n_per_genre!r} is invalid: expected an integer in 1..100000."
         )
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ParameterError(f"jobs={jobs!r} is invalid: expected a positive integer.")
+    check_int("jobs", jobs, minimum=1)
     _check_params(duration=duration, sr=sr, seed=seed)
     root = Path(out)
     if root.exists() and not root.is_dir():
@@ -1505,8 +1502,7 @@ def cue_mask(
     """
     from genrelens.features import box_mask
 
-    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
-        raise ParameterError(f"n_frames={n_frames!r} is invalid: expected a positive integer.")
+    check_int("n_frames", n_frames, minimum=1)
     if not math.isfinite(start):
         raise ParameterError(f"start={start!r} is invalid: expected a finite number of seconds.")
     mask = np.zeros((config.n_mels, n_frames), dtype=bool)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from genrelens._validation import check_choice, check_int
 from genrelens.errors import ParameterError
 
 __all__ = [
@@ -85,10 +86,8 @@ def removal_masks(
     order = removal_order(scores)
     m = order.size
     n_steps = m if n_steps is None else n_steps
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ParameterError(f"n_steps={n_steps!r} is invalid: expected a positive integer.")
-    if mode not in ("deletion", "insertion"):
-        raise ParameterError(f"mode={mode!r} is invalid: expected 'deletion' or 'insertion'.")
+    check_int("n_steps", n_steps, minimum=1)
+    check_choice("mode", mode, ("deletion", "insertion"))
     counts = np.round(np.linspace(0, m, n_steps + 1)).astype(int)
     changed = np.zeros((n_steps + 1, m), dtype=bool)
     for s, k in enumerate(counts):

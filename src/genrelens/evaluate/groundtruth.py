@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from genrelens._validation import check_int
 from genrelens.errors import ParameterError
 
 __all__ = [
@@ -118,8 +119,7 @@ def pointing_game(relevance: np.ndarray, mask: np.ndarray, *, tolerance: int = 0
         1.0 hit, 0.0 miss, the fraction of maxima inside on ties; NaN for an empty mask.
     """
     rel, mask = _check(relevance, mask)
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, np.integer)) or tolerance < 0:
-        raise ParameterError(f"tolerance={tolerance!r} is invalid: expected an integer >= 0.")
+    check_int("tolerance", tolerance, minimum=0)
     if not mask.any():
         return float("nan")
     if tolerance:

@@ -58,12 +58,14 @@ from typing import Any
 import numpy as np
 
 from genrelens._io import write_csv_rows, write_json
+from genrelens._validation import check_int
 from genrelens.config import FeatureConfig
 from genrelens.errors import AudioLoadError, ParameterError
+from genrelens.explain import registry
 
 __all__ = ["bench_xai", "BENCH_METHODS", "BENCH_KINDS", "BENCH_FILLS", "summarise_rows"]
 
-BENCH_METHODS = ("lime", "kernel_shap", "hybrid", "occlusion", "gradcam", "ig")
+BENCH_METHODS = registry.METHODS
 BENCH_KINDS = ("tf_grid", "time", "frequency")
 BENCH_FILLS = ("min", "clip_min", "mean", "noise", "blur", "band_median", "local_median",
                "ring_median")
@@ -143,8 +145,8 @@ def bench_xai(
     started = time.perf_counter()
     config = config or FeatureConfig()
     cue_kinds = tuple(CUE_KINDS if cue_kinds is None else cue_kinds)
-    _check_choices("methods", methods, BENCH_METHODS)
-    _check_choices("kinds", kinds, BENCH_KINDS)
+    methods = registry.check_methods(methods)
+    kinds = registry.check_kinds(kinds, allowed=registry.AUDIO_FREE_KINDS)
     _check_choices("cue_kinds", cue_kinds, CUE_KINDS)
     for fill in fills:  # every name must resolve before minutes of work
         resolve_fill(fill, np.zeros((2, 2), np.float32), config=config,
@@ -154,8 +156,7 @@ def bench_xai(
     for name, value, low in (("per_level", per_level, 1), ("per_file", per_file, 2),
                              ("n_samples", n_samples, 2), ("epochs", epochs, 1),
                              ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ParameterError(f"{name}={value!r} is invalid: expected an integer >= {low}.")
+        check_int(name, value, minimum=low)
     root = Path(folder)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -390,7 +391,6 @@ def _explain_excerpt(loaded: Any, fast: Any, data: dict[str, Any], i: int, *,
                      methods: Sequence[str], kinds: Sequence[str], fills: Sequence[str],
                      n_samples: int, seed: int, state: dict[str, Any]) -> list[dict[str, Any]]:
     from genrelens.explain.api import explain
-    from genrelens.glob.segments import components_of_kind
 
     x = data["logmel"][i]
     cue = data["cue"][i]
@@ -404,7 +404,7 @@ def _explain_excerpt(loaded: Any, fast: Any, data: dict[str, Any], i: int, *,
         gradcam = explain(loaded.model, x, method="gradcam", targets=[target], **common)
     rows: list[dict[str, Any]] = []
     for kind in kinds:
-        comps = components_of_kind(kind, config=config, n_frames=x.shape[1])
+        comps = registry.build_components(kind, config=config, n_frames=x.shape[1])
         for fill in fills:
             views: dict[str, Any] = {}
             for method in methods:
@@ -416,8 +416,8 @@ def _explain_excerpt(loaded: Any, fast: Any, data: dict[str, Any], i: int, *,
                                             targets=[target], **common)
                     continue
                 exp = explain(fast, x, method=method, components=comps, fill=fill,
-                              n_samples=n_samples, batch_size=state["batch_size"], fast=False,
-                              **common)
+                              batch_size=state["batch_size"], fast=False, **common,
+                              **registry.settings_for(method, n_samples=n_samples))
                 state["batch_size"] = exp.cost["batch_size"]
                 views[method] = exp
             rows += _score_views(views, fast, x, comps, mask, target=target, fill=fill,

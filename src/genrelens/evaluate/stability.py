@@ -25,10 +25,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
 from genrelens.errors import ParameterError
-from genrelens.evaluate.faithfulness import pearson
+from genrelens.explain.hybrid import spearman
 
 __all__ = ["rank_correlation", "pairwise_rank_correlation"]
 
@@ -41,7 +40,7 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
         raise ParameterError(
             f"a has shape {a.shape} and b {b.shape}: expected two non-empty vectors of equal size."
         )
-    return pearson(rankdata(a), rankdata(b))
+    return float(spearman(a[None], b[None])[0])
 
 
 def pairwise_rank_correlation(runs: Sequence[np.ndarray]) -> tuple[float, np.ndarray]:

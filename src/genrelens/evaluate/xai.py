@@ -48,16 +48,20 @@ from typing import Any
 import numpy as np
 
 from genrelens._io import write_csv_rows, write_json
+from genrelens._validation import check_random_state
 from genrelens.errors import ParameterError
 from genrelens.evaluate.manifold import EDGE_RATIO
+from genrelens.explain import registry
 from genrelens.explain.fill import DEFAULT_FILL
 
 __all__ = ["evaluate_xai", "evaluate_explanations", "cascading_curves", "cascading_figure",
            "XAI_METHODS", "XAI_KINDS", "project_maps", "paint_scores"]
 
-XAI_METHODS = ("lime", "kernel_shap", "occlusion", "gradcam", "ig")
-XAI_KINDS = ("time", "frequency", "tf_grid")
-_DENSE = ("gradcam", "ig")
+#: Methods evaluated: each on its own (the hybrid is evaluated as its two views, whose
+#: evaluations are shared when both are asked).
+XAI_METHODS = tuple(m for m in registry.METHODS if registry.method(m).views == (m,))
+#: Component kinds evaluated: those the same for every segment (cells, not stems).
+XAI_KINDS = registry.AUDIO_FREE_KINDS
 
 
 def evaluate_xai(
@@ -180,7 +184,7 @@ def evaluate_explanations(
     """
     from genrelens.evaluate.sanity import SANITY_THRESHOLD
     from genrelens.explain.engine import evaluate, inference_model
-    from genrelens.glob.segments import components_of_kind, progress_bar
+    from genrelens.glob.segments import progress_bar
 
     start = time.perf_counter()
     fill = DEFAULT_FILL if fill is None else fill  # xai kinds are cells: never stems
@@ -201,7 +205,7 @@ def evaluate_explanations(
     if cue_masks is not None and len(cue_masks) != n:
         raise ParameterError(f"cue_masks has {len(cue_masks)} entries for {n} segments.")
     out = Path(out)
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     fast = inference_model(model)
     xt = _tensor(logmel)
     pred = evaluate(fast, lambda a, b: xt[a:b], n, batch_size=batch_size, fast=False).outputs
@@ -209,7 +213,8 @@ def evaluate_explanations(
     ctx = _Context(model=model, fast=fast, config=config, class_names=tuple(class_names),
                    n_samples=n_samples, batch_size=batch_size, ig_steps=ig_steps)
     all_methods = [*methods, "random"]
-    comps = {k: components_of_kind(k, config=config, n_frames=logmel.shape[-1]) for k in kinds}
+    comps = {k: registry.build_components(k, config=config, n_frames=logmel.shape[-1])
+             for k in kinds}
 
     faith: dict[tuple[str, str], dict[str, list]] = {}
     gt: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
@@ -332,7 +337,7 @@ class _Context:
         from genrelens.explain.api import explain
 
         out = {}
-        for method in (m for m in methods if m in _DENSE):
+        for method in (m for m in methods if m in registry.DENSE):
             kw: dict[str, Any] = {"targets": list(targets)}
             if method == "ig":
                 kw["n_steps"] = self.ig_steps
@@ -360,7 +365,7 @@ class _Context:
             return None if index is None else ("components", index, method, id(comps), fill, seed)
 
         views: dict[str, tuple[np.ndarray, tuple[float, float]]] = {}
-        sampled = [m for m in methods if m in ("lime", "kernel_shap")]
+        sampled = [m for m in methods if m in registry.method("hybrid").views]
         if sampled:
             def compute_sampled() -> dict:
                 exp = explain(self.fast, x, method="hybrid" if len(sampled) == 2 else sampled[0],

@@ -1,7 +1,10 @@
 """``explain()``: one entry point for every local explanation method.
 
 Perturbation methods run the model only through :mod:`genrelens.explain.engine`;
-``"gradcam"`` and ``"ig"`` are dispatched to :mod:`genrelens.explain.gradients`.
+``"gradcam"`` and ``"ig"`` are dispatched to :mod:`genrelens.explain.gradients`. A method is
+named (:mod:`genrelens.explain.registry`) or given as an explainer object
+(:mod:`genrelens.explain.explainers`), which checks its settings, and owns its sample design
+and its fit; this module runs the rounds of sampling and builds the result.
 
 Methods
 -------
@@ -45,10 +48,11 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from genrelens._validation import check_choice, check_random_state, valid_logmel
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain import components as components_mod
-from genrelens.explain import hybrid, lime, occlusion, shap
+from genrelens.explain import occlusion
 from genrelens.explain.components import Components
 from genrelens.explain.engine import (
     OUTPUTS,
@@ -58,25 +62,28 @@ from genrelens.explain.engine import (
     mask_inputs,
     softmax,
 )
+from genrelens.explain.explainers import (
+    Explainer,
+    GradCam,
+    IntegratedGradients,
+    SampledExplainer,
+    make_explainer,
+)
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import resolve_fill
 
-__all__ = ["explain", "METHODS", "as_logmel", "spearman"]
+__all__ = ["explain"]
 
-METHODS = ("kernel_shap", "lime", "hybrid", "occlusion", "gradcam", "ig")
-#: Sample designs each sampling method accepts; the first is its default.
-_SAMPLINGS = {"lime": ("uniform", "mixture"), "kernel_shap": ("shapley", "mixture"),
-              "hybrid": ("mixture",)}
 
 
 def explain(
     model: ModelFn,
     logmel: np.ndarray | torch.Tensor,
     *,
-    method: str,
+    method: str | Explainer,
     components: Components | None = None,
     fill: str | float | np.ndarray | None = None,
-    n_samples: int = 1000,
+    n_samples: int | None = None,
     random_state: int | np.random.Generator | None = 0,
     output: str = "probabilities",
     class_names: Sequence[str] | None = None,
@@ -85,8 +92,8 @@ def explain(
     fast: bool = True,
     progress: bool = False,
     kernel_width: float | None = None,
-    distance: str = "l2",
-    alpha: float = 1.0,
+    distance: str | None = None,
+    alpha: float | None = None,
     sampling: str | None = None,
     tol: float | None = None,
     round_size: int | None = None,
@@ -105,7 +112,14 @@ def explain(
         (1, 1, n_mels, n_frames)
         The input in dB. For stem components it must be the log-mel of the waveform the
         stems were computed from; the explained input is the log-mel of the sum of the parts.
-    method : {"kernel_shap", "lime", "hybrid", "occlusion", "gradcam", "ig"}
+    method : {"kernel_shap", "lime", "hybrid", "occlusion", "gradcam", "ig"} or Explainer
+        A name of :data:`genrelens.explain.registry.METHODS`, or an explainer object of
+        :mod:`genrelens.explain.explainers` holding its settings (``KernelShap(n_samples=500)``;
+        then no setting is given here). Each method uses only some of
+        the settings ``n_samples``, ``sampling``, ``tol``, ``round_size``, ``kernel_width``,
+        ``distance`` and ``alpha`` (:attr:`registry.Method.settings
+        <genrelens.explain.registry.Method.settings>`): giving one it does not use (e.g.
+        ``n_samples`` for ``"gradcam"`` or ``"occlusion"``) raises :class:`ParameterError`.
     components : Components, optional
         Default ``components.tf_grid(n_time=10, n_freq=8)`` for the input's shape (fewer when
         the input is smaller).
@@ -113,10 +127,11 @@ def explain(
         What "off" means (see :mod:`genrelens.explain.fill`); for IG, the baseline. None:
         :data:`~genrelens.explain.fill.DEFAULT_FILL`, chosen on real music (``"remove"`` for
         stems).
-    n_samples : int, default 1000
-        Budget of coalitions (rows of the sample matrix) for LIME, KernelSHAP and the hybrid,
-        counting the all-on (and, for KernelSHAP, all-off) rows. Model evaluations are at
-        most this (duplicates run once). Ignored by occlusion (``M + 1`` evaluations).
+    n_samples : int, optional
+        Budget of coalitions (rows of the sample matrix) for LIME, KernelSHAP and the hybrid
+        (default 1000), counting the all-on (and, for KernelSHAP, all-off) rows. Model
+        evaluations are at most this (duplicates run once). Occlusion (``M + 1`` evaluations)
+        and the gradient methods do not take it.
     random_state : int, Generator or None, default 0
         Seed of the one generator used for sampling and the noise fill.
     output : {"probabilities", "logits", "raw"}, default "probabilities"
@@ -134,7 +149,8 @@ def explain(
         Progress bar on stderr.
     kernel_width, distance, alpha
         LIME kernel width (default ``0.25 sqrt(M)`` for L2, ``0.25`` for cosine), distance
-        (``"l2"`` or ``"cosine"``) and ridge penalty.
+        (``"l2"`` or ``"cosine"``, default ``"l2"``) and ridge penalty (default 1.0); LIME and
+        the hybrid only.
     sampling : {"uniform", "shapley", "mixture"}, optional
         The sample design: LIME's (``"uniform"``, LIME's default), the Shapley kernel's
         (``"shapley"``, KernelSHAP's default) or the hybrid's (``"mixture"``, allowed for LIME
@@ -144,7 +160,9 @@ def explain(
     round_size : int, optional
         Samples per round when ``tol`` is set.
     **method_kwargs
-        Extra arguments of Grad-CAM / IG (e.g. ``layer=``, ``n_steps=``).
+        Extra settings of Grad-CAM / IG (e.g. ``layer=``, ``n_steps=``; the fields of
+        :class:`~genrelens.explain.explainers.GradCam` and
+        :class:`~genrelens.explain.explainers.IntegratedGradients`).
 
     Returns
     -------
@@ -157,14 +175,17 @@ def explain(
     ...               components=components.tf_grid(n_mels=128, n_frames=130),
     ...               n_samples=1000, random_state=0)  # doctest: +SKIP
     >>> exp.top(3)  # doctest: +SKIP
+    >>> from genrelens.explain import KernelShap
+    >>> exp = explain(model, logmel, method=KernelShap(n_samples=1000))  # doctest: +SKIP
     """
     start = time.perf_counter()
-    if method not in METHODS:
-        raise ParameterError(f"method={method!r} is unknown: expected one of {list(METHODS)}.")
-    if output not in OUTPUTS:
-        raise ParameterError(f"output={output!r} is unknown: expected one of {list(OUTPUTS)}.")
+    explainer = make_explainer(
+        method, {"n_samples": n_samples, "sampling": sampling, "tol": tol,
+                 "round_size": round_size, "kernel_width": kernel_width, "distance": distance,
+                 "alpha": alpha}, method_kwargs)
+    check_choice("output", output, OUTPUTS)
     model, class_names, config = unwrap_loaded(model, class_names=class_names, config=config)
-    x = as_logmel(logmel)
+    x = valid_logmel(logmel).astype(np.float32)
     if components is not None and not isinstance(components, Components):
         raise ParameterError(
             f"components={type(components).__name__} is invalid: expected a Components object "
@@ -173,14 +194,12 @@ def explain(
     if config is None:
         config = components.config if components is not None else FeatureConfig(n_mels=x.shape[0])
 
-    if method in ("gradcam", "ig"):
-        return _gradient_method(method, model, x, fill=fill, config=config, output=output,
-                                random_state=random_state, class_names=class_names,
-                                batch_size=batch_size, **method_kwargs)
-    if method_kwargs:
-        raise ParameterError(
-            f"unexpected arguments {sorted(method_kwargs)} for method={method!r}."
-        )
+    if isinstance(explainer, GradCam):
+        return explainer.explain(model, x, output=output, config=config, class_names=class_names)
+    if isinstance(explainer, IntegratedGradients):
+        return explainer.explain(model, x, fill=fill, config=config, output=output,
+                                 random_state=random_state, class_names=class_names,
+                                 batch_size=batch_size)
     if components is None:
         components = components_mod.tf_grid(
             n_mels=x.shape[0], n_frames=x.shape[1], n_time=min(10, x.shape[1]),
@@ -191,30 +210,12 @@ def explain(
             f"components were built for shape {tuple(components.shape)} but logmel has shape "
             f"{x.shape}: build them with n_mels={x.shape[0]}, n_frames={x.shape[1]}."
         )
-    rng = _rng(random_state)
+    rng = check_random_state(random_state)
     fill_obj = resolve_fill(fill, x, config=components.config, rng=rng,
                             stems=components.stems is not None)
-    allowed = _SAMPLINGS.get(method, ())
-    if sampling is None and allowed:
-        sampling = allowed[0]
-    if sampling is not None and sampling not in allowed:
-        raise ParameterError(
-            f"sampling={sampling!r} is invalid for method={method!r}: expected "
-            + (f"one of {list(allowed)}." if allowed else "None (occlusion does not sample).")
-        )
     m = components.n_components
-    _check_budget(method, n_samples, m, sampling)
-    if tol is not None and (not isinstance(tol, (int, float)) or not tol > 0):
-        raise ParameterError(f"tol={tol!r} is invalid: expected a positive number or None.")
-    if round_size is not None and (
-        isinstance(round_size, bool) or not isinstance(round_size, int) or round_size < 2
-    ):
-        raise ParameterError(f"round_size={round_size!r} is invalid: expected an integer >= 2.")
-    if method in ("lime", "hybrid"):
-        kernel_width = (lime.default_kernel_width(m, distance) if kernel_width is None
-                        else kernel_width)
-        # check distance and width before spending model evaluations
-        lime.lime_weights(np.ones((1, m)), distance=distance, kernel_width=kernel_width)
+    if isinstance(explainer, SampledExplainer):
+        explainer.check_budget(m)
 
     run = inference_model(model, fast=fast)
     ledger = {"n_evaluations": 0, "model_seconds": 0.0, "batch_size": batch_size}
@@ -228,44 +229,40 @@ def explain(
         return res.outputs
 
     params: dict[str, Any] = {
-        "method": method, "n_samples": n_samples, "random_state": _seed_record(random_state),
+        "method": explainer.name, "n_samples": getattr(explainer, "n_samples", m + 1),
+        "random_state": _seed_record(random_state),
         "output": output, "fill": fill_obj.describe(), "batch_size": batch_size, "fast": fast,
         "n_components": m,
     }
     others: dict[str, np.ndarray] = {}
-    if method == "occlusion":
+    if not isinstance(explainer, SampledExplainer):  # occlusion: the one that does not sample
         z = occlusion.occlusion_design(m)
         y = evaluate(z)
         scores = occlusion.occlusion_scores(y)
         f_full = y[0]
         fit: dict[str, Any] = {"full_value": f_full}
-        params["n_samples"] = m + 1
     else:
-        fitter = _fitter(method, m, sampling, distance=distance, kernel_width=kernel_width,
-                         alpha=alpha)
-        sampler, design = _sampler(sampling, m, n_samples, rng)
-        if round_size is None:
-            round_size = max(2 * (m + 1), n_samples // 10)
+        sampler, design = explainer.sampler(m, rng)
+        n_samples, tol = explainer.n_samples, explainer.tol
         z, y, fitted, rounds = _sample_in_rounds(
-            sampler, fitter, evaluate, design=design, n_samples=n_samples,
-            round_size=n_samples if tol is None or design == "enumeration" else round_size,
+            sampler, explainer.fitter(m), evaluate, design=design, n_samples=n_samples,
+            round_size=(n_samples if tol is None or design == "enumeration"
+                        else explainer.round_size_for(m)),
             tol=tol,
         )
         scores, fit, others = fitted
         f_full = y[0]
-        params.update(design=design, sampling=sampling, tol=tol, n_samples_used=int(z.shape[0]),
+        params.update(design=design, n_samples_used=int(z.shape[0]),
                       n_rounds=rounds["n_rounds"], converged=rounds["converged"],
-                      max_change=rounds["max_change"])
+                      max_change=rounds["max_change"], **explainer.recorded(m))
         if tol is not None:
-            params["round_size"] = round_size
-        if method in ("lime", "hybrid"):
-            params.update(distance=distance, kernel_width=float(kernel_width), alpha=alpha)
+            params["round_size"] = explainer.round_size_for(m)
     fit["off_prediction"] = _probabilities(_off_output(z, y, evaluate), output)
     prediction = _probabilities(f_full, output)
     cost = {"n_evaluations": ledger["n_evaluations"], "model_seconds": ledger["model_seconds"],
             "batch_size": ledger["batch_size"], "seconds": time.perf_counter() - start}
     return Explanation(
-        method=method, scores=scores, prediction=prediction, logmel=_explained_input(
+        method=explainer.name, scores=scores, prediction=prediction, logmel=_explained_input(
             x, components), components=components, fill=fill_obj, output=output,
         class_names=None if class_names is None else tuple(class_names), params=params,
         cost=cost, fit=fit, others=others,
@@ -287,133 +284,9 @@ def unwrap_loaded(
     return model, class_names, config
 
 
-def as_logmel(logmel: np.ndarray | torch.Tensor) -> np.ndarray:
-    """``logmel`` as a float32 array ``(n_mels, n_frames)``; accepts leading singleton axes."""
-    if isinstance(logmel, torch.Tensor):
-        logmel = logmel.detach().cpu().numpy()
-    arr = np.asarray(logmel)
-    shape = arr.shape
-    while arr.ndim > 2 and arr.shape[0] == 1:
-        arr = arr[0]
-    if arr.ndim != 2 or len(shape) > 4 or not np.issubdtype(arr.dtype, np.number):
-        raise ParameterError(
-            f"logmel has shape {shape}: expected (n_mels, n_frames), (1, n_mels, n_frames) or "
-            "(1, 1, n_mels, n_frames) of numbers (one input; explain inputs one at a time)."
-        )
-    arr = arr.astype(np.float32)
-    if not np.all(np.isfinite(arr)):
-        raise ParameterError(
-            "logmel contains NaN or infinite values: expected finite input values."
-        )
-    return arr
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation of the rows of ``a`` and ``b`` ``(n_classes, M)``.
-
-    Ties get average ranks; a row that is constant gives NaN.
-    """
-    from scipy.stats import rankdata
-
-    ra = rankdata(np.asarray(a), axis=1)
-    rb = rankdata(np.asarray(b), axis=1)
-    ra -= ra.mean(axis=1, keepdims=True)
-    rb -= rb.mean(axis=1, keepdims=True)
-    denom = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (ra * rb).sum(axis=1) / np.where(denom > 0, denom, 1), np.nan)
-
-
-def _rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None or (
-        isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool)
-        and random_state >= 0
-    ):
-        return np.random.default_rng(random_state)
-    raise ParameterError(
-        f"random_state={random_state!r} is invalid: expected a non-negative integer, a "
-        "numpy Generator or None."
-    )
-
-
 def _seed_record(random_state: Any) -> Any:
     return random_state if random_state is None or isinstance(random_state, int) else repr(
         random_state)
-
-
-def _check_budget(method: str, n_samples: Any, m: int, sampling: str) -> None:
-    if method == "occlusion":
-        return
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-        raise ParameterError(f"n_samples={n_samples!r} is invalid: expected an integer.")
-    needed = m + 1 if (method == "lime" and sampling == "uniform") else m + 2
-    if m == 1:
-        needed = 2
-    if n_samples < needed:
-        raise ParameterError(
-            f"n_samples={n_samples} is too small for {m} components with method={method!r}: "
-            f"expected at least {needed} (more is better; 2^M = {2**min(m, 62)} enumerates "
-            "all coalitions when M is small)."
-        )
-
-
-def _sampler(
-    sampling: str, m: int, n_samples: int, rng: np.random.Generator
-) -> tuple[Callable[[int, bool], np.ndarray], str]:
-    """``sample(n, first) -> z`` and the design name."""
-    if sampling == "uniform":
-        def uniform(n: int, first: bool) -> np.ndarray:
-            z = lime.sample_uniform(rng, n, m)
-            if not first and n:
-                z[0] = rng.integers(0, 2, size=m)
-            return z
-
-        return uniform, "uniform"
-    if m == 1 or (m <= shap.MAX_ENUMERATION and n_samples >= 2**m):
-        return (lambda n, first: shap.all_coalitions(m)), "enumeration"
-    if sampling == "mixture":
-        return (lambda n, first: hybrid.sample_mixture(rng, n, m, constraints=first)), "mixture"
-    return (lambda n, first: shap.sample_shapley(rng, n, m, constraints=first)), "sampled"
-
-
-def _fitter(
-    method: str, m: int, sampling: str, *, distance: str, kernel_width: float | None, alpha: float
-) -> Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict, dict]]:
-    """``fit(z, y, design) -> (scores, fit, others)`` for all classes."""
-
-    def fit_shap(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict]:
-        if design == "enumeration":
-            weights = shap.shapley_kernel(z)
-        elif design == "mixture":
-            weights = hybrid.kernel_shap_weights(z)
-        else:
-            weights = np.ones(z.shape[0])
-        phi = shap.fit_kernel_shap(z, y, weights=weights, f_full=y[0], f_empty=y[1])
-        return phi, {"base_value": y[1], "full_value": y[0]}
-
-    def fit_lime(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict]:
-        # enumeration: every coalition once, as likely as under LIME's uniform design
-        weigh = hybrid.lime_weights if design == "mixture" else lime.lime_weights
-        w = weigh(z, distance=distance, kernel_width=kernel_width)
-        res = lime.fit_lime(z, y, weights=w, alpha=alpha)
-        return res.scores, {"r2": res.r2, "intercept": res.intercept,
-                            "local_prediction": res.local_prediction, "full_value": y[0]}
-
-    def fit(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict, dict]:
-        if method == "kernel_shap":
-            phi, info = fit_shap(z, y, design)
-            return phi, info, {}
-        if method == "lime":
-            scores, info = fit_lime(z, y, design)
-            return scores, info, {}
-        phi, shap_info = fit_shap(z, y, design)
-        beta, lime_info = fit_lime(z, y, design)
-        info = {**lime_info, **shap_info, "agreement": spearman(phi, beta)}
-        return phi, info, {"kernel_shap": phi, "lime": beta}
-
-    return fit
 
 
 def _sample_in_rounds(
@@ -481,20 +354,3 @@ def _explained_input(x: np.ndarray, components: Components) -> np.ndarray:
         return x
     make = mask_inputs(x, components, np.ones((1, components.n_components), np.int8), None)
     return make(0, 1)[0, 0].numpy()
-
-
-def _gradient_method(method: str, model: ModelFn, x: np.ndarray, *, fill: Any,
-                     config: FeatureConfig, output: str, random_state: Any,
-                     class_names: Sequence[str] | None, batch_size: Any,
-                     **kwargs: Any) -> Explanation:
-    from genrelens.explain import gradients
-
-    if method == "gradcam":
-        return gradients.grad_cam(model, x, output=output, class_names=class_names, config=config,
-                                  **kwargs)
-    if isinstance(batch_size, int) and not isinstance(batch_size, bool):
-        kwargs.setdefault("batch_size", batch_size)
-    return gradients.integrated_gradients(
-        model, x, fill=fill, config=config, output=output, random_state=random_state,
-        class_names=class_names, **kwargs,
-    )

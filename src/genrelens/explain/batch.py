@@ -39,7 +39,8 @@ Guarantees
 
 Files::
 
-    OUT/index.json                      settings, finished tracks, failures (reason, message), cost
+    OUT/index.json                      finished tracks, settings, failures (reason, message), cost
+                                        (the schema of :func:`write_index`, shared with the demo)
     OUT/<track>/result.json             track id, label, seed, predictions, per result: top
                                         components of the predicted class, evaluations, seconds
     OUT/<track>/<method>_<kind>.npz     segment_scores (n_segments, n_classes, M) or dense maps,
@@ -59,7 +60,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,9 @@ import numpy as np
 from genrelens._io import raise_storage_error, safe_file_name, umask, write_json
 from genrelens._parallel import process_pool
 from genrelens._terminal import printable
+from genrelens._validation import check_choice, check_int
 from genrelens.errors import GenrelensError, ParameterError, StorageError
+from genrelens.explain import registry
 from genrelens.explain.fill import DEFAULT_FILL
 
 __all__ = [
@@ -82,6 +85,8 @@ __all__ = [
     "explain_dataset",
     "load_track_result",
     "track_dir_name",
+    "write_index",
+    "INDEX_FORMAT",
 ]
 
 #: Executors of :func:`explain_dataset`.
@@ -91,6 +96,8 @@ SPLITS = ("test", "all")
 RESULT_FILE = "result.json"
 INDEX_FILE = "index.json"
 _FORMAT = "genrelens-dataset-explanations"
+#: The ``format`` of every ``RUN/explanations/index.json`` (see :func:`write_index`).
+INDEX_FORMAT = "genrelens-explanations-index"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,12 +246,7 @@ def track_seed(random_state: int, track_id: str) -> int:
         and the SHA-256 of ``track_id``, so it does not depend on which tracks run, in which
         order or where.
     """
-    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or (
-        random_state < 0
-    ):
-        raise ParameterError(
-            f"random_state={random_state!r} is invalid: expected a non-negative integer."
-        )
+    check_int("random_state", random_state, minimum=0)
     digest = hashlib.sha256(track_id.encode("utf-8")).digest()
     words = np.frombuffer(digest, dtype=np.uint32)
     seq = np.random.SeedSequence([int(random_state), *(int(w) for w in words)])
@@ -392,7 +394,10 @@ def load_track_result(out: str | os.PathLike[str], track_id: str) -> tuple[dict,
     arrays = {}
     for entry in record["results"]:
         with np.load(folder / entry["file"]) as npz:
-            arrays[(entry["method"], entry["kind"])] = {k: npz[k] for k in npz.files}
+            # canonical keys also for results written with the older spellings (shap, tf)
+            key = (registry.canonical_method(entry["method"]),
+                   registry.canonical_kind(entry["kind"]))
+            arrays[key] = {k: npz[k] for k in npz.files}
     return record, arrays
 
 
@@ -405,8 +410,8 @@ def explain_dataset(
     data: str | os.PathLike[str] | None = None,
     split: str = "test",
     track_ids: Sequence[str] | None = None,
-    methods: Sequence[str] = ("shap",),
-    kinds: Sequence[str] = ("tf",),
+    methods: Sequence[str] = ("kernel_shap",),
+    kinds: Sequence[str] = ("tf_grid",),
     n_samples: int = 1000,
     fill: str | float | None = None,
     random_state: int = 0,
@@ -435,8 +440,8 @@ def explain_dataset(
     track_ids : sequence of str, optional
         Explain only these tracks (of the chosen split).
     methods, kinds, n_samples, fill
-        As for :func:`genrelens.explain.track.explain_track` (``"lime"`` and ``"shap"``
-        together share one set of evaluations).
+        As for :func:`genrelens.explain.track.explain_track` (``"lime"`` and
+        ``"kernel_shap"`` together share one set of evaluations).
     random_state : int
         Seed of the run; track ``t`` uses :func:`track_seed` ``(random_state, t)``.
     executor : {"serial", "local", "dask"}
@@ -479,40 +484,26 @@ def explain_dataset(
     """
     from genrelens.data import open_dataset
     from genrelens.data.check import file_sha256
-    from genrelens.explain.track import COMPONENT_KINDS, TRACK_METHODS
 
     start = time.perf_counter()
     run = Path(run)
-    if executor not in EXECUTORS:
-        raise ParameterError(
-            f"executor={executor!r} is unknown: expected one of {list(EXECUTORS)}."
-        )
-    if split not in SPLITS:
-        raise ParameterError(f"split={split!r} is unknown: expected one of {list(SPLITS)}.")
+    check_choice("executor", executor, EXECUTORS)
+    check_choice("split", split, SPLITS)
     if scheduler is not None and executor != "dask":
         raise ParameterError(
             f"scheduler={scheduler!r} is only used with executor='dask' (got {executor!r})."
         )
-    _check_int("retries", retries, minimum=0)
+    check_int("retries", retries, minimum=0)
     if workers is not None:
-        _check_int("workers", workers, minimum=1)
+        check_int("workers", workers, minimum=1)
     if threads is not None:
-        _check_int("threads", threads, minimum=1)
+        check_int("threads", threads, minimum=1)
     if batch_size != "auto":
-        _check_int("batch_size", batch_size, minimum=1)
-    methods, kinds = tuple(methods), tuple(kinds)
-    if not methods or set(methods) - set(TRACK_METHODS):
-        raise ParameterError(
-            f"methods={list(methods)!r} is invalid: expected a non-empty subset of "
-            f"{list(TRACK_METHODS)}."
-        )
-    if not kinds or set(kinds) - set(COMPONENT_KINDS):
-        raise ParameterError(
-            f"kinds={list(kinds)!r} is invalid: expected a non-empty subset of "
-            f"{list(COMPONENT_KINDS)}."
-        )
-    _check_int("n_samples", n_samples, minimum=1)
-    track_seed(random_state, "")  # validates random_state
+        check_int("batch_size", batch_size, minimum=1)
+    methods = registry.check_methods(methods)
+    kinds = registry.check_kinds(kinds)
+    check_int("n_samples", n_samples, minimum=1)
+    check_int("random_state", random_state, minimum=0)
 
     checkpoint = run / "checkpoint.pt"
     if not checkpoint.is_file():
@@ -572,9 +563,42 @@ def explain_dataset(
         seconds=time.perf_counter() - start, track_seconds=track_seconds, executor=executor,
         workers=n_workers,
     )
-    write_json(out / INDEX_FILE, {"format": _FORMAT, "settings": settings, "settings_key": key,
-                                  "split": split, **report.to_dict()})
+    labels = {t.track_id: t.label for t in tracks}
+    finished = sorted([*report.computed, *report.skipped])
+    write_index(out, written_by="explain-dataset",
+                tracks=[{"track_id": t, "label": labels[t], "folder": track_dir_name(t)}
+                        for t in finished],
+                settings=settings, settings_key=key, split=split, **report.to_dict())
     return report
+
+
+def write_index(out: str | os.PathLike[str], /, *, written_by: str,
+                tracks: Sequence[Mapping[str, Any]], **extra: Any) -> Path:
+    """Write ``OUT/index.json``, the one schema of an index of explained tracks.
+
+    Parameters
+    ----------
+    out : path-like
+        The explanations folder (``RUN/explanations`` by default).
+    written_by : str
+        ``"explain-dataset"`` or ``"demo"``.
+    tracks : sequence of dict
+        One entry per explained track: ``track_id``, ``label`` and ``folder`` (relative to
+        ``out``) at least.
+    **extra
+        Entries of the writer (settings, cost, failures, ...).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file: ``{"format": INDEX_FORMAT, "written_by", "tracks", **extra}``.
+    """
+    for entry in tracks:
+        missing = {"track_id", "label", "folder"} - set(entry)
+        if missing:
+            raise ParameterError(f"tracks entry {dict(entry)!r} lacks {sorted(missing)}.")
+    return write_json(Path(out) / INDEX_FILE, {"format": INDEX_FORMAT, "written_by": written_by,
+                                               "tracks": [dict(t) for t in tracks], **extra})
 
 
 def _execute(
@@ -741,8 +765,3 @@ def _read_json(path: Path) -> dict:
     except (OSError, ValueError) as exc:
         raise ParameterError(f"{path}: cannot read it ({exc}); pass the dataset with data=.") \
             from exc
-
-
-def _check_int(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ParameterError(f"{name}={value!r} is invalid: expected an integer >= {minimum}.")

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genrelens._validation import check_int
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 
@@ -176,16 +177,17 @@ class Components:
         )
 
     def cell_masks(self, z: np.ndarray) -> np.ndarray:
-        """Cell masks ``(n, n_mels, n_frames)`` (1 = kept) of binary vectors ``z`` ``(n, M)``.
+        """Boolean cell masks ``(n, n_mels, n_frames)`` (True = kept) of binary vectors ``z``
+        ``(n, M)``: what the engine keeps of the input for each row of ``z``.
 
         Only for map components (for stems the engine mixes STFTs instead). Cells of no
         component (map value ``-1``) are always kept.
         """
         if self.map is None:
             raise ParameterError("cell_masks() needs map components; stems are mixed as STFTs.")
-        z = np.asarray(z, dtype=np.float64)
-        padded = np.concatenate([z, np.ones((z.shape[0], 1))], axis=1)
-        return padded[:, self.map]
+        z = np.asarray(z, dtype=np.bool_)
+        padded = np.concatenate([z, np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1)
+        return padded[:, self.map]  # map -1 picks the last column: always kept
 
     def to_feature_mask(self, *, batch_size: int = 1) -> torch.Tensor:
         """The components as captum's ``feature_mask``: one integer id per input cell.
@@ -359,7 +361,7 @@ def frequency_bands(
     config, n_mels, n_frames = _resolve_shape(config, n_mels, n_frames)
     centres = _mel_centres(config, n_mels)
     if edges_hz is None:
-        _check_positive_int("n_bands", n_bands)
+        check_int("n_bands", n_bands, minimum=1)
         lo = max(config.fmin, 30.0)
         inner = np.geomspace(lo, config.fmax_hz, n_bands + 1)[1:-1] if n_bands > 1 else []
         edges = np.array([config.fmin, *inner, config.fmax_hz])
@@ -416,8 +418,8 @@ def tf_grid(
         ``kind="tf_grid"``, ``n_time * n_freq`` components.
     """
     config, n_mels, n_frames = _resolve_shape(config, n_mels, n_frames)
-    _check_positive_int("n_time", n_time)
-    _check_positive_int("n_freq", n_freq)
+    check_int("n_time", n_time, minimum=1)
+    check_int("n_freq", n_freq, minimum=1)
     if n_time > n_frames or n_freq > n_mels:
         raise ParameterError(
             f"n_time={n_time}, n_freq={n_freq} do not fit an input of n_frames={n_frames}, "
@@ -564,7 +566,7 @@ def hpss(
     """
     from scipy.ndimage import median_filter
 
-    _check_positive_int("kernel_size", kernel_size)
+    check_int("kernel_size", kernel_size, minimum=1)
     if not margin >= 1.0:
         raise ParameterError(f"margin={margin!r} is invalid: expected a number >= 1.")
     mag = np.abs(S).astype(np.float64)
@@ -674,11 +676,6 @@ def stems(
 # ---------------------------------------------------------------------------- helpers
 
 
-def _check_positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ParameterError(f"{name}={value!r} is invalid: expected a positive integer.")
-
-
 def _resolve_shape(
     config: FeatureConfig | None, n_mels: int | None, n_frames: int | None
 ) -> tuple[FeatureConfig, int, int]:
@@ -686,8 +683,8 @@ def _resolve_shape(
         config = FeatureConfig() if n_mels is None else FeatureConfig(n_mels=int(n_mels))
     n_mels = config.n_mels if n_mels is None else n_mels
     n_frames = config.n_frames if n_frames is None else n_frames
-    _check_positive_int("n_mels", n_mels)
-    _check_positive_int("n_frames", n_frames)
+    check_int("n_mels", n_mels, minimum=1)
+    check_int("n_frames", n_frames, minimum=1)
     if n_mels != config.n_mels:
         raise ParameterError(
             f"n_mels={n_mels} differs from config.n_mels={config.n_mels}: pass the feature "
@@ -727,7 +724,7 @@ def _time_bounds(
         step = max(1, int(round(seconds * config.sr / config.hop_length)))
         bounds = np.arange(0, n_frames, step)
         return np.append(bounds, n_frames).astype(np.int64)
-    _check_positive_int("n_segments", n_segments)
+    check_int("n_segments", n_segments, minimum=1)
     if n_segments > n_frames:
         raise ParameterError(
             f"n_segments={n_segments} is larger than n_frames={n_frames}: expected at most one "

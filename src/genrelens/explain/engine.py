@@ -1,9 +1,11 @@
-"""The perturbation engine: the ONLY code in genrelens that runs a model on many edited inputs.
+"""The perturbation engine: the one batched forward pass over many edited inputs.
 
 Every perturbation explainer (LIME, KernelSHAP, the hybrid, occlusion) and every evaluation
 that edits inputs (deletion/insertion curves, stability) goes through :func:`evaluate`, so
 batching, the inference copy of the model, the output transform and the cost ledger are
-implemented once.
+implemented once. The gradient methods run the model themselves: they need backward passes
+through the model's own layers, and Integrated Gradients batches its interpolation points in
+:mod:`genrelens.explain.gradients`.
 
 * **Models.** Any :class:`torch.nn.Module` or any callable mapping a float32 tensor
   ``(B, 1, n_mels, n_frames)`` of log-mel (dB or the front end's compression) to
@@ -24,8 +26,9 @@ implemented once.
   Inputs are built per item with element-wise operations, so outputs do not depend on the
   batch size beyond the model's own float rounding.
 * **Masks.** :func:`evaluate_masks` turns binary vectors ``z`` ``(n, M)`` into inputs:
-  ``where(z[:, map], x, fill)`` for cell components (built with numpy, single-threaded) (exactly ``x * mask + fill * (1 - mask)``
-  for binary masks, without rounding), and for stems the log-mel of the sum of the kept parts'
+  ``where(z[:, map], x, fill)`` for cell components (the masks of
+  :meth:`Components.cell_masks`; built with numpy, single-threaded; exactly
+  ``x * mask + fill * (1 - mask)`` for binary masks, without rounding), and for stems the log-mel of the sum of the kept parts'
   complex STFTs. Duplicate rows of ``z`` are evaluated once.
 * **Device.** Inputs go to the device of the model's weights
   (:func:`genrelens.device.model_device`; the CPU for other callables) and only the outputs
@@ -46,6 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from genrelens._validation import check_choice, check_int
 from genrelens.device import model_device, to_numpy
 from genrelens.errors import ParameterError
 from genrelens.explain.components import Components
@@ -149,18 +153,11 @@ def evaluate(
     -------
     EngineResult
     """
-    if output not in OUTPUTS:
-        raise ParameterError(f"output={output!r} is unknown: expected one of {list(OUTPUTS)}.")
-    if isinstance(n_inputs, bool) or not isinstance(n_inputs, (int, np.integer)) or n_inputs < 0:
-        raise ParameterError(f"n_inputs={n_inputs!r} is invalid: expected an integer >= 0.")
+    check_choice("output", output, OUTPUTS)
+    check_int("n_inputs", n_inputs, minimum=0)
     auto = batch_size == "auto"
-    if not auto and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-        or batch_size <= 0
-    ):
-        raise ParameterError(
-            f"batch_size={batch_size!r} is invalid: expected a positive integer or 'auto'."
-        )
+    if not auto:
+        check_int("batch_size", batch_size, minimum=1)
     run = inference_model(model, fast=fast)
     device = model_device(run)
     start_time = time.perf_counter()

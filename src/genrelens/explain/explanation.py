@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from genrelens._io import atomic_path, write_json
+from genrelens._validation import check_int
 from genrelens.errors import GenrelensError, ParameterError
 from genrelens.explain.components import Components
 from genrelens.explain.fill import Fill
@@ -164,14 +165,7 @@ class Explanation:
                     f"{list(self.class_names or [])} or an index 0..{self.n_classes - 1}."
                 )
             return self.class_names.index(target)
-        if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not (
-            0 <= target < self.n_classes
-        ):
-            raise ParameterError(
-                f"target={target!r} is invalid: expected a class index 0..{self.n_classes - 1}, "
-                "a class name or None (predicted class)."
-            )
-        return int(target)
+        return check_int("target", target, minimum=0, maximum=self.n_classes - 1)
 
     def top(self, k: int = 5, *, target: int | str | None = None) -> list[TopComponent]:
         """The ``k`` components (dense: cells) with the highest scores for ``target``.
@@ -190,8 +184,7 @@ class Explanation:
             For dense maps ``index`` is the flat cell index ``mel * n_frames + frame`` and the
             name reads ``"mel m, frame t"``.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ParameterError(f"k={k!r} is invalid: expected a positive integer.")
+        check_int("k", k, minimum=1)
         row = self.scores[self.class_index(target)].ravel()
         order = np.argsort(-row, kind="stable")[:k]
         if self.is_dense:

@@ -52,9 +52,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genrelens._validation import check_choice, check_int, check_random_state, valid_logmel
 from genrelens.config import FeatureConfig
 from genrelens.device import model_device, to_numpy
 from genrelens.errors import ParameterError
+from genrelens.explain.engine import OUTPUTS
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import resolve_fill
 from genrelens.models.inference import check_outputs
@@ -72,9 +74,6 @@ __all__ = [
 
 #: Quadrature rules for the path integral of Integrated Gradients.
 QUADRATURE_RULES = ("gauss-legendre", "left", "right", "middle", "trapezoid")
-
-# "raw" is the model's output as is: the logits, for genrelens models.
-_OUTPUTS = ("probabilities", "logits", "raw")
 
 
 def grad_cam(
@@ -167,11 +166,7 @@ def integrated_gradients(
     start = time.perf_counter()
     x = to_numpy(_as_input(logmel)[0, 0])
     config = FeatureConfig(n_mels=x.shape[0]) if config is None else config
-    rng = (
-        random_state
-        if isinstance(random_state, np.random.Generator)
-        else np.random.default_rng(random_state)
-    )
+    rng = check_random_state(random_state)
     baseline = resolve_fill(fill, x, config=config, rng=rng)
     res = integrated_gradients_maps(
         model,
@@ -295,7 +290,7 @@ def grad_cam_maps(
     -------
     GradCAMResult
     """
-    _check_output(output)
+    check_choice("output", output, OUTPUTS)
     _check_module(model, method="gradcam")
     with _gradients_on(), _eval_mode(model):
         x = _as_input(logmel, model)
@@ -376,10 +371,10 @@ def integrated_gradients_maps(
     -------
     IGResult
     """
-    _check_output(output)
+    check_choice("output", output, OUTPUTS)
     _check_module(model, method="ig")
-    _check_positive_int("n_steps", n_steps)
-    _check_positive_int("batch_size", batch_size)
+    check_int("n_steps", n_steps, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
     alphas, weights = quadrature(n_steps, rule=rule)
     with _gradients_on(), _eval_mode(model):
         x = _as_input(logmel, model)
@@ -433,7 +428,7 @@ def quadrature(n_steps: int, *, rule: str = "gauss-legendre") -> tuple[np.ndarra
     -------
     alphas, weights : np.ndarray, float64, shape (n_steps,)
     """
-    _check_positive_int("n_steps", n_steps)
+    check_int("n_steps", n_steps, minimum=1)
     i = np.arange(n_steps, dtype=np.float64)
     uniform = np.full(n_steps, 1.0 / n_steps)
     if rule == "gauss-legendre":
@@ -470,11 +465,6 @@ def _seed_record(random_state: int | np.random.Generator | None) -> int | str | 
     return random_state if not isinstance(random_state, np.random.Generator) else "Generator"
 
 
-def _check_output(output: str) -> None:
-    if output not in _OUTPUTS:
-        raise ParameterError(f"output={output!r} is invalid: expected one of {_OUTPUTS}.")
-
-
 def _check_module(model: object, *, method: str) -> None:
     if not isinstance(model, nn.Module):
         raise ParameterError(
@@ -484,22 +474,11 @@ def _check_module(model: object, *, method: str) -> None:
         )
 
 
-def _check_positive_int(name: str, value: object) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ParameterError(f"{name}={value!r} is invalid: expected a positive integer.")
-
-
 def _as_input(logmel: np.ndarray | torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
-    """``logmel`` checked, as a fresh float32 tensor ``(1, 1, n_mels, n_frames)`` on the
-    model's device (the CPU without a model)."""
-    x = logmel.detach() if isinstance(logmel, torch.Tensor) else torch.as_tensor(np.array(logmel))
-    if x.ndim != 2:
-        raise ParameterError(f"logmel has shape {tuple(x.shape)}: expected (n_mels, n_frames).")
-    if not torch.isfinite(x).all():
-        raise ParameterError(
-            "logmel contains NaN or infinite values: expected finite input values."
-        )
-    return x.to(device=model_device(model), dtype=torch.float32)[None, None].clone()
+    """The model's input ``(1, 1, n_mels, n_frames)``, float32, a copy on the model's device
+    (the CPU without a model; see :func:`~genrelens._validation.valid_logmel`)."""
+    x = torch.from_numpy(valid_logmel(logmel).astype(np.float32))[None, None]
+    return x.to(device=model_device(model))
 
 
 def _scores(model: nn.Module, x: torch.Tensor, output: str) -> torch.Tensor:

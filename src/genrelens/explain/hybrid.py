@@ -1,4 +1,5 @@
-"""The hybrid's shared design: one set of coalitions for LIME and KernelSHAP.
+"""The hybrid's shared design: one set of coalitions for LIME and KernelSHAP, and the
+agreement of the two (:func:`spearman`).
 
 LIME (:mod:`genrelens.explain.lime`) fits its surrogate over its uniform design (each component
 off with probability 1/2) weighted by its kernel; KernelSHAP (:mod:`genrelens.explain.shap`)
@@ -66,7 +67,7 @@ import numpy as np
 from genrelens.explain import lime, shap
 
 __all__ = ["UNIFORM_SHARE", "size_probabilities", "sample_mixture", "kernel_shap_weights",
-           "lime_weights"]
+           "lime_weights", "spearman"]
 
 #: Share λ of the draws whose size follows LIME's uniform design (the rest: every size alike).
 UNIFORM_SHARE = 0.5
@@ -122,3 +123,21 @@ def lime_weights(z: np.ndarray, *, distance: str = "l2",
     here[0], here[m] = np.count_nonzero(s == 0), np.count_nonzero(s == m)
     w = kernel * own[s] / here[s]
     return w / w.mean()
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation of the rows of ``a`` and ``b`` ``(n_classes, M)``.
+
+    Ties get average ranks (Spearman 1904). A constant row carries no ranking: the correlation
+    is then defined as 0.0 (the one definition of genrelens, also of
+    :func:`genrelens.evaluate.stability.rank_correlation`).
+    """
+    from scipy.stats import rankdata
+
+    ra = rankdata(np.asarray(a), axis=1)
+    rb = rankdata(np.asarray(b), axis=1)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    denom = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
+    rho = (ra * rb).sum(axis=1) / np.where(denom > 0, denom, 1.0)
+    return np.where(denom > 0, np.clip(rho, -1.0, 1.0), 0.0)

@@ -42,14 +42,18 @@ import dataclasses
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from genrelens._io import atomic_path
+from genrelens._validation import check_int, valid_audio
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain.components import Components
-from genrelens.explain.explanation import Explanation
+
+if TYPE_CHECKING:  # a type only: Explanation's notebook view (display) imports this module
+    from genrelens.explain.explanation import Explanation
 
 __all__ = ["Listenable", "listenable", "resynthesize", "mel_to_stft_mask", "wav_bytes", "write_wav"]
 
@@ -114,8 +118,7 @@ def listenable(
     -------
     Listenable
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-        raise ParameterError(f"k={k!r} is invalid: expected a positive integer.")
+    check_int("k", k, minimum=1)
     c = explanation.class_index(target)
     comps = explanation.components
     if explanation.is_dense or comps is None:
@@ -132,7 +135,7 @@ def listenable(
         keep[order[score.ravel()[order] > 0]] = 1.0
         n_kept = int(keep.sum())
         keep = keep.reshape(score.shape)
-        top, rest = _masked_audio(_check_waveform(y), keep, 1.0 - keep, config=config)
+        top, rest = _masked_audio(_required_audio(y), keep, 1.0 - keep, config=config)
         name = f"top {n_kept} cells ({100 * n_kept / score.size:.1f} %)"
         return Listenable(top, rest, config.sr, c, [], [name])
     row = explanation.scores[c]
@@ -144,7 +147,7 @@ def listenable(
         rest = resynthesize(comps, 1.0 - keep, y=y, uncovered=1.0)
     else:  # one STFT of y for both
         top, rest = _masked_audio(
-            _check_waveform(y), np.append(keep, 0.0)[comps.map],
+            _required_audio(y), np.append(keep, 0.0)[comps.map],
             np.append(1.0 - keep, 1.0)[comps.map], config=comps.config,
         )
     return Listenable(top, rest, comps.config.sr, c, order, [comps.names[i] for i in order])
@@ -193,7 +196,7 @@ def resynthesize(
         )
         return np.asarray(features.istft(S, config=config, length=length), dtype=np.float32)
     mel_mask = np.append(keep, uncovered)[components.map]
-    return _masked_audio(_check_waveform(y), mel_mask, config=config)[0]
+    return _masked_audio(_required_audio(y), mel_mask, config=config)[0]
 
 
 def mel_to_stft_mask(mel_mask: np.ndarray, *, config: FeatureConfig) -> np.ndarray:
@@ -233,15 +236,12 @@ def write_wav(path: str | os.PathLike[str], y: np.ndarray, *, sr: int) -> Path:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _check_waveform(y: np.ndarray | None) -> np.ndarray:
+def _required_audio(y: np.ndarray | None) -> np.ndarray:
     if y is None:
         raise ParameterError(
             "y= (the segment's waveform) is required to listen to cell components or dense maps."
         )
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim != 1:
-        raise ParameterError(f"y has shape {y.shape}: expected a mono waveform (n_samples,).")
-    return y
+    return valid_audio(np.asarray(y), mono=True).astype(np.float32)
 
 
 def _masked_audio(

@@ -43,10 +43,12 @@ from typing import Any
 import numpy as np
 
 from genrelens._io import atomic_path, write_json
+from genrelens._validation import check_random_state
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
-from genrelens.explain import components as C
+from genrelens.explain import registry
 from genrelens.explain.api import explain, unwrap_loaded
+from genrelens.explain.components import Components
 from genrelens.explain.engine import inference_model
 from genrelens.explain.explanation import Explanation
 
@@ -58,12 +60,10 @@ __all__ = [
 #: What :func:`write_track` writes into its output folder (and :func:`claim_out` replaces).
 _TRACK_FILES = ("summary.json", "track", "segments")
 
-#: Component kinds of :func:`explain_track` and their constructors' names.
-COMPONENT_KINDS = ("time", "freq", "tf", "stems")
+#: Component kinds of :func:`explain_track` (built by :func:`registry.build_components`).
+COMPONENT_KINDS = registry.BUILDABLE_KINDS
 #: Methods: perturbation (need components) and gradient (dense, one map per segment).
-TRACK_METHODS = ("lime", "shap", "hybrid", "occlusion", "gradcam", "ig")
-_DENSE = ("gradcam", "ig")
-_API_NAME = {"shap": "kernel_shap"}
+TRACK_METHODS = registry.METHODS
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -73,9 +73,11 @@ class TrackExplanation:
     Attributes
     ----------
     method : str
-        As given (``"lime"``, ``"shap"``, ``"occlusion"``, ``"gradcam"``, ``"ig"``, ...).
+        Canonical (:mod:`genrelens.explain.registry`): ``"lime"``, ``"kernel_shap"``,
+        ``"hybrid"``, ``"occlusion"``, ``"gradcam"``, ``"ig"``.
     kind : str
-        ``"time"``, ``"freq"``, ``"tf"``, ``"stems"`` or ``"dense"`` (gradient methods).
+        ``"time"``, ``"frequency"``, ``"tf_grid"``, ``"stems"`` or ``"dense"`` (gradient
+        methods).
     segments : tuple of Explanation
         One per explained segment, in track order.
     segment_index : np.ndarray, int64, shape (n_explained,)
@@ -177,8 +179,8 @@ def explain_track(
     segments: np.ndarray,
     *,
     config: FeatureConfig,
-    methods: Sequence[str] = ("shap",),
-    kinds: Sequence[str] = ("tf",),
+    methods: Sequence[str] = ("kernel_shap",),
+    kinds: Sequence[str] = ("tf_grid",),
     n_samples: int = 1000,
     fill: str | float | np.ndarray | None = None,
     random_state: int | np.random.Generator | None = 0,
@@ -200,7 +202,9 @@ def explain_track(
     config : FeatureConfig
         The model's feature configuration.
     methods : sequence of str
-        From :data:`TRACK_METHODS`; ``"shap"`` is KernelSHAP.
+        Distinct names from :data:`TRACK_METHODS`. ``"lime"`` and ``"kernel_shap"`` together
+        are computed from one hybrid run per segment and kind (shared evaluations); with
+        ``"hybrid"`` also asked, that run is its result too.
     kinds : sequence of str
         From :data:`COMPONENT_KINDS`; ignored by the gradient methods (dense maps).
     n_samples, fill
@@ -220,24 +224,16 @@ def explain_track(
     Returns
     -------
     dict
-        ``(method, kind) -> TrackExplanation``; gradient methods have ``kind == "dense"``.
+        ``(method, kind) -> TrackExplanation`` for every asked method and kind, in the order
+        asked; gradient methods have ``kind == "dense"``.
     """
     from tqdm.auto import tqdm
 
     from genrelens.features import log_mel
 
-    unknown = sorted(set(methods) - set(TRACK_METHODS))
-    if unknown or not methods:
-        raise ParameterError(
-            f"methods={list(methods)!r} is invalid: expected a non-empty subset of "
-            f"{list(TRACK_METHODS)}."
-        )
-    bad_kinds = sorted(set(kinds) - set(COMPONENT_KINDS))
-    if bad_kinds or (not kinds and set(methods) - set(_DENSE)):
-        raise ParameterError(
-            f"kinds={list(kinds)!r} is invalid: expected a non-empty subset of "
-            f"{list(COMPONENT_KINDS)}."
-        )
+    methods = registry.check_methods(methods, allowed=TRACK_METHODS)
+    if kinds or set(methods) - set(registry.DENSE):
+        kinds = registry.check_kinds(kinds, allowed=COMPONENT_KINDS)
     segments = np.asarray(segments, dtype=np.float32)
     if segments.ndim != 2 or segments.shape[0] == 0:
         raise ParameterError(
@@ -254,24 +250,22 @@ def explain_track(
             f"{segments.shape[0]} segments (0..{segments.shape[0] - 1})."
         )
     model, class_names, _ = unwrap_loaded(model, class_names=class_names, config=config)
-    rng = (
-        random_state
-        if isinstance(random_state, np.random.Generator)
-        else np.random.default_rng(random_state)
-    )
-    shared = "lime" in methods and "shap" in methods  # one evaluation set for both (hybrid)
-    runs = [m for m in methods if not (shared and m in ("lime", "shap"))] + (
-        ["hybrid"] if shared else []
-    )
-    jobs = [(i, kind, m) for i in index for kind in kinds for m in runs if m not in _DENSE]
+    rng = check_random_state(random_state)
+    # LIME and KernelSHAP together: one hybrid run per (segment, kind) gives both views
+    shared = {"lime", "kernel_shap"} <= set(methods)
+    runs = [m for m in methods if not (shared and m in ("lime", "kernel_shap"))]
+    if shared and "hybrid" not in runs:
+        runs.append("hybrid")
+    jobs = [(i, kind, m) for i in index for kind in kinds for m in runs
+            if m not in registry.DENSE]
     # folded once for all perturbation jobs (gradient methods use the model itself)
     fast_model = inference_model(model) if jobs else model
-    jobs += [(i, "dense", m) for i in index for m in runs if m in _DENSE]
+    jobs += [(i, "dense", m) for i in index for m in runs if m in registry.DENSE]
     seeds = rng.integers(0, 2**31, size=len(jobs))
     logmels = log_mel(segments[index], config=config)
     where = {int(i): j for j, i in enumerate(index)}
     found: dict[tuple[str, str], list[Explanation]] = {}
-    component_cache: dict[tuple[int, str], C.Components] = {}
+    component_cache: dict[tuple[int, str], Components] = {}
     for (i, kind, method), seed in tqdm(
         list(zip(jobs, seeds)), desc="explaining", unit="explanation", disable=not progress
     ):
@@ -280,28 +274,27 @@ def explain_track(
         if kind != "dense":
             key = (int(i), kind)
             if key not in component_cache:
-                component_cache[key] = _components(
-                    kind, segments[i], config=config, n_frames=x.shape[1]
+                component_cache[key] = registry.build_components(
+                    kind, config=config, n_frames=x.shape[1], audio=segments[i]
                 )
             comps = component_cache[key]
         exp = explain(
             model if comps is None else fast_model,
             x,
-            method=_API_NAME.get(method, method),
+            method=method,
             components=comps,
             fill=fill,
-            n_samples=n_samples,
             random_state=int(seed),
             class_names=class_names,
             config=config,
             fast=False,
             batch_size=batch_size,
+            **registry.settings_for(method, n_samples=n_samples),
         )
-        if method == "hybrid" and shared:
-            found.setdefault(("lime", kind), []).append(exp.as_method("lime"))
-            found.setdefault(("shap", kind), []).append(exp.as_method("kernel_shap"))
-        else:
-            found.setdefault((method, kind), []).append(exp)
+        views = [v for v in registry.method(method).views if shared and v != method
+                 and v in methods] + ([method] if method in methods else [])
+        for view in views:
+            found.setdefault((view, kind), []).append(exp.as_method(view))
     order = {m: n for n, m in enumerate(methods)}
     keys = sorted(found, key=lambda k: (order.get(k[0], len(order)), k[1]))
     return {k: TrackExplanation(k[0], k[1], tuple(found[k]), index.copy(), config) for k in keys}
@@ -550,12 +543,3 @@ def _track_figure(
         mean, target=target, title=f"{title} (mean over segments)"
     )
 
-
-def _components(kind: str, y: np.ndarray, *, config: FeatureConfig, n_frames: int) -> C.Components:
-    if kind == "time":
-        return C.time_segments(config=config, n_frames=n_frames)
-    if kind == "freq":
-        return C.frequency_bands(config=config, n_frames=n_frames)
-    if kind == "tf":
-        return C.tf_grid(config=config, n_frames=n_frames)
-    return C.stems(y, config=config)

@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from genrelens._io import write_json
+from genrelens._validation import check_int, check_random_state
 from genrelens.errors import ParameterError
 
 __all__ = [
@@ -210,7 +211,7 @@ def quantile_edges(values: np.ndarray, *, n_bins: int) -> np.ndarray:
         edge when the feature is constant.
     """
     values = _as_finite_1d(values, name="values")
-    _check_positive_int(n_bins, name="n_bins")
+    check_int("n_bins", n_bins, minimum=1)
     return np.unique(np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1)))
 
 
@@ -377,12 +378,11 @@ def ale_from_evaluator(
         )
     if values.shape[0] == 0:
         raise ParameterError("values has 0 rows: ALE needs at least one data row.")
-    _check_positive_int(n_bins, name="n_bins")
-    if not isinstance(n_bootstrap, int) or n_bootstrap < 0:
-        raise ParameterError(f"n_bootstrap={n_bootstrap!r} is invalid: expected an integer >= 0.")
+    check_int("n_bins", n_bins, minimum=1)
+    check_int("n_bootstrap", n_bootstrap, minimum=0)
     if not 0.0 < confidence < 1.0:
         raise ParameterError(f"confidence={confidence!r} is invalid: expected 0 < confidence < 1.")
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     cols = values[:, None] if order == 1 else values
     edges = [quantile_edges(cols[:, j], n_bins=n_bins) for j in range(order)]
     n_out = len(output_names)
@@ -553,8 +553,3 @@ def _as_finite_1d(values: np.ndarray, *, name: str) -> np.ndarray:
             "numbers."
         )
     return arr
-
-
-def _check_positive_int(value: Any, *, name: str) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ParameterError(f"{name}={value!r} is invalid: expected a positive integer.")

@@ -74,6 +74,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genrelens._validation import valid_logmel
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.features import from_db, to_db
@@ -438,14 +439,4 @@ def descriptor_ale(
 
 
 def _check_logmel(logmel: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    x = np.asarray(logmel)
-    if x.ndim != 3 or x.shape[0] == 0 or x.shape[1] != config.n_mels:
-        raise ParameterError(
-            f"logmel has shape {x.shape}: expected (n_segments >= 1, n_mels={config.n_mels}, "
-            "n_frames)."
-        )
-    if not np.isfinite(x).all():
-        raise ParameterError(
-            f"logmel contains NaN or infinite values: expected finite values in {config.unit}."
-        )
-    return x
+    return valid_logmel(logmel, batched=True, n_mels=config.n_mels)

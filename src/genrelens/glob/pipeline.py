@@ -1,6 +1,6 @@
 """``genrelens global RUN``: the hybrid global view of a trained model.
 
-The chain (DESIGN.md, "the hybrid method"):
+The chain (the hybrid method: :mod:`genrelens.explain.hybrid` locally, ALE globally):
 
 1. **Local explanations** of a class-stratified sample of held-out segments
    (:func:`genrelens.glob.segments.run_segments`), by default with the hybrid method (LIME and
@@ -37,13 +37,15 @@ import numpy as np
 
 from genrelens._io import safe_file_name as _safe
 from genrelens._io import write_csv_rows, write_json
+from genrelens._validation import check_int, check_random_state
 from genrelens.errors import ParameterError
+from genrelens.explain import registry
 from genrelens.explain.fill import DEFAULT_FILL
 
 __all__ = ["global_view", "global_analysis", "KINDS"]
 
 #: Component kinds of the global view.
-KINDS = ("frequency", "time", "tf_grid", "stems")
+KINDS = registry.BUILDABLE_KINDS
 
 
 def global_view(
@@ -175,12 +177,11 @@ def global_analysis(
     dict
         The content of ``summary.json`` (also written).
     """
-    from genrelens.explain import components as C
     from genrelens.explain.api import explain
     from genrelens.explain.engine import inference_model
     from genrelens.glob.aggregate import aggregate_scores, descriptor_directions, rank_descriptors
     from genrelens.glob.descriptors import default_descriptors, descriptor_ale
-    from genrelens.glob.segments import components_of_kind, progress_bar
+    from genrelens.glob.segments import progress_bar
 
     start = time.perf_counter()
     out = Path(out)
@@ -194,10 +195,10 @@ def global_analysis(
         )
     if "stems" in kinds and waveform is None:
         raise ParameterError("kinds includes 'stems' but no waveform= was given: stems need audio.")
-    if method not in ("hybrid", "kernel_shap", "lime", "occlusion"):
+    if method not in registry.PERTURBATION:
         raise ParameterError(
-            f"method={method!r} is invalid for the global view: expected hybrid, kernel_shap, "
-            "lime or occlusion (component scores)."
+            f"method={method!r} is invalid for the global view: expected one of "
+            f"{list(registry.PERTURBATION)} (component scores)."
         )
     _check_counts(per_class=per_class, top_k=top_k)
     logmel = np.asarray(logmel, dtype=np.float32)
@@ -216,16 +217,18 @@ def global_analysis(
     scores: dict[tuple[str, str], list[np.ndarray]] = {}
     comps_of_kind: dict[str, Any] = {}
     for kind in kinds:
-        fixed = None if kind == "stems" else components_of_kind(
+        fixed = None if kind == "stems" else registry.build_components(
             kind, config=config, n_frames=n_frames, n_bands=n_bands)
         for i in progress_bar(local, enabled=progress, desc=f"explaining ({kind})"):
-            comps = fixed if fixed is not None else C.stems(waveform(i), config=config)
+            comps = fixed if fixed is not None else registry.build_components(
+                kind, config=config, n_frames=n_frames, audio=waveform(i))
             comps_of_kind.setdefault(kind, comps)
             exp = explain(fast_model, logmel[i], method=method, components=comps, fill=fill,
-                          n_samples=n_samples, random_state=random_state, config=config,
-                          class_names=class_names, batch_size=batch_size, fast=False)
+                          random_state=random_state, config=config, class_names=class_names,
+                          batch_size=batch_size, fast=False,
+                          **registry.settings_for(method, n_samples=n_samples))
             cost["local_evaluations"] += int(exp.cost.get("n_evaluations", 0))
-            for view in list(exp.others) or [exp.method]:  # hybrid: its LIME and SHAP views
+            for view in registry.method(method).views:  # hybrid: its LIME and SHAP views
                 scores.setdefault((view, kind), []).append(np.asarray(exp.as_method(view).scores))
     local_labels = labels[local]
     rows: list[dict[str, Any]] = []
@@ -238,7 +241,7 @@ def global_analysis(
     write_json(out / "aggregate.json", rows)
 
     # ranking from the primary scores (hybrid: KernelSHAP), frequency (+ stems) kinds
-    primary = "kernel_shap" if method == "hybrid" else method
+    primary = registry.method(method).primary
     ranking_rows: list[dict[str, Any]] = []
     top: dict[str, list[tuple[str, float]]] = {}
     rankable = {  # kind: (scores (n_local, n_classes, M), descriptor directions)
@@ -315,13 +318,12 @@ def global_analysis(
 
 def _check_counts(**counts: int) -> None:
     for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ParameterError(f"{name}={value!r} is invalid: expected a positive integer.")
+        check_int(name, value, minimum=1)
 
 
 def _stratified_subset(labels: np.ndarray, per_class: int, random_state: int) -> np.ndarray:
     """Indices of at most ``per_class`` items of each label, seeded, sorted."""
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=int)
 

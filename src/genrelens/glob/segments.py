@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from genrelens._io import write_json
+from genrelens._validation import check_int, check_random_state
 from genrelens.errors import GenrelensError, ParameterError
 
 __all__ = [
@@ -28,7 +29,6 @@ __all__ = [
     "analyse_segments",
     "segment_waveform",
     "segment_cue_mask",
-    "components_of_kind",
     "progress_bar",
 ]
 
@@ -106,9 +106,8 @@ def run_segments(
     root = Path(run)
     if set_name not in ("train", "valid", "test"):
         raise ParameterError(f"set_name={set_name!r} is invalid: expected train, valid or test.")
-    if per_class is not None and (isinstance(per_class, bool) or not isinstance(per_class, int)
-                                  or per_class < 1):
-        raise ParameterError(f"per_class={per_class!r} is invalid: expected a positive integer.")
+    if per_class is not None:
+        check_int("per_class", per_class, minimum=1)
     try:
         settings = json.loads((root / "train_config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -132,7 +131,7 @@ def run_segments(
         raise GenrelensError(f"the {set_name} set of {root} has no usable segments.")
     keep = np.arange(len(features))
     if per_class is not None:
-        rng = np.random.default_rng(random_state)
+        rng = check_random_state(random_state)
         chosen = []
         for c in range(len(features.class_names)):
             idx = np.flatnonzero(features.labels == c)
@@ -216,20 +215,6 @@ def segment_cue_mask(segments: RunSegments, i: int) -> np.ndarray | None:
     start = float(segments.features.segment_index[i]) * config.segment_hop_seconds
     n_frames = int(segments.features.logmel.shape[-1])
     return cue_mask(record.events, config=config, start=start, n_frames=n_frames)
-
-
-def components_of_kind(kind: str, *, config: Any, n_frames: int, n_bands: int = 8) -> Any:
-    """The same-for-every-segment components of a kind: ``"time"`` (10 segments),
-    ``"frequency"`` (``n_bands`` log-spaced bands) or ``"tf_grid"`` (10 x 8 patches)."""
-    from genrelens.explain import components as C
-
-    if kind == "time":
-        return C.time_segments(config=config, n_frames=n_frames)
-    if kind == "frequency":
-        return C.frequency_bands(config=config, n_frames=n_frames, n_bands=n_bands)
-    if kind == "tf_grid":
-        return C.tf_grid(config=config, n_frames=n_frames)
-    raise ParameterError(f"kind={kind!r} is invalid: expected time, frequency or tf_grid.")
 
 
 def progress_bar(items: Any, *, enabled: bool, desc: str) -> Any:

@@ -46,7 +46,8 @@ import numpy as np
 
 from genrelens._io import atomic_path, write_csv_rows, write_json
 from genrelens._io import safe_file_name as _safe
-from genrelens.errors import GenrelensError, ParameterError
+from genrelens._validation import check_int
+from genrelens.errors import GenrelensError
 from genrelens.glob.ale import ALEResult, ale
 
 __all__ = [
@@ -134,8 +135,7 @@ def train_tabular(
     from genrelens.data.tabular import load_feature_table, split_feature_table
 
     for name, value in (("max_iter", max_iter), ("n_top", n_top)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ParameterError(f"{name}={value!r} is invalid: expected a positive integer.")
+        check_int(name, value, minimum=1)
     out = Path(out)
     table = load_feature_table(features)
     if split is None:

@@ -594,17 +594,15 @@ def _track_folders(files: RunFiles,
     return tracks
 
 
-_KIND_ORDER = ("time", "frequency", "tf_grid", "superpixels", "custom", "stems")
-_METHOD_ORDER = ("lime", "kernel_shap", "hybrid", "occlusion", "gradcam", "ig")
-
-
 def _card_order(item: tuple[str, Any]) -> tuple[int, int, str]:
     """Cards grouped by component kind (dense maps last), methods in a fixed order, so that
     the methods of one kind sit side by side."""
+    from genrelens.explain.registry import KINDS, METHODS
+
     stem, exp = item
     kind = exp.components.kind if exp.components is not None else "dense"
-    k = _KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER)
-    m = _METHOD_ORDER.index(exp.method) if exp.method in _METHOD_ORDER else len(_METHOD_ORDER)
+    k = KINDS.index(kind) if kind in KINDS else len(KINDS)
+    m = METHODS.index(exp.method) if exp.method in METHODS else len(METHODS)
     return k, m, stem
 
 

@@ -1,0 +1,128 @@
+"""The package's floor plan has no import circles.
+
+Every ``import genrelens...`` and ``from genrelens... import ...`` counts, at module level AND
+inside functions: a lazy import defers the cost, not the dependency, and a circle through one
+still ties two floors together. Imports under ``if TYPE_CHECKING:`` do not count (they never
+run; they name types only). An import of ``genrelens.a.b`` is an arrow to ``genrelens.a.b``
+only, not to the package ``genrelens.a`` that Python initialises first (a package's
+``__init__`` re-exports its modules, which would make every package a circle).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import genrelens
+
+PACKAGE = Path(genrelens.__file__).resolve().parent
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return getattr(test, "id", getattr(test, "attr", None)) == "TYPE_CHECKING"
+
+
+def _imported(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The genrelens modules that ``module`` imports (see the module docstring)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    targets: set[str] = set()
+
+    def known(name: str) -> str:
+        while name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child):
+                for other in child.orelse:
+                    visit(ast.Module(body=[other], type_ignores=[]))
+                continue
+            if isinstance(child, ast.Import):
+                targets.update(known(a.name) for a in child.names
+                               if a.name.split(".")[0] == "genrelens")
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    parent = package
+                    for _ in range(child.level - 1):
+                        parent = parent.rpartition(".")[0]
+                    base = f"{parent}.{base}" if base else parent
+                if base.split(".")[0] == "genrelens":
+                    for alias in child.names:
+                        full = f"{base}.{alias.name}"
+                        targets.add(full if full in modules else known(base))
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    targets.discard(module)
+    return targets
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan 1972)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            connect(v)
+    return found
+
+
+def test_the_walker_finds_a_circle_through_a_lazy_import():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _circles(graph) == [["a", "b", "c"]]
+    modules = _modules()
+    # display.py imports listen inside explanation_html() only
+    assert "genrelens.explain.listen" in _imported("genrelens.display", modules[
+        "genrelens.display"], modules)
+
+
+def test_type_checking_imports_do_not_count():
+    modules = _modules()
+    listen = "genrelens.explain.listen"
+    assert "genrelens.explain.explanation" not in _imported(listen, modules[listen], modules)
+    assert "genrelens.explain.components" in _imported(listen, modules[listen], modules)
+
+
+def test_no_import_circles():
+    modules = _modules()
+    graph = {name: _imported(name, path, modules) for name, path in modules.items()}
+    assert len(graph) > 50
+    assert _circles(graph) == []
