@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from genrelens._io import atomic_path, write_json
-from genrelens._validation import check_random_state
+from genrelens._validation import check_choice, check_random_state
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain import registry
@@ -304,8 +304,8 @@ def explain_file(
     run_or_checkpoint: Any,
     path: str | os.PathLike[str],
     *,
-    method: str = "shap",
-    kind: str = "tf",
+    method: str = "kernel_shap",
+    kind: str = "tf_grid",
     n_samples: int = 1000,
     fill: str | float | np.ndarray | None = None,
     random_state: int | np.random.Generator | None = 0,
@@ -320,7 +320,8 @@ def explain_file(
     segments, computes their features, builds the components and explains every segment
     (:func:`explain_track`), the notebook path of ``genrelens explain``::
 
-        track = genrelens.explain_file("runs/cnn", "song.wav", method="shap", kind="freq")
+        track = genrelens.explain_file("runs/cnn", "song.wav", method="kernel_shap",
+                                       kind="frequency")
         track.summary()               # prediction and top components of the predicted class
         track.segments[0]             # the first segment's Explanation (plots in Jupyter)
 
@@ -333,7 +334,7 @@ def explain_file(
     path : path-like
         An audio file of any supported format and rate (a clip or a whole track).
     method : str
-        One of :data:`TRACK_METHODS` (``"shap"`` is KernelSHAP).
+        One of :data:`TRACK_METHODS` (canonical names, :mod:`genrelens.explain.registry`).
     kind : str
         Components, one of :data:`COMPONENT_KINDS`; ignored by the gradient methods.
     n_samples, fill, random_state, segment_index, progress, batch_size
@@ -355,10 +356,8 @@ def explain_file(
     from genrelens.audio import load_segments
     from genrelens.models.checkpoint import LoadedModel, checkpoint_file, load_checkpoint
 
-    for name, value, allowed in (("method", method, TRACK_METHODS),
-                                 ("kind", kind, COMPONENT_KINDS)):
-        if value not in allowed:
-            raise ParameterError(f"{name}={value!r} is invalid: expected one of {list(allowed)}.")
+    check_choice("method", method, TRACK_METHODS)
+    check_choice("kind", kind, COMPONENT_KINDS)
     loaded = (run_or_checkpoint if isinstance(run_or_checkpoint, LoadedModel)
               else load_checkpoint(checkpoint_file(run_or_checkpoint)))
     config = loaded.feature_config
