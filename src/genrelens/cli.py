@@ -1113,7 +1113,7 @@ def _add_bench_xai(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=_positive, default=20, help="training epochs at most (20)")
     parser.add_argument("--quick", action="store_true",
                         help="a small run to try it: 2 excerpts per level, 20 per file, "
-                        "tf_grid, fills local_median,band_median,blur,min, 8 epochs")
+                        "tf_grid, fills texture,local_median,blur,min, 8 epochs")
     parser.add_argument("--all-excerpts", action="store_true",
                         help="explain planted test excerpts the model misclassifies too")
     parser.add_argument("--seed", type=_nonneg, default=0, help="seeds everything (default 0)")
@@ -1125,7 +1125,7 @@ def _cmd_bench_xai(args: argparse.Namespace) -> int:
     from genrelens.evaluate.planted_bench import bench_xai
 
     quick = {"per_level": 2, "per_file": 20, "kinds": ["tf_grid"],
-             "fills": ["local_median", "band_median", "blur", "min"], "epochs": 8,
+             "fills": ["texture", "local_median", "blur", "min"], "epochs": 8,
              } if args.quick else {}
     options = {"per_level": args.per_level, "per_file": args.per_file,
                "kinds": _csv_list(args.components), "fills": _csv_list(args.fills),

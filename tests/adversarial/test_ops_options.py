@@ -49,5 +49,5 @@ def test_valid_edge_values_still_parse():
     assert args.bootstrap == 0 and args.fill == -80.0
     args = parser.parse_args(["evaluate-xai", "r", "--fills", "min, -60,blur", "--seed", "0"])
     assert args.fills == ["min", -60.0, "blur"] and args.seed == 0
-    assert parser.parse_args(["evaluate-xai", "r"]).fills == ["local_median", "min", "blur"]
+    assert parser.parse_args(["evaluate-xai", "r"]).fills == ["texture", "min", "blur"]
     assert parser.parse_args(["report", "r", "--max-audio-seconds", "0.5"]).max_audio_seconds == 0.5

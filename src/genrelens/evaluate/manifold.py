@@ -138,6 +138,6 @@ def manifold_check(explanation: Any, target: int | str | None = None) -> dict[st
     out["reason"] = (
         f"{100 * out['edge_share']:.0f}% of the positive relevance sits on the grid's borders, "
         f"which hold {100 * out['edge_area']:.0f}% of the area: the fill ({fill}) may put the "
-        "model off its data manifold; compare with another fill (local_median, band_median, "
+        "model off its data manifold; compare with another fill (texture, local_median, "
         "blur)." if flagged else "")
     return out

@@ -68,7 +68,7 @@ __all__ = ["bench_xai", "BENCH_METHODS", "BENCH_KINDS", "BENCH_FILLS", "summaris
 BENCH_METHODS = registry.METHODS
 BENCH_KINDS = ("tf_grid", "time", "frequency")
 BENCH_FILLS = ("min", "clip_min", "mean", "noise", "blur", "band_median", "local_median",
-               "ring_median")
+               "ring_median", "texture")
 _METRICS = ("point_component", "point_cell", "mass", "mass_ratio", "rank", "deletion_auc",
             "insertion_auc", "edge_share", "off_probability")
 _RANDOM = ("point_component", "point_cell", "mass", "mass_ratio", "rank")

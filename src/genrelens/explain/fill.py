@@ -78,7 +78,7 @@ from genrelens.errors import ParameterError
 __all__ = ["Fill", "resolve_fill", "FILL_KINDS", "DEFAULT_FILL"]
 
 #: The fill of every perturbation method and IG's baseline when none is given (see above).
-DEFAULT_FILL = "local_median"
+DEFAULT_FILL = "texture"
 
 FILL_KINDS = ("min", "clip_min", "mean", "noise", "blur", "band_median", "local_median",
               "ring_median", "texture",

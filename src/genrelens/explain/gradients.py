@@ -148,7 +148,8 @@ def integrated_gradients(
         The baseline, resolved by :func:`genrelens.explain.fill.resolve_fill` exactly as the
         perturbation methods resolve "off" (None: ``DEFAULT_FILL``; ``"min"`` = silence,
         ``config.silence``; ``"mean"``, ``"clip_min"``, ``"noise"``, ``"blur"``,
-        ``"band_median"``, ``"local_median"``, a number, an array).
+        ``"band_median"``, ``"local_median"``, ``"ring_median"``, ``"texture"``, a number,
+        an array).
     config : FeatureConfig, optional
         Default ``FeatureConfig(n_mels=logmel.shape[0])``.
     random_state : int, Generator or None
