@@ -1,7 +1,7 @@
 """genrelens: train music-genre classifiers and explain their predictions.
 
 >>> import genrelens
->>> track = genrelens.explain_file("runs/cnn", "song.wav", kind="freq")  # doctest: +SKIP
+>>> track = genrelens.explain_file("runs/cnn", "song.wav", kind="frequency")  # doctest: +SKIP
 >>> track.summary()  # doctest: +SKIP
 """
 
@@ -17,7 +17,7 @@ from genrelens.errors import (
     StorageError,
 )
 
-__version__ = "0.1.0"
+from genrelens._version import __version__
 
 __all__ = [
     "__version__",

@@ -59,7 +59,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from genrelens import __version__
+from genrelens._version import __version__
 from genrelens._io import atomic_path, write_json
 from genrelens._parallel import check_jobs, ordered_map
 from genrelens._terminal import printable

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from genrelens import __version__
+from genrelens._version import __version__
 from genrelens._io import check_writable, storage_error
 from genrelens._parallel import default_jobs
 from genrelens._terminal import printable

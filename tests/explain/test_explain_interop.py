@@ -15,9 +15,10 @@ WEIGHTS = np.array([[1.0, -2.0, 0.5, 0.0, 3.0, -1.0], [0.0, 1.0, 1.0, -1.0, 0.0,
 
 
 def _explain(method: str, **kwargs) -> Explanation:
+    sampled = {} if method == "occlusion" else {"n_samples": 64, "random_state": 0}
     return explain(AdditiveModel(GRID, WEIGHTS), logmel(1), method=method, components=GRID,
-                   fill=-60.0, output="logits", class_names=["blues", "metal"], n_samples=64,
-                   random_state=0, batch_size=16, **kwargs)
+                   fill=-60.0, output="logits", class_names=["blues", "metal"],
+                   batch_size=16, **sampled, **kwargs)
 
 
 @pytest.mark.parametrize(("method", "base_key", "total_key"), [

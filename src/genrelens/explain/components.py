@@ -221,7 +221,7 @@ class Components:
         """
         import torch
 
-        _check_positive_int("batch_size", batch_size)
+        check_int("batch_size", batch_size, minimum=1)
         if self.map is None:
             raise ParameterError(
                 f"to_feature_mask() needs cell components; kind={self.kind!r} holds parts of "

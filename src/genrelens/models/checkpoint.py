@@ -110,7 +110,7 @@ def _check_plain(value: Any, where: str) -> None:
 
 
 def _versions() -> dict[str, str]:
-    from genrelens import __version__
+    from genrelens._version import __version__
 
     # str(): torch.__version__ is a TorchVersion, which weights_only loading refuses.
     return {"genrelens": __version__, "torch": str(torch.__version__)}

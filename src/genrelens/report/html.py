@@ -855,7 +855,7 @@ def build_context(run_dir: str | os.PathLike[str], *, max_audio_seconds: float =
         "feature_config": _table(None, ["", "value"], sorted(config.to_dict().items())),
         "left_out": dict(files.left_out),
     }
-    from genrelens import __version__
+    from genrelens._version import __version__
 
     context["version"] = __version__
     context["toc"] = [
