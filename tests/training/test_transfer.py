@@ -232,6 +232,14 @@ def test_unknown_backbone_and_bad_head_are_named():
         TransferModel(backbone="MSD_vgg", n_classes=2, hidden=-1)
 
 
+def test_weights_are_not_a_model_argument(folder, tmp_path):
+    config = TrainConfig(model="transfer",
+                         model_args={"backbone": "MSD_vgg", "weights": "wheel"})
+    with pytest.raises(ParameterError, match=r"model_args holds 'weights'.*--wheel"):
+        train_transfer_run(folder, out=tmp_path / "run", config=config, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_missing_wheel_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(CheckpointError, match=r"pip install --no-deps \"musicnn==0.1.0\""):

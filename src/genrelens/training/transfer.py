@@ -365,6 +365,9 @@ def _backbone_name(config: TrainConfig) -> str:
     if config.model != "transfer":
         raise ParameterError(f"model={config.model!r} is invalid here: expected 'transfer' "
                              "(with model_args backbone=...).")
+    if "weights" in config.model_args:
+        raise ParameterError("model_args holds 'weights': give the backbone's weights as "
+                             "weights= (the --wheel option), not as a model argument.")
     return str(config.model_args["backbone"])
 
 
@@ -446,10 +449,9 @@ def train_transfer_run(
     fit = fit_head(model, train=embeddings.subset(split.train),
                    valid=embeddings.subset(split.valid), config=config)
     write_text(run_dir / HISTORY_FILE, _history_csv(fit.history))
-    model_args = {k: v for k, v in config.model_args.items() if k != "weights"}
     save_checkpoint(
         run_dir / CHECKPOINT_FILE, model=model, model_name="transfer",
-        model_args={**model_args, "layers": list(model.layers),
+        model_args={**config.model_args, "layers": list(model.layers),
                     "n_classes": len(dataset.class_names)},
         feature_config=MUSICNN_FEATURES, class_names=dataset.class_names,
         extra={"epoch": fit.best_epoch, "backbone": backbone, "backbone_sha256": digest,
