@@ -22,9 +22,12 @@ logarithm; genrelens keeps float32.)
 its package folder; ``weights=None``: random). A port is saved as a genrelens checkpoint with
 ``save_checkpoint(..., model_args={"weights": None}, feature_config=MUSICNN_FEATURES,
 class_names=musicnn_tags(name))`` and loads back without the wheel. Limit: a FeatureConfig does
-not record the ``log10`` compression yet, so ``genrelens predict`` or ``explain`` on such a
-checkpoint would feed it dB; tag files with ``genrelens tag`` (:func:`load_pretrained`,
-:func:`musicnn_file_patches`).
+not record the ``log10`` compression yet, so ``genrelens explain`` on such a checkpoint would
+feed it dB (``genrelens predict`` uses :func:`musicnn_file_patches`, see
+:func:`genrelens.models.transfer.input_features`); tag files with ``genrelens tag``
+(:func:`load_pretrained`). A frozen backbone with a trained head is
+:class:`genrelens.models.transfer.TransferModel`; :meth:`Musicnn.embed` and
+:meth:`MusicnnVGG.embed` give its embeddings.
 
 Architectures, as the checkpoints' graphs (``.meta``) define them, with batch norm in
 inference mode and TensorFlow's epsilon 1e-3:
