@@ -699,11 +699,26 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--data", metavar="DIR", required=True, help="dataset folder")
     parser.add_argument("--out", metavar="RUN", required=True, help="run directory")
-    parser.add_argument("--model", default="cnn", help="cnn (default), shortchunk or vgg16")
+    parser.add_argument(
+        "--model", default="cnn",
+        help="cnn (default), shortchunk or vgg16; or a pretrained musicnn backbone (MTT_musicnn, "
+        "MSD_musicnn, MTT_vgg, MSD_vgg) with --frozen",
+    )
     parser.add_argument(
         "--model-args", metavar="JSON", default="{}",
-        help='constructor arguments as JSON, e.g. \'{"n_channels": 32}\'',
+        help='constructor arguments as JSON, e.g. \'{"n_channels": 32}\'; with --frozen, the '
+        'head\'s: \'{"hidden": 64, "layers": ["penultimate"]}\' (default: linear head on the '
+        "penultimate and pooled embeddings)",
     )
+    parser.add_argument(
+        "--frozen", action="store_true",
+        help="transfer learning: keep the pretrained backbone of --model frozen, compute its "
+        "embeddings of each 3-s patch once (cached) and train a linear or MLP head on them "
+        "(fine-tuning the backbone is not supported yet)",
+    )
+    parser.add_argument("--wheel", metavar="DIR",
+                        help="with --frozen: the musicnn package folder (default: the installed "
+                        "wheel)")
     parser.add_argument(
         "--pretrained", metavar="PATH", nargs="?", const="", default=None,
         help="vgg16: start from torchvision's ImageNet weights (PATH, or torch hub's cache "
@@ -765,11 +780,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ParameterError(f"--model-args {args.model_args!r} is not JSON: {exc}.") from None
     if not isinstance(model_args, dict):
         raise ParameterError(f"--model-args {args.model_args!r}: expected a JSON object.")
+    transfer = _transfer_model(args)
+    if transfer:
+        model_args = {"backbone": args.model, **model_args}
     pretrained = args.pretrained
     if pretrained == "":
         pretrained = str(default_vgg16_weights_path())
     config = TrainConfig(
-        model=args.model, model_args=model_args, pretrained=pretrained, epochs=args.epochs,
+        model="transfer" if transfer else args.model, model_args=model_args,
+        pretrained=pretrained, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         lr_patience=args.lr_patience, patience=args.patience, spec_augment=args.spec_augment,
         mixup_alpha=args.mixup, class_weight=args.class_weight, seed=args.seed,
@@ -786,6 +805,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings():
         warnings.showwarning = show
+        if transfer:
+            return _train_transfer(args, config=config, split=split)
         result = train_run(
             args.data, out=args.out, config=config, cache_dir=args.cache, split=split,
             restart=args.restart, evaluate=not args.no_evaluate, progress=not args.no_progress,
@@ -806,6 +827,52 @@ def _cmd_train(args: argparse.Namespace) -> int:
         ))
         if result.metrics is not None:
             _print_metrics(result.metrics)
+    return 0
+
+
+def _transfer_model(args: argparse.Namespace) -> bool:
+    """Whether ``train`` trains a head on a frozen musicnn backbone (``--frozen``)."""
+    from genrelens.errors import ParameterError
+    from genrelens.models.musicnn import MUSICNN_MODELS
+
+    if args.model not in MUSICNN_MODELS:
+        if args.frozen or args.wheel:
+            raise ParameterError(
+                f"--frozen and --wheel need a pretrained musicnn backbone as --model, not "
+                f"{args.model!r}: expected one of {list(MUSICNN_MODELS)}."
+            )
+        return False
+    if not args.frozen:
+        raise ParameterError(
+            f"--model {args.model} is a pretrained backbone: add --frozen to train a head on "
+            "its embeddings; fine-tuning the backbone itself is not supported yet."
+        )
+    for flag, used in (("--pretrained", args.pretrained is not None), ("--stream", args.stream),
+                       ("--spec-augment", args.spec_augment), ("--mixup", args.mixup > 0)):
+        if used:
+            raise ParameterError(f"{flag} does not apply to --frozen (the head trains on cached "
+                                 "embeddings): leave it out.")
+    return True
+
+
+def _train_transfer(args: argparse.Namespace, *, config, split) -> int:
+    from genrelens.training.transfer import train_transfer_run
+
+    result = train_transfer_run(
+        args.data, out=args.out, config=config, weights=args.wheel or "wheel",
+        cache_dir=args.cache, split=split, evaluate=not args.no_evaluate,
+        progress=not args.no_progress,
+    )
+    fit = result.fit
+    embedded = (f"embeddings {result.embedding_seconds:.1f} s" if result.embedding_seconds
+                else "embeddings from the cache")
+    print(printable(
+        f"{args.out}: frozen {args.model} + head, best epoch {fit.best_epoch} of "
+        f"{fit.epochs_run}, validation loss {fit.best_valid_loss:.4f}, accuracy "
+        f"{fit.best_valid_accuracy:.3f}; {embedded}, head {fit.seconds:.1f} s"
+    ))
+    if result.metrics is not None:
+        _print_metrics(result.metrics)
     return 0
 
 
@@ -870,9 +937,11 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from genrelens.models import load_checkpoint
     from genrelens.models.inference import predict_files
+    from genrelens.models.transfer import input_features
 
     loaded = load_checkpoint(_checkpoint_path(args.run), device=args.device)
-    predictions, skipped = predict_files(loaded, args.audio, batch_size=args.batch_size)
+    predictions, skipped = predict_files(loaded, args.audio, batch_size=args.batch_size,
+                                         features=input_features(loaded))
     return _print_predictions(args, predictions, skipped)
 
 

@@ -7,7 +7,9 @@ Every model maps log-mel dB of shape ``(batch, 1, n_mels, n_frames)`` to logits 
 (:class:`~genrelens.models.vgg.VGG16`, loadable from torchvision's ImageNet weights); the
 pretrained taggers ``"MTT_musicnn"``, ``"MSD_musicnn"``, ``"MTT_vgg"`` and ``"MSD_vgg"``
 (:mod:`genrelens.models.musicnn`, read from the musicnn wheel), whose input is their own
-front end (:func:`~genrelens.models.musicnn.musicnn_input`), not log-mel dB.
+front end (:func:`~genrelens.models.musicnn.musicnn_input`), not log-mel dB; and ``"transfer"``
+(:class:`~genrelens.models.transfer.TransferModel`), a frozen musicnn backbone with a trained
+head, taking the same input.
 """
 
 from genrelens.models.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
@@ -15,6 +17,7 @@ from genrelens.models.cnn import CNN
 from genrelens.models.musicnn import Musicnn, MusicnnVGG, musicnn_input, musicnn_tags
 from genrelens.models.registry import available_models, get_model, register_model
 from genrelens.models.shortchunk import ShortChunkCNN
+from genrelens.models.transfer import TransferModel
 from genrelens.models.vgg import VGG16, load_torchvision_vgg16
 
 __all__ = [
@@ -32,4 +35,5 @@ __all__ = [
     "MusicnnVGG",
     "musicnn_input",
     "musicnn_tags",
+    "TransferModel",
 ]

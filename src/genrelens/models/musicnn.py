@@ -22,9 +22,12 @@ logarithm; genrelens keeps float32.)
 its package folder; ``weights=None``: random). A port is saved as a genrelens checkpoint with
 ``save_checkpoint(..., model_args={"weights": None}, feature_config=MUSICNN_FEATURES,
 class_names=musicnn_tags(name))`` and loads back without the wheel. Limit: a FeatureConfig does
-not record the ``log10`` compression yet, so ``genrelens predict`` or ``explain`` on such a
-checkpoint would feed it dB; tag files with ``genrelens tag`` (:func:`load_pretrained`,
-:func:`musicnn_file_patches`).
+not record the ``log10`` compression yet, so ``genrelens explain`` on such a checkpoint would
+feed it dB (``genrelens predict`` uses :func:`musicnn_file_patches`, see
+:func:`genrelens.models.transfer.input_features`); tag files with ``genrelens tag``
+(:func:`load_pretrained`). A frozen backbone with a trained head is
+:class:`genrelens.models.transfer.TransferModel`; :meth:`Musicnn.embed` and
+:meth:`MusicnnVGG.embed` give its embeddings.
 
 Architectures, as the checkpoints' graphs (``.meta``) define them, with batch norm in
 inference mode and TensorFlow's epsilon 1e-3:
@@ -454,8 +457,21 @@ class Musicnn(_Pretrained):
         _map_kernel(mapping, "output", "dense_1", _dense)
         return mapping
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(batch, 1, 96, n_frames)`` musicnn input to ``(batch, 50)`` tag logits."""
+    #: Sizes of :meth:`embed`'s (penultimate, pooled) embeddings.
+    embedding_sizes = (_DENSE_UNITS, 2 * (sum(n for _, n in _TIMBRAL + _TEMPORAL)
+                                          + 3 * _MID_FILTERS))
+
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The embeddings of ``(batch, 1, 96, n_frames)`` musicnn input.
+
+        Returns
+        -------
+        penultimate : torch.Tensor, shape (batch, 200)
+            The dense layer before the tag logits (after its ReLU and batch norm).
+        pooled : torch.Tensor, shape (batch, 1506)
+            The front and mid end's 753 channels pooled over time by max and mean
+            (interleaved per channel), before the back end's batch norm.
+        """
         h = self.input_bn(self._check_patch(x))
         features = []
         for block in self.timbral:
@@ -473,7 +489,11 @@ class Musicnn(_Pretrained):
         midend = torch.cat(mids, dim=1)  # (batch, 753, time)
         pooled = torch.stack([midend.amax(dim=2), midend.mean(dim=2)], dim=2).flatten(1)
         hidden = self.dense_bn(torch.relu(self.dense(self.dropout(self.pool_bn(pooled)))))
-        return self.output(self.dropout(hidden))
+        return hidden, pooled
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(batch, 1, 96, n_frames)`` musicnn input to ``(batch, 50)`` tag logits."""
+        return self.output(self.dropout(self.embed(x)[0]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -533,15 +553,33 @@ class MusicnnVGG(_Pretrained):
         _map_kernel(mapping, "output", "dense", _dense)
         return mapping
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(batch, 1, 96, 187)`` musicnn input to ``(batch, 50)`` tag logits."""
+    #: Sizes of :meth:`embed`'s (penultimate, pooled) embeddings.
+    embedding_sizes = (_VGG_FLAT, 2 * _VGG_FILTERS)
+
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The embeddings of ``(batch, 1, 96, 187)`` musicnn input.
+
+        Returns
+        -------
+        penultimate : torch.Tensor, shape (batch, 256)
+            The flattened last map, the input of the tag logits.
+        pooled : torch.Tensor, shape (batch, 256)
+            The fourth block's 128 maps pooled over time and mel bands by max, then by mean.
+        """
         h = self.input_bn(self._check_patch(x, frames=MUSICNN_PATCH_FRAMES))
+        maps = []
         for i, block in enumerate(self.convs):
             h = block["pool"](block["bn"](torch.relu(block["conv"](h))))
+            maps.append(h)
             if i < len(self.convs) - 1:
                 h = self.dropout(h)
-        flat = h.permute(0, 2, 3, 1).flatten(1)  # TF flattens (time, mel, channel)
-        return self.output(self.output_dropout(flat))
+        fourth = maps[-2]
+        pooled = torch.cat([fourth.amax(dim=(2, 3)), fourth.mean(dim=(2, 3))], dim=1)
+        return h.permute(0, 2, 3, 1).flatten(1), pooled  # TF flattens (time, mel, channel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(batch, 1, 96, 187)`` musicnn input to ``(batch, 50)`` tag logits."""
+        return self.output(self.output_dropout(self.embed(x)[0]))
 
 
 # --------------------------------------------------------------------------------------------

@@ -453,7 +453,9 @@ def evaluate_run(
         Override the dataset and cache folders recorded in ``train_config.json`` (e.g. after
         moving them).
     features : Features, optional
-        The test features, when the caller holds them already.
+        The test features, when the caller holds them already (for a ``"transfer"`` model:
+        the test tracks' :class:`~genrelens.training.transfer.Embeddings`, on which its head
+        is evaluated; without them they are read from the embedding cache).
     batch_size : int
     progress : bool
     stream : bool
@@ -479,23 +481,35 @@ def evaluate_run(
     history = read_history(run)  # a damaged file stops the command before any work
     loaded = load_checkpoint(run / CHECKPOINT_FILE, device=device)
     split = Split.load(run / SPLIT_FILE)
+    transfer = loaded.model_name == "transfer"  # a frozen backbone: its head on embeddings
     if features is None:
         settings = _read_json(run / TRAIN_CONFIG_FILE, "train_config.json")
         dataset = open_dataset(data if data is not None else settings["data"])
-        test_ds = dataset.subset(split.test)
-        features = _features_for(
-            test_ds,
-            cache_dir=Path(cache_dir if cache_dir is not None else settings["cache"]),
-            config=loaded.feature_config,
-            progress=progress,
-            memmap=stream,
-        )
+        cache = Path(cache_dir if cache_dir is not None else settings["cache"])
+        if transfer:
+            from genrelens.training.transfer import test_embeddings
+
+            features = test_embeddings(loaded, dataset=dataset, test=split.test,
+                                       cache_dir=cache, progress=progress)
+        else:
+            features = _features_for(
+                dataset.subset(split.test),
+                cache_dir=cache,
+                config=loaded.feature_config,
+                progress=progress,
+                memmap=stream,
+            )
     if tuple(features.class_names) != loaded.class_names:
         raise DatasetError(
             f"the dataset's classes {list(features.class_names)} differ from the checkpoint's "
             f"{list(loaded.class_names)}: evaluate on the dataset the model was trained on."
         )
-    probs = predict_proba(loaded.model, features.logmel, batch_size=batch_size)
+    if transfer:
+        from genrelens.training.transfer import head_probabilities
+
+        probs = head_probabilities(loaded.model, features)
+    else:
+        probs = predict_proba(loaded.model, features.logmel, batch_size=batch_size)
     report = evaluate_predictions(
         probs, features.labels, features.track_ids, class_names=loaded.class_names
     )

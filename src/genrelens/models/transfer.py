@@ -1,0 +1,194 @@
+"""Transfer models: a frozen pretrained musicnn backbone and a small classification head.
+
+:class:`TransferModel` (registered as ``"transfer"``) is one ``nn.Module`` taking the
+backbone's own input patches ``(batch, 1, 96, 187)`` (:func:`~genrelens.models.musicnn.
+musicnn_patches`) to class logits: the backbone's embeddings of each patch
+(:meth:`~genrelens.models.musicnn.Musicnn.embed`: the penultimate dense layer and the
+max/mean-pooled mid-level features), standardised with the training set's statistics (kept as
+buffers), then a linear layer or a one-hidden-layer MLP. Being a single module, the whole model
+(backbone + head) can be explained like any other, Grad-CAM reaching the backbone's
+convolutions; its checkpoint holds the backbone's weights too, so it loads without the wheel.
+
+Training freezes the backbone: the embeddings are computed once per track
+(:mod:`genrelens.training.transfer`) and only the head learns, as in the linear-probe
+evaluations of pretrained audio embeddings [1]_. Fine-tuning the backbone is not supported yet.
+
+References
+----------
+.. [1] J. Pons and X. Serra, "musicnn: pre-trained convolutional neural networks for music
+   audio tagging", ISMIR late-breaking demo, 2019 (embeddings + linear classifiers for genre).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from genrelens.errors import ParameterError
+from genrelens.models.checkpoint import LoadedModel
+from genrelens.models.layers import check_positive_int
+from genrelens.models.musicnn import (
+    MUSICNN_FEATURES,
+    MUSICNN_LOG_GAIN,
+    MUSICNN_MODELS,
+    MUSICNN_PATCH_FRAMES,
+    musicnn_file_patches,
+)
+from genrelens.models.registry import get_model, register_model
+
+__all__ = [
+    "TransferModel",
+    "EMBEDDING_LAYERS",
+    "FRONT_END",
+    "state_digest",
+    "input_features",
+]
+
+#: The embeddings a head can take, in the order of :meth:`Musicnn.embed`.
+EMBEDDING_LAYERS = ("penultimate", "pooled")
+
+#: The input description of every musicnn backbone, as recorded in transfer checkpoints.
+FRONT_END = {
+    "name": "musicnn",
+    **MUSICNN_FEATURES.to_dict(),
+    "compression": f"log10({MUSICNN_LOG_GAIN:g} * S + 1)",
+    "patch_frames": MUSICNN_PATCH_FRAMES,
+}
+
+
+def state_digest(module: nn.Module) -> str:
+    """sha256 of a module's state: every tensor's name, dtype, shape and bytes, sorted by name.
+
+    Two modules have the same digest exactly when their weights and buffers are identical.
+    """
+    digest = hashlib.sha256()
+    for name, value in sorted(module.state_dict().items()):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _check_layers(layers: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(layers)
+    if not chosen or len(set(chosen)) != len(chosen) or set(chosen) - set(EMBEDDING_LAYERS):
+        raise ParameterError(
+            f"layers={list(chosen)!r} is invalid: expected distinct names among "
+            f"{list(EMBEDDING_LAYERS)}."
+        )
+    return tuple(name for name in EMBEDDING_LAYERS if name in chosen)
+
+
+@register_model("transfer")
+class TransferModel(nn.Module):
+    """A pretrained musicnn backbone with a classification head (see the module docstring).
+
+    Parameters
+    ----------
+    backbone : {"MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg"}
+        The pretrained tagger whose embeddings feed the head.
+    n_classes : int
+    hidden : int
+        0: a linear head; otherwise the units of the MLP's hidden layer (ReLU).
+    layers : sequence of {"penultimate", "pooled"}
+        The embeddings concatenated as the head's input.
+    weights : "wheel", path-like or None
+        The backbone's weights (as for :class:`~genrelens.models.musicnn.Musicnn`); ``None``
+        (random) when a checkpoint's weights are loaded next.
+
+    Attributes
+    ----------
+    backbone : Musicnn or MusicnnVGG
+        Kept in evaluation mode (its batch norms and dropouts frozen) by :meth:`train`.
+    mean, scale : torch.Tensor, shape (n_features,)
+        Standardisation of the embeddings (buffers set by :meth:`set_standardization`).
+    head : nn.Sequential
+    """
+
+    def __init__(
+        self,
+        *,
+        backbone: str,
+        n_classes: int,
+        hidden: int = 0,
+        layers: Sequence[str] = EMBEDDING_LAYERS,
+        weights: str | os.PathLike[str] | None = None,
+    ) -> None:
+        super().__init__()
+        if backbone not in MUSICNN_MODELS:
+            raise ParameterError(
+                f"backbone={backbone!r} is unknown: expected one of {list(MUSICNN_MODELS)}."
+            )
+        check_positive_int("n_classes", n_classes)
+        if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 0:
+            raise ParameterError(f"hidden={hidden!r} is invalid: expected an integer >= 0 (0: "
+                                 "linear head).")
+        self.layers = _check_layers(layers)
+        self.backbone = get_model(backbone, weights=weights).eval()
+        sizes = dict(zip(EMBEDDING_LAYERS, self.backbone.embedding_sizes, strict=True))
+        n_features = sum(sizes[name] for name in self.layers)
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+        self.head = (
+            nn.Sequential(nn.Linear(n_features, n_classes)) if hidden == 0
+            else nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU(),
+                               nn.Linear(hidden, n_classes))
+        )
+
+    def train(self, mode: bool = True) -> TransferModel:
+        """Set the head's mode; the frozen backbone stays in evaluation mode."""
+        super().train(mode)
+        self.backbone.eval()
+        return self
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's input features of patches ``x`` (before standardisation).
+
+        Returns
+        -------
+        torch.Tensor, shape (batch, n_features)
+            The chosen embeddings concatenated in the order of :data:`EMBEDDING_LAYERS`.
+        """
+        found = dict(zip(EMBEDDING_LAYERS, self.backbone.embed(x), strict=True))
+        return torch.cat([found[name] for name in self.layers], dim=1)
+
+    def set_standardization(self, features: np.ndarray) -> None:
+        """Standardise the head's input with the mean and standard deviation of ``features``
+        (shape ``(n, n_features)``; constant features get scale 1)."""
+        values = torch.as_tensor(np.asarray(features, dtype=np.float64))
+        if values.ndim != 2 or values.shape[1] != self.mean.numel() or len(values) == 0:
+            raise ParameterError(
+                f"features have shape {tuple(values.shape)}: expected (n > 0, "
+                f"{self.mean.numel()})."
+            )
+        std = values.std(dim=0, unbiased=False)
+        self.mean.copy_(values.mean(dim=0).float())
+        self.scale.copy_(torch.where(std > 0, std, torch.ones_like(std)).float())
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, n_classes)`` of :meth:`embed`'s features."""
+        return self.head((features - self.mean) / self.scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(batch, 1, 96, 187)`` musicnn patches to ``(batch, n_classes)`` logits."""
+        return self.classify(self.embed(x))
+
+
+def input_features(loaded: LoadedModel) -> Callable[[str], np.ndarray] | None:
+    """The per-file input of a loaded model whose front end is not genrelens's log-mel.
+
+    Returns
+    -------
+    callable or None
+        :func:`~genrelens.models.musicnn.musicnn_file_patches` for a transfer model or a
+        musicnn port (pass it as ``features`` to
+        :func:`genrelens.models.inference.predict_files`); ``None`` for log-mel models.
+    """
+    if loaded.model_name == "transfer" or loaded.model_name in MUSICNN_MODELS:
+        return musicnn_file_patches
+    return None

@@ -1,0 +1,499 @@
+"""Transfer learning with a frozen pretrained backbone: ``genrelens train --model MSD_musicnn
+--frozen``.
+
+:func:`train_transfer_run` computes the embeddings of every 3-s patch of every track once
+(:func:`embed_dataset`, cached), trains the head of a
+:class:`~genrelens.models.transfer.TransferModel` on the training tracks' embeddings with the
+validation tracks for early stopping (:func:`fit_head`, seconds on a CPU), and evaluates the
+test tracks, on the same track-level split as every other run. The run directory receives
+``train_config.json`` (with a ``transfer`` entry naming the backbone and its weights' sha256),
+``split.json``, ``checkpoint.pt`` (the whole model: backbone, standardisation and head; it
+loads with :func:`genrelens.models.load_checkpoint`), ``history.csv`` and the files of
+:func:`genrelens.training.run.evaluate_run`.
+
+Embedding cache: ``CACHE/embeddings/<backbone>-<key>.npz``, one file per dataset and backbone,
+written atomically; ``key`` is the sha256 of the backbone's name, its weights' digest
+(:func:`~genrelens.models.transfer.state_digest`), the front end and every track's id, label and
+file sha256, so a changed file, label or weight computes it again. It holds both embeddings
+(``penultimate``, ``pooled``) of each patch, with its track and patch index, and the tracks
+that could not be read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from genrelens._io import atomic_path, write_json, write_text
+from genrelens.cache import _single_threaded_torch
+from genrelens.data.check import file_sha256
+from genrelens.data.loading import Skip
+from genrelens.errors import AudioLoadError, ParameterError
+from genrelens.models import save_checkpoint
+from genrelens.models.musicnn import MUSICNN_FEATURES, musicnn_file_patches
+from genrelens.models.registry import get_model
+from genrelens.models.transfer import EMBEDDING_LAYERS, FRONT_END, TransferModel, state_digest
+from genrelens.training.config import TrainConfig
+from genrelens.training.early_stopping import EarlyStopping
+from genrelens.training.loop import (
+    CHECKPOINT_FILE,
+    HISTORY_FILE,
+    _batches,
+    _history_csv,
+    _weighted_ce,
+    class_weights,
+)
+
+__all__ = [
+    "Embeddings",
+    "HeadFit",
+    "TransferRunResult",
+    "embed_dataset",
+    "embedding_cache_file",
+    "fit_head",
+    "train_transfer_run",
+    "test_embeddings",
+    "head_probabilities",
+]
+
+_EMBEDDINGS = "embeddings"
+
+
+@dataclasses.dataclass(frozen=True)
+class Embeddings:
+    """The backbone embeddings of the patches of a set of tracks.
+
+    Attributes
+    ----------
+    layers : dict of str to numpy.ndarray, shape (n_patches, size)
+        ``penultimate`` and ``pooled`` (:meth:`~genrelens.models.musicnn.Musicnn.embed`).
+    track_ids : numpy.ndarray of str, shape (n_patches,)
+    segment_index : numpy.ndarray of int, shape (n_patches,)
+        Index of the patch in its track.
+    labels : numpy.ndarray of int, shape (n_patches,)
+    class_names : tuple of str
+    """
+
+    layers: dict[str, np.ndarray]
+    track_ids: np.ndarray
+    segment_index: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+    def features(self, layers: tuple[str, ...]) -> np.ndarray:
+        """The named embeddings concatenated, float32 of shape (n_patches, n_features)."""
+        return np.concatenate([self.layers[name] for name in layers], axis=1).astype(np.float32)
+
+    def subset(self, track_ids: tuple[str, ...]) -> Embeddings:
+        """The patches of the given tracks (in their stored order)."""
+        keep = np.isin(self.track_ids, np.asarray(track_ids, dtype=str))
+        return Embeddings(
+            layers={name: values[keep] for name, values in self.layers.items()},
+            track_ids=self.track_ids[keep],
+            segment_index=self.segment_index[keep],
+            labels=self.labels[keep],
+            class_names=self.class_names,
+        )
+
+
+def embedding_cache_file(
+    dataset: Any, *, backbone: str, digest: str, cache_dir: str | os.PathLike[str]
+) -> Path:
+    """The cache file of ``dataset``'s embeddings by a backbone with weights ``digest``."""
+    described = []
+    for track in dataset.tracks:
+        try:
+            content = file_sha256(track.path)
+        except OSError:
+            content = "unreadable"
+        described.append([track.track_id, track.label, content])
+    key = hashlib.sha256(json.dumps(
+        {"backbone": backbone, "weights_sha256": digest, "front_end": FRONT_END,
+         "classes": list(dataset.class_names), "tracks": described},
+        sort_keys=True,
+    ).encode()).hexdigest()
+    return Path(cache_dir) / _EMBEDDINGS / f"{backbone}-{key[:20]}.npz"
+
+
+def _compute(
+    dataset: Any, *, model: TransferModel, batch_size: int, progress: bool
+) -> tuple[dict[str, np.ndarray], list[Skip]]:
+    """Embed every track's patches; unreadable tracks become skips."""
+    from tqdm.auto import tqdm
+
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in EMBEDDING_LAYERS}
+    tracks, segments, skips = [], [], []
+    for i, track in enumerate(tqdm(dataset.tracks, desc="embeddings", disable=not progress)):
+        try:
+            patches = torch.from_numpy(musicnn_file_patches(track.path)).unsqueeze(1)
+        except AudioLoadError as exc:
+            skips.append(Skip(track.track_id, str(track.path), exc.reason, str(exc)))
+            continue
+        with torch.inference_mode():
+            for start in range(0, len(patches), batch_size):
+                found = model.backbone.embed(patches[start:start + batch_size])
+                for name, values in zip(EMBEDDING_LAYERS, found, strict=True):
+                    parts[name].append(values.numpy())
+        tracks.append(np.full(len(patches), i))
+        segments.append(np.arange(len(patches)))
+    sizes = dict(zip(EMBEDDING_LAYERS, model.backbone.embedding_sizes, strict=True))
+    arrays = {
+        name: np.concatenate(parts[name]) if parts[name] else np.zeros((0, sizes[name]),
+                                                                       np.float32)
+        for name in EMBEDDING_LAYERS
+    }
+    arrays["track_index"] = np.concatenate(tracks) if tracks else np.zeros(0, np.int64)
+    arrays["segment_index"] = np.concatenate(segments) if segments else np.zeros(0, np.int64)
+    return arrays, skips
+
+
+def embed_dataset(
+    dataset: Any,
+    *,
+    model: TransferModel,
+    backbone: str,
+    cache_dir: str | os.PathLike[str],
+    batch_size: int = 1,
+    progress: bool = False,
+) -> tuple[Embeddings, tuple[Skip, ...], float]:
+    """The embeddings of every patch of ``dataset``, read from the cache or computed into it.
+
+    Parameters
+    ----------
+    dataset : genrelens.data.Dataset
+    model : TransferModel
+        Its backbone computes the embeddings (in evaluation mode, without gradients).
+    backbone : str
+        The backbone's name (part of the cache key).
+    cache_dir : path-like
+        The cache folder; the file goes to its ``embeddings/`` folder.
+    batch_size : int
+        Patches per backbone call. The backbone runs on one torch thread: on the shared 2-core
+        machine (load 8-9) ``MSD_musicnn`` embedded 11 patches/s with 1 thread at batch 1,
+        against 3-5 with 2 threads or with batches of 4-16.
+    progress : bool
+
+    Returns
+    -------
+    embeddings : Embeddings
+    skips : tuple of Skip
+        Tracks that could not be read.
+    seconds : float
+        Time spent computing them (0 when read from the cache,
+        :func:`embedding_cache_file`).
+    """
+    path = embedding_cache_file(dataset, backbone=backbone, digest=state_digest(model.backbone),
+                                cache_dir=cache_dir)
+    seconds = 0.0
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        skips = [Skip(*row) for row in json.loads(str(arrays.pop("skips")))]
+    else:
+        started = time.perf_counter()
+        with _single_threaded_torch():
+            arrays, skips = _compute(dataset, model=model, batch_size=batch_size,
+                                     progress=progress)
+        seconds = time.perf_counter() - started
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays, skips=np.array(json.dumps([dataclasses.astuple(s)
+                                                               for s in skips])))
+    track_index = arrays.pop("track_index")
+    segment_index = arrays.pop("segment_index")
+    ids = np.asarray(dataset.track_ids, dtype=str)
+    return Embeddings(
+        layers=arrays,
+        track_ids=ids[track_index] if len(track_index) else np.zeros(0, dtype=str),
+        segment_index=segment_index,
+        labels=dataset.labels[track_index],
+        class_names=tuple(dataset.class_names),
+    ), tuple(skips), seconds
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadFit:
+    """Outcome of :func:`fit_head`.
+
+    Attributes
+    ----------
+    best_epoch : int
+        1-based epoch of the kept head (lowest validation loss).
+    best_valid_loss, best_valid_accuracy : float
+    epochs_run : int
+    stopped_early : bool
+    history : tuple of dict
+        One row per epoch, keys :data:`genrelens.training.loop.HISTORY_COLUMNS`.
+    seconds : float
+        Wall-clock time of the training.
+    """
+
+    best_epoch: int
+    best_valid_loss: float
+    best_valid_accuracy: float
+    epochs_run: int
+    stopped_early: bool
+    history: tuple[dict[str, Any], ...]
+    seconds: float
+
+
+def _loss_accuracy(
+    model: TransferModel, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor
+) -> tuple[float, float]:
+    with torch.no_grad():
+        logits = model.classify(x)
+        return float(_weighted_ce(logits, y, weight)), float((logits.argmax(1) == y).double().mean())
+
+
+def fit_head(
+    model: TransferModel, *, train: Embeddings, valid: Embeddings, config: TrainConfig
+) -> HeadFit:
+    """Train ``model``'s head on embeddings; the backbone is not touched.
+
+    The head's input is standardised with the training set's mean and deviation
+    (:meth:`TransferModel.set_standardization`); Adam (``config.lr``, ``config.weight_decay``)
+    minimises the class-weighted cross-entropy (``config.class_weight``) over mini-batches of
+    ``config.batch_size`` in an order drawn from ``numpy.random.default_rng(config.seed)``;
+    after each epoch the validation loss selects the kept head and stops the training after
+    ``config.patience`` epochs without improvement. Seed torch before building the model for
+    a reproducible head initialisation (:func:`train_transfer_run` does). The head trains on
+    one torch thread (``config.threads`` is not used): its few thousand weights gain nothing
+    from more, and on a busy machine 2 threads made each step 20x slower (measured).
+
+    Raises
+    ------
+    ParameterError
+        If the training or validation set is empty.
+    """
+    for name, part in (("training", train), ("validation", valid)):
+        if len(part) == 0:
+            raise ParameterError(f"the {name} set has no patches: check the dataset with "
+                                 "`genrelens data check`.")
+    with _single_threaded_torch():
+        return _fit_head(model, train=train, valid=valid, config=config)
+
+
+def _fit_head(
+    model: TransferModel, *, train: Embeddings, valid: Embeddings, config: TrainConfig
+) -> HeadFit:
+    started = time.perf_counter()
+    rng = np.random.default_rng(config.seed)
+    x_train = torch.from_numpy(train.features(model.layers))
+    x_valid = torch.from_numpy(valid.features(model.layers))
+    y_train, y_valid = torch.from_numpy(train.labels), torch.from_numpy(valid.labels)
+    model.set_standardization(x_train.numpy())
+    weight = class_weights(train.labels, n_classes=len(train.class_names),
+                           mode=config.class_weight)
+    optimiser = torch.optim.Adam(model.head.parameters(), lr=config.lr,
+                                 weight_decay=config.weight_decay)
+    stopper = EarlyStopping(patience=config.patience)
+    best = {k: v.clone() for k, v in model.head.state_dict().items()}
+    best_accuracy = math.nan
+    history = []
+    for epoch in range(1, config.epochs + 1):
+        epoch_start = time.perf_counter()
+        model.train()
+        for idx in _batches(rng.permutation(len(x_train)), config.batch_size):
+            rows = torch.from_numpy(idx)
+            loss = _weighted_ce(model.classify(x_train[rows]), y_train[rows], weight)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        model.eval()
+        train_loss, train_accuracy = _loss_accuracy(model, x_train, y_train, weight)
+        valid_loss, valid_accuracy = _loss_accuracy(model, x_valid, y_valid, weight)
+        improved = stopper.step(valid_loss, epoch=epoch)
+        if improved:
+            best = {k: v.clone() for k, v in model.head.state_dict().items()}
+            best_accuracy = valid_accuracy
+        seconds = time.perf_counter() - epoch_start
+        history.append({
+            "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
+            "valid_loss": valid_loss, "valid_accuracy": valid_accuracy, "lr": config.lr,
+            "seconds": seconds, "train_segments_per_second": len(x_train) / seconds,
+            "best": int(improved),
+        })
+        if stopper.should_stop:
+            break
+    model.head.load_state_dict(best)
+    model.eval()
+    return HeadFit(
+        best_epoch=stopper.best_epoch, best_valid_loss=stopper.best,
+        best_valid_accuracy=best_accuracy, epochs_run=len(history),
+        stopped_early=len(history) < config.epochs, history=tuple(history),
+        seconds=time.perf_counter() - started,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferRunResult:
+    """Outcome of :func:`train_transfer_run`.
+
+    Attributes
+    ----------
+    run_dir : pathlib.Path
+    model : TransferModel
+        The trained model (as saved in ``RUN/checkpoint.pt``), in evaluation mode.
+    fit : HeadFit
+    metrics : dict or None
+        Test metrics (:func:`genrelens.training.run.evaluate_run`), None if not evaluated.
+    embedding_seconds : float
+        Time to compute the embeddings (0 when read from the cache).
+    """
+
+    run_dir: Path
+    model: TransferModel
+    fit: HeadFit
+    metrics: dict[str, Any] | None
+    embedding_seconds: float
+
+
+def _backbone_name(config: TrainConfig) -> str:
+    if config.model != "transfer":
+        raise ParameterError(f"model={config.model!r} is invalid here: expected 'transfer' "
+                             "(with model_args backbone=...).")
+    if "weights" in config.model_args:
+        raise ParameterError("model_args holds 'weights': give the backbone's weights as "
+                             "weights= (the --wheel option), not as a model argument.")
+    return str(config.model_args["backbone"])
+
+
+def train_transfer_run(
+    data: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str],
+    config: TrainConfig,
+    weights: str | os.PathLike[str] = "wheel",
+    cache_dir: str | os.PathLike[str] | None = None,
+    split: Any | None = None,
+    evaluate: bool = True,
+    progress: bool = True,
+) -> TransferRunResult:
+    """Train a head on a frozen musicnn backbone into run directory ``out``.
+
+    Parameters
+    ----------
+    data : path-like
+        A dataset folder (:func:`genrelens.data.open_dataset`).
+    out : path-like
+        The run directory (its files are replaced: training takes seconds, there is no
+        resume).
+    config : TrainConfig
+        ``model="transfer"``, ``model_args={"backbone": "MSD_musicnn", "hidden": 0, "layers":
+        [...]}`` (see :class:`~genrelens.models.transfer.TransferModel`), and the optimiser,
+        early stopping, class weight and seed settings.
+    weights : "wheel" or path-like
+        The backbone's pretrained weights: the installed musicnn wheel or its package folder.
+    cache_dir : path-like, optional
+        Default ``<out>/../cache``, as for :func:`genrelens.training.run.train_run`.
+    split : genrelens.data.Split, optional
+        Default :func:`genrelens.data.default_split` seeded with ``config.seed``.
+    evaluate : bool
+        Evaluate the test tracks at the end.
+    progress : bool
+
+    Raises
+    ------
+    ParameterError
+        For a config that is not a transfer model.
+    CheckpointError
+        If the musicnn wheel is missing (the message says how to install it).
+    DatasetError
+        If fewer than two classes have readable tracks.
+    """
+    from genrelens.data import default_split, open_dataset
+    from genrelens.training.run import SPLIT_FILE, TRAIN_CONFIG_FILE, _data_warnings, _refusal
+    from genrelens.training.run import evaluate_run
+
+    backbone = _backbone_name(config)
+    run_dir = Path(out)
+    cache = Path(cache_dir) if cache_dir is not None else run_dir.absolute().parent / "cache"
+    dataset = open_dataset(data)
+    split = split or default_split(dataset, random_state=config.seed)
+    split.validate(dataset)
+    torch.manual_seed(config.seed)
+    model = get_model("transfer", n_classes=len(dataset.class_names), weights=weights,
+                      **config.model_args).eval()
+    embeddings, skips, embedding_seconds = embed_dataset(
+        dataset, model=model, backbone=backbone, cache_dir=cache, progress=progress
+    )
+    for message in _data_warnings(dataset, skips):
+        warnings.warn(message, UserWarning, stacklevel=2)
+    refusal = _refusal(dataset, skips)
+    if refusal is not None:
+        raise refusal
+    run_dir.mkdir(parents=True, exist_ok=True)
+    split.save(run_dir / SPLIT_FILE)
+    digest = state_digest(model.backbone)
+    write_json(run_dir / TRAIN_CONFIG_FILE, {
+        "data": os.fspath(Path(data).absolute()),
+        "cache": os.fspath(cache.absolute()),
+        "feature_config": MUSICNN_FEATURES.to_dict(),
+        "train": config.to_dict(),
+        "transfer": {"backbone": backbone, "backbone_sha256": digest, "frozen": True,
+                     "front_end": FRONT_END},
+    })
+    fit = fit_head(model, train=embeddings.subset(split.train),
+                   valid=embeddings.subset(split.valid), config=config)
+    write_text(run_dir / HISTORY_FILE, _history_csv(fit.history))
+    save_checkpoint(
+        run_dir / CHECKPOINT_FILE, model=model, model_name="transfer",
+        model_args={**config.model_args, "layers": list(model.layers),
+                    "n_classes": len(dataset.class_names)},
+        feature_config=MUSICNN_FEATURES, class_names=dataset.class_names,
+        extra={"epoch": fit.best_epoch, "backbone": backbone, "backbone_sha256": digest,
+               "frozen": True, "head": repr(model.head), "front_end": FRONT_END},
+    )
+    metrics = None
+    if evaluate:
+        metrics = evaluate_run(run_dir, features=embeddings.subset(split.test),
+                               progress=progress)
+    return TransferRunResult(run_dir=run_dir, model=model, fit=fit, metrics=metrics,
+                             embedding_seconds=embedding_seconds)
+
+
+def test_embeddings(
+    loaded: Any,
+    *,
+    dataset: Any,
+    test: tuple[str, ...],
+    cache_dir: str | os.PathLike[str],
+    progress: bool = False,
+) -> Embeddings:
+    """The test tracks' embeddings by a loaded transfer model's backbone (from the cache).
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        A ``"transfer"`` checkpoint; its backbone's digest selects the cache file.
+    dataset : genrelens.data.Dataset
+        The dataset it was trained on (the cache holds the embeddings of all its tracks).
+    test : tuple of str
+        The test track ids.
+    cache_dir : path-like
+        The embedding cache (computed there if absent).
+    progress : bool
+    """
+    return embed_dataset(dataset, model=loaded.model, backbone=loaded.model_args["backbone"],
+                         cache_dir=cache_dir, progress=progress)[0].subset(test)
+
+
+def head_probabilities(model: TransferModel, features: Embeddings) -> np.ndarray:
+    """Softmax of the head's logits on embeddings, float64 of shape (n_patches, n_classes):
+    the model's output on those patches without running the backbone again."""
+    with torch.no_grad():
+        logits = model.classify(torch.from_numpy(features.features(model.layers))).double()
+    return F.softmax(logits, dim=1).numpy()
