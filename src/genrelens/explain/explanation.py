@@ -202,12 +202,14 @@ class Explanation:
             names = [self.components.names[i] for i in order]
         return [TopComponent(int(i), n, float(row[i])) for i, n in zip(order, names)]
 
-    def to_map(self, target: int | str | None = None) -> np.ndarray:
+    def to_map(self, target: int | str | None = None, *, spread: bool = True) -> np.ndarray:
         """Scores of ``target`` painted onto the input grid, ``(n_mels, n_frames)``.
 
-        Component scores are spread evenly over the cells of their component (a component
-        of ``c`` cells with score ``s`` gives ``s / c`` per cell, so the map sums to the
-        scores); cells of no component are 0. Dense maps are returned as they are. Not
+        With ``spread`` (the default), component scores are spread evenly over the cells of
+        their component (a component of ``c`` cells with score ``s`` gives ``s / c`` per
+        cell, so the map sums to the scores); without it every cell carries its component's
+        score (the map's values are the scores themselves, in the units of bar charts of the
+        scores). Cells of no component are 0. Dense maps are returned as they are. Not
         available for stems (their components are not cells).
         """
         row = self.scores[self.class_index(target)]
@@ -220,7 +222,7 @@ class Explanation:
                 "to_map() is not available for stem components: they are parts of the mixture, "
                 "not cells; plot scores per part and time segment instead."
             )
-        counts = np.bincount(cmap[cmap >= 0], minlength=row.size)
+        counts = np.bincount(cmap[cmap >= 0], minlength=row.size) if spread else 1
         per_cell = np.append(row / np.maximum(counts, 1), 0.0)
         return per_cell[cmap]
 
