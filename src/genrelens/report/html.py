@@ -622,9 +622,12 @@ def _load_explanations(files: RunFiles,
         data = files.json(path)
         if not (isinstance(data, Mapping) and "method" in data and "arrays" in data):
             continue
-        if files.file(path.with_suffix(".npz")) is None:
-            errors.append(f"{path.name}: its arrays ({path.with_suffix('.npz').name}) are "
-                          "missing or left out.")
+        shared = [path.parent / str(ref.get("file")) for ref in
+                  _mapping(data.get("shared_arrays")).values() if isinstance(ref, Mapping)]
+        missing = [p.name for p in (path.with_suffix(".npz"), *shared) if files.file(p) is None]
+        if missing:
+            errors.append(f"{path.name}: its arrays ({', '.join(missing)}) are missing or left "
+                          "out.")
             continue
         try:
             found.append((path.stem, Explanation.load(path)))
