@@ -242,6 +242,7 @@ def fit(
     run_dir: str | Path,
     progress: bool = True,
     context: DistContext | None = None,
+    logger: Any = None,
 ) -> FitResult:
     """Train a registered model, keep the best on validation, resume if ``run_dir`` holds a run.
 
@@ -264,6 +265,10 @@ def fit(
     context : DistContext or None
         The data-parallel context (:func:`genrelens.training.distributed.setup`); ``None``
         means one process.
+    logger : genrelens.loggers.Logger, optional
+        Receives every finished epoch's numbers (the ``history.csv`` row without ``epoch``
+        and ``best``; step = epoch) on rank 0, e.g. a
+        :class:`~genrelens.loggers.TensorBoardLogger`. It is not closed here.
 
     Returns
     -------
@@ -410,6 +415,9 @@ def fit(
             "best": int(improved),
         }
         history.append(row)
+        if logger is not None and context.is_main:
+            logger.log_scalars({k: v for k, v in row.items() if k not in ("epoch", "best")},
+                               step=row["epoch"])
         finished = stopper.should_stop or epoch + 1 == config.epochs
         if show:
             tqdm.write(
