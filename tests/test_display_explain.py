@@ -107,7 +107,7 @@ def test_overlay_and_bars_share_one_unit_and_scale():
     bars = display.plot_temporal(exp, target=1, limit=limit)
     assert overlay.axes[0].get_images()[1].get_clim() == (-limit, limit)
     assert bars.axes[0].get_ylim() == pytest.approx((-1.05 * limit, 1.05 * limit))
-    assert overlay.axes[1].get_ylabel() == "component score"  # the colour bar
+    assert overlay.axes[1].get_ylabel() == bars.axes[0].get_ylabel() == "component score"
     heat = overlay.axes[0].get_images()[1].get_array()
     np.testing.assert_allclose(np.unique(heat.compressed()), np.sort(exp.scores[1]))
 
@@ -148,6 +148,7 @@ def test_grid_profiles_sum_the_components_of_each_band_and_time_span():
     assert labels == [f"{lo:.0f}-{hi:.0f} Hz" for lo, hi in bands]
     fig = display.plot_frequency(exp, target=1)
     assert len(fig.axes[0].patches) == 4
+    assert fig.axes[0].get_xlabel() == "summed component score"  # 4 patches per band
     assert fig.get_size_inches()[1] < 3  # not one bar per mel band in a metre-high figure
     times, _ = display.profile(exp, target=1, along="time")
     assert times.shape == (4,) and times.sum() == pytest.approx(exp.scores[1].sum())

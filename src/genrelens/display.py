@@ -866,7 +866,7 @@ def plot_temporal(
     c, label = _class_label(explanation, target)
     values, labels = profile(explanation, target=c, along="time")
     return plot_bars(values, labels, ax=ax, title=title or label, xlabel="time (s)",
-                     ylabel=_score_unit(explanation), limit=limit)
+                     ylabel=_score_unit(explanation, "time"), limit=limit)
 
 
 def plot_frequency(
@@ -886,12 +886,18 @@ def plot_frequency(
     c, label = _class_label(explanation, target)
     values, labels = profile(explanation, target=c, along="frequency")
     return plot_bars(values, labels, ax=ax, title=title or label, xlabel="band",
-                     ylabel=_score_unit(explanation), horizontal=True, limit=limit)
+                     ylabel=_score_unit(explanation, "frequency"), horizontal=True, limit=limit)
 
 
-def _score_unit(explanation: Any) -> str:
-    """The value axis of a profile: summed component scores, or summed dense attributions."""
-    return "attribution" if explanation.components is None else "summed component score"
+def _score_unit(explanation: Any, along: str) -> str:
+    """The value axis of a :func:`profile`: one component's score, a sum of components'
+    scores (or of stem parts'), or summed dense attributions."""
+    comps = explanation.components
+    if comps is None:
+        return "summed attribution"
+    if comps.stems is not None:
+        return "segment score (all parts)"
+    return "component score" if comps.kind == along else "summed component score"
 
 
 def plot_stems(
