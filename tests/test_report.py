@@ -307,3 +307,20 @@ def test_run_record_lists_stages_in_pipeline_order_with_their_true_status(tmp_pa
     stages = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td>", record)
     assert stages == [("data", "done"), ("train", "done"), ("explain", "done"),
                       ("report", "writing this report")]
+
+
+def test_ale_figures_follow_the_descriptors_numeric_order(tmp_path):
+    from genrelens.glob.ale import ALEResult
+
+    grid = np.linspace(-40.0, -10.0, 4)
+    for low, high in ((1203, 2518), (275, 575), (63, 131)):
+        name = f"band_energy[{low}-{high} Hz]"
+        ALEResult(feature_names=(name,), output_names=("a", "b"), grid_values=(grid,),
+                  average=np.zeros((2, 4)), low=None, high=None, bin_counts=np.full(3, 2),
+                  feature_values=grid, params={"units": ["dB"], "output": "probabilities"},
+                  n_evaluations=1, seconds=0.0).save(
+            tmp_path / "global" / "ale" / f"band_energy_{low}-{high}_Hz_.json")
+    figures = build_context(tmp_path)["global_"]["figures"]
+    assert [f["title"] for f in figures] == [
+        "ALE of band energy 63–131 Hz", "ALE of band energy 275–575 Hz",
+        "ALE of band energy 1203–2518 Hz"]

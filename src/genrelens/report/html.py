@@ -769,7 +769,7 @@ def _json_files_section(files: RunFiles, folder: str) -> dict[str, Any] | None:
             drawn.add(path.with_suffix(""))
         out["tables"].append(table or _table(title, list(rows[0]),
                                              [[_number(v) for v in r.values()] for r in rows]))
-    for path in files.files(root, "*.json", recursive=True):
+    for path in sorted(files.files(root, "*.json", recursive=True), key=_natural):
         data = files.json(path)
         title = path.relative_to(root).with_suffix("").as_posix()
         if isinstance(data, Mapping) and {"feature_names", "average", "grid_values"} <= set(data):
@@ -788,6 +788,14 @@ def _json_files_section(files: RunFiles, folder: str) -> dict[str, Any] | None:
             "caption": f"{path.relative_to(root).as_posix()} (figure saved by the stage)",
         })
     return out if out["figures"] or out["tables"] else None
+
+
+def _natural(path: Path) -> list[Any]:
+    """Sort key reading numbers as numbers: ``band_energy_275-575`` before ``_1203-2518``."""
+    import re
+
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", path.as_posix())]
 
 
 def _cascading_table(title: str, rows: list[dict[str, str]]) -> dict[str, Any] | None:
