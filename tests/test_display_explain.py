@@ -92,22 +92,68 @@ def test_overlay_shows_the_score_map(kind):
     exp = _exp(kind)
     fig = display.plot_explanation_overlay(exp)  # predicted class
     heat = fig.axes[0].get_images()[1].get_array()
-    expected = exp.to_map(None)
+    # per-component relevance: each cell carries its component's score (the bars' unit)
+    expected = exp.to_map(None, spread=kind == "dense")
     np.testing.assert_allclose(heat.filled(0), expected)
+    if kind != "dense":
+        assert set(np.unique(heat.compressed())) <= set(exp.scores[exp.predicted_class])
     assert "<script>" in fig.axes[0].get_title()  # matplotlib text, not HTML
 
 
-def test_dense_profiles_sum_the_map():
+def test_overlay_and_bars_share_one_unit_and_scale():
+    exp = _exp("time")
+    limit = 2 * np.abs(exp.scores).max()
+    overlay = display.plot_explanation_overlay(exp, target=1, limit=limit)
+    bars = display.plot_temporal(exp, target=1, limit=limit)
+    assert overlay.axes[0].get_images()[1].get_clim() == (-limit, limit)
+    assert bars.axes[0].get_ylim() == pytest.approx((-1.05 * limit, 1.05 * limit))
+    assert overlay.axes[1].get_ylabel() == bars.axes[0].get_ylabel() == "component score"
+    heat = overlay.axes[0].get_images()[1].get_array()
+    np.testing.assert_allclose(np.unique(heat.compressed()), np.sort(exp.scores[1]))
+
+
+def test_class_overlays_share_one_colour_scale():
+    exp = _exp("tf_grid")
+    scores = exp.scores.copy()
+    scores[0] *= 1e-3  # a class with almost no evidence must look almost blank
+    exp = Explanation(method="lime", scores=scores, prediction=exp.prediction, logmel=exp.logmel,
+                      components=exp.components, class_names=NAMES)
+    grid = display.plot_class_overlays(exp)
+    limits = {a.get_images()[1].get_clim() for a in grid.axes if len(a.get_images()) == 2}
+    peak = float(np.abs(scores).max())
+    assert limits == {(-peak, peak)}
+
+
+def test_dense_profiles_sum_the_map_in_at_most_max_bars_groups():
     exp = _exp("dense")
-    np.testing.assert_allclose(
-        [p.get_height() for p in display.plot_temporal(exp, target=2).axes[0].patches],
-        exp.scores[2].sum(0),
-    )
-    np.testing.assert_allclose(
-        [p.get_width() for p in display.plot_frequency(exp, target=2).axes[0].patches],
-        exp.scores[2].sum(1),
-    )
+    heights = [p.get_height() for p in display.plot_temporal(exp, target=2).axes[0].patches]
+    frames = np.array_split(exp.scores[2].sum(0), display.MAX_BARS)
+    np.testing.assert_allclose(heights, [f.sum() for f in frames])
+    fig = display.plot_frequency(exp, target=2)
+    widths = [p.get_width() for p in fig.axes[0].patches]
+    bands = np.array_split(exp.scores[2].sum(1), display.MAX_BARS)
+    np.testing.assert_allclose(widths, [b.sum() for b in bands])
+    assert np.sum(widths) == pytest.approx(exp.scores[2].sum())
     assert display.explanation_config(exp) == CONFIG
+
+
+def test_grid_profiles_sum_the_components_of_each_band_and_time_span():
+    exp = _exp("tf_grid")  # 4 time spans x 4 bands
+    comps = exp.components
+    values, labels = display.profile(exp, target=1, along="frequency")
+    bands = sorted({(e.low_hz, e.high_hz) for e in comps.extents})
+    expected = [sum(s for s, e in zip(exp.scores[1], comps.extents)
+                    if (e.low_hz, e.high_hz) == b) for b in bands]
+    np.testing.assert_allclose(values, expected)
+    assert labels == [f"{lo:.0f}-{hi:.0f} Hz" for lo, hi in bands]
+    fig = display.plot_frequency(exp, target=1)
+    assert len(fig.axes[0].patches) == 4
+    assert fig.axes[0].get_xlabel() == "summed component score"  # 4 patches per band
+    assert fig.get_size_inches()[1] < 3  # not one bar per mel band in a metre-high figure
+    times, _ = display.profile(exp, target=1, along="time")
+    assert times.shape == (4,) and times.sum() == pytest.approx(exp.scores[1].sum())
+    with pytest.raises(ParameterError, match="along='pitch'"):
+        display.profile(exp, along="pitch")
 
 
 def test_plots_draw_on_given_axes_and_all_classes():

@@ -177,3 +177,150 @@ def test_context_marks_present_sections(full_run, tmp_path):  # noqa: F811
     assert toc == {"dataset": False, "split": True, "training": True, "metrics": True,
                    "explanations": False, "global": False, "quality": False,
                    "real-music": False, "run": True}
+
+
+def _tracks(text: str) -> list[str]:
+    start = text.index('<section id="explanations">')
+    body = text[start:text.index("</section>", start)]
+    return body.split('<div class="track">')[1:]
+
+
+def test_colour_scales_are_shared_across_methods_of_a_kind_and_with_the_bars(full_report):
+    from genrelens.explain.explanation import Explanation
+
+    run, text = full_report
+    first = _tracks(text)[1]  # blues.00003: a folder of explanations, one card per file
+    groups: dict[str, set[str]] = {}
+    for card in first.split('<div class="card" ')[1:]:
+        group = re.match(r'data-scale-group="([^"]*)"', card).group(1)
+        scales = re.findall(r'data-scale="([^"]*)"', card)
+        assert scales  # every figure of a card records its scale ...
+        groups.setdefault(group, set()).update(scales)
+    assert all(len(s) == 1 for s in groups.values()), groups  # ... one per kind (or dense map)
+    assert first.count('data-scale-group="time"') == 2  # lime and kernel_shap share it
+    # the scale is the largest |score| of the explained class among the kind's methods
+    folder = next((run / "explanations").glob("*blues.00003*"))
+    peaks: dict[str, float] = {}
+    for path in sorted(folder.glob("*.json")):
+        exp = Explanation.load(path)
+        key = exp.components.kind if exp.components is not None else f"dense {exp.method}"
+        peak = float(np.abs(exp.to_map(exp.predicted_class) if exp.components is None
+                            else exp.scores[exp.predicted_class]).max())
+        peaks[key] = max(peaks.get(key, 0.0), peak)
+    assert set(peaks) == set(groups) == {"time", "frequency", "tf_grid", "stems", "dense gradcam"}
+    for key, (scale,) in groups.items():
+        assert float(scale) == pytest.approx(peaks[key], rel=1e-5)
+
+
+def test_genre_examples_share_one_db_range(full_report):
+    _, text = full_report
+    ranges = re.findall(r'data-db-range="([^"]*)"', text)
+    assert len(ranges) == len(CLASSES) and len(set(ranges)) == 1
+    assert f"on the colour scale of every example ({ranges[0]})" in text
+
+
+def test_shared_db_range_spans_the_loudest_cell_down_to_top_db():
+    from genrelens.display import shared_db_range
+
+    assert shared_db_range([np.array([[-10.0, 0.0]]), np.array([[-30.0, 5.0]])]) == (-30.0, 5.0)
+    assert shared_db_range([np.array([[-100.0, 0.0]])], top_db=80.0) == (-80.0, 0.0)
+
+
+def test_ale_figures_are_titled_after_the_descriptor_with_units(full_run):  # noqa: F811
+    figures = build_context(full_run)["global_"]["figures"]
+    titles = [f["title"] for f in figures if f.get("title")]
+    assert titles == ["ALE of spectral centroid"]
+    assert not any("/" in t or "_" in t or "ale" in t.lower().split()[-1] for t in titles)
+    assert "(y axis: change in probability)" in figures[0]["caption"]
+
+
+def test_ale_plot_labels_units_and_keeps_text_and_legend_clear_of_the_curves():
+    from genrelens import display
+    from genrelens.glob.ale import ALEResult
+
+    grid = np.linspace(-12.0, 3.0, 6)
+    names = tuple(f"genre number {k}" for k in range(10))
+    result = ALEResult(feature_names=("band_energy[1203-2518 Hz]",), output_names=names,
+                       grid_values=(grid,), average=np.outer(np.linspace(-1, 1, 10), grid / 30),
+                       low=None, high=None, bin_counts=np.full(5, 4),
+                       feature_values=np.linspace(-12, 3, 20),
+                       params={"units": ["dB"], "output": "probabilities"}, n_evaluations=1,
+                       seconds=0.1)
+    fig = display.plot_ale_result(result)
+    ax = fig.axes[0]
+    assert ax.get_title() == "ALE of band energy 1203–2518 Hz"
+    assert ax.get_xlabel() == "band energy 1203–2518 Hz (dB)"
+    assert ax.get_ylabel() == "change in probability"
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    page = fig.bbox
+    low, high = ax.get_ylim()
+    shown = [t for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high]
+    for text in (ax.title, ax.xaxis.label, ax.yaxis.label, *shown):
+        box = text.get_window_extent(renderer)
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 <= box.y1 <= page.y1
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.x0 >= ax.get_window_extent(renderer).x1  # beside the axes, not over curves
+    assert legend.x1 <= page.x1
+    spectral = ALEResult.from_dict({**result.to_dict(), "feature_names": ["spectral_tilt"],
+                                    "params": {"units": ["dB/oct"], "output": "logits"}})
+    labels, ylabel = display.ale_labels(spectral)
+    assert labels == ["spectral tilt (dB/oct)"] and ylabel == "change in logits"
+
+
+def test_thin_evidence_is_flagged_and_no_std_is_shown_for_one_example(full_report):
+    _, text = full_report
+    sanity = text.index("<h4>sanity.csv</h4>")
+    caveat = text[sanity:text.index("</table>", sanity)]
+    assert 'class="warn caveat">Thin evidence: 2 of 2 rows rest on n &lt; 5' in caveat
+    aggregate = text.index("<h4>aggregate.csv</h4>")
+    table = text[aggregate:text.index("</table>", aggregate)]
+    assert "a standard deviation needs n ≥ 2 and is left blank where n = 1" in table
+    header = re.findall(r"<th>([^<]*)</th>", table)
+    rows = re.findall(r"<tr>(.*?)</tr>", table[table.index("<tbody>"):])
+    cells = [re.findall(r"<td>([^<]*)</td>", r) for r in rows]
+    std, n = header.index("std"), header.index("n")
+    assert [(c[std], c[n]) for c in cells] == [("0.05", "3"), ("–", "1"), ("–", "1")]
+
+
+def test_tables_are_html_tables_not_dumps(full_report):
+    _, text = full_report
+    assert "<pre" not in text
+    record = text[text.index('<section id="run">'):]
+    assert "<td>seeds.train</td><td>0</td>" in record
+    assert "<td>params.quick</td><td>True</td>" in record
+    assert not re.search(r"<td>[^<]*[{][^<]*</td>", text)  # no JSON objects inside cells
+
+
+def test_run_record_lists_stages_in_pipeline_order_with_their_true_status(tmp_path):
+    from genrelens.run import RunDir
+
+    run = RunDir(tmp_path / "run")
+    for stage in ("train", "data", "explain"):  # run out of order, stored alphabetically
+        run.run_stage(stage, lambda: None, params={})
+    run.run_stage("report", lambda: {"bytes": render_report(run.root).stat().st_size},
+                  params={})
+    text = (run.root / "report.html").read_text(encoding="utf-8")
+    record = text[text.index("<h3>Stages</h3>"):text.index("<h3>Feature configuration</h3>")]
+    stages = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td>", record)
+    assert stages == [("data", "done"), ("train", "done"), ("explain", "done"),
+                      ("report", "writing this report")]
+
+
+def test_ale_figures_follow_the_descriptors_numeric_order(tmp_path):
+    from genrelens.glob.ale import ALEResult
+
+    grid = np.linspace(-40.0, -10.0, 4)
+    for low, high in ((1203, 2518), (275, 575), (63, 131)):
+        name = f"band_energy[{low}-{high} Hz]"
+        ALEResult(feature_names=(name,), output_names=("a", "b"), grid_values=(grid,),
+                  average=np.zeros((2, 4)), low=None, high=None, bin_counts=np.full(3, 2),
+                  feature_values=grid, params={"units": ["dB"], "output": "probabilities"},
+                  n_evaluations=1, seconds=0.0).save(
+            tmp_path / "global" / "ale" / f"band_energy_{low}-{high}_Hz_.json")
+    figures = build_context(tmp_path)["global_"]["figures"]
+    assert [f["title"] for f in figures] == [
+        "ALE of band energy 63–131 Hz", "ALE of band energy 275–575 Hz",
+        "ALE of band energy 1203–2518 Hz"]

@@ -61,6 +61,49 @@ def test_report_loads_cleanly_in_chromium(tmp_path, browser, full_run):  # noqa:
     assert width == 1280 and height > 4000  # the whole page, laid out for a laptop width
 
 
+#: What a reader sees of scales, titles, tables and the run record (read from the page's DOM).
+LAYOUT_JS = r"""
+(() => {
+  const groups = {};
+  document.querySelectorAll('#explanations .track').forEach((track, t) => {
+    track.querySelectorAll('.card').forEach(card => {
+      const key = t + ' ' + card.dataset.scaleGroup;
+      groups[key] = (groups[key] || []).concat(
+        Array.from(card.querySelectorAll('img')).map(i => i.dataset.scale));
+    });
+  });
+  const record = document.querySelector('#run table');
+  return {
+    groups,
+    dbRanges: Array.from(document.querySelectorAll('img[data-db-range]'))
+      .map(i => i.dataset.dbRange),
+    titles: Array.from(document.querySelectorAll('img[data-title]')).map(i => i.dataset.title),
+    tables: document.querySelectorAll('table').length,
+    pres: document.querySelectorAll('pre').length,
+    caveats: Array.from(document.querySelectorAll('.caveat')).map(c => c.innerText),
+    stages: Array.from(record.querySelectorAll('tbody tr'))
+      .map(r => [r.cells[0].innerText, r.cells[1].innerText]),
+  };
+})()
+"""
+
+
+@needs_chromium
+def test_report_scales_titles_tables_and_stages_as_seen_in_chromium(browser, full_run):  # noqa: F811
+    session = browser.open((full_run / "report.html").resolve().as_uri())
+    page = browser.evaluate(LAYOUT_JS, session=session)
+    # one colour scale per component kind (and dense method) in each track, on every figure
+    assert len(page["groups"]) >= 6
+    for key, scales in page["groups"].items():
+        assert scales and None not in scales and len(set(scales)) == 1, (key, scales)
+    assert len(page["dbRanges"]) == len(CLASSES) and len(set(page["dbRanges"])) == 1
+    assert page["titles"] == ["ALE of spectral centroid"]  # the descriptor, not its file
+    assert page["tables"] >= 15 and page["pres"] == 0  # tables, not dumps
+    assert any(c.startswith("Thin evidence") for c in page["caveats"])
+    assert page["stages"] == [["data", "done"], ["train", "done"], ["quality", "done"]]
+    assert browser.errors() == []
+
+
 @needs_chromium
 def test_hostile_names_execute_nothing_in_chromium(browser, hostile_run):  # noqa: F811
     report = hostile_run / "report.html"

@@ -40,13 +40,12 @@ from genrelens._terminal import printable
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain.fill import DEFAULT_FILL
-from genrelens.run import RunDir, command_line
+from genrelens.run import PIPELINE_STAGES, RunDir, command_line
 
 __all__ = ["DemoSettings", "run_demo", "STAGES", "DEFAULT_OUT", "QUICK_OUT"]
 
 #: Stage names in order.
-STAGES = ("synthesize", "data", "prepare", "train", "evaluate", "explain", "global", "quality",
-          "real-music", "report")
+STAGES = PIPELINE_STAGES
 #: Default run directories (relative to the working directory).
 DEFAULT_OUT = Path("runs") / "demo"
 QUICK_OUT = Path("runs") / "demo-quick"

@@ -28,12 +28,16 @@ __all__ = [
     "plot_waveform",
     "plot_logmel",
     "plot_overlay",
+    "shared_limit",
+    "shared_db_range",
     "plot_bars",
     "plot_matrix",
     "plot_history",
     "plot_confusion",
     "plot_ale",
     "plot_ale_result",
+    "ale_labels",
+    "readable_name",
     "plot_curves",
     "plot_randomization_curves",
     "plot_ale_panels",
@@ -42,6 +46,8 @@ __all__ = [
     "explanation_config",
     "plot_explanation_overlay",
     "plot_class_overlays",
+    "relevance_map",
+    "profile",
     "plot_temporal",
     "plot_frequency",
     "plot_stems",
@@ -181,6 +187,7 @@ def plot_logmel(
     title: str | None = None,
     colorbar: bool = True,
     unit: str = "dB",
+    db_range: tuple[float, float] | None = None,
 ) -> Any:
     """Draw a log-mel spectrogram ``(n_mels, n_frames)`` (in dB, or ``unit``).
 
@@ -193,11 +200,16 @@ def plot_logmel(
         Centre frequency of each mel band, to label the y axis in Hz.
     unit : str, default "dB"
         The colour bar's label (``FeatureConfig.unit`` of the input).
+    db_range : (float, float), optional
+        The colour scale's (low, high) in dB; default the spectrogram's own range. Give
+        several spectrograms one range (:func:`shared_db_range`) so that equal colours mean
+        equal levels across them.
     """
     fig, ax = _axes(ax, (6.0, 2.4), (0.75, 0.3, 0.45, 0.3))
     logmel = np.asarray(logmel)
     seconds = logmel.shape[1] * hop_length / sr
-    image = ax.imshow(logmel, origin="lower", aspect="auto", cmap="magma",
+    low, high = db_range if db_range is not None else (None, None)
+    image = ax.imshow(logmel, origin="lower", aspect="auto", cmap="magma", vmin=low, vmax=high,
                       extent=(0, seconds, -0.5, logmel.shape[0] - 0.5), interpolation="nearest")
     _mel_ticks(ax, mel_hz)
     _decorate(ax, xlabel="time (s)", title=title)
@@ -215,11 +227,22 @@ def plot_overlay(
     mel_hz: np.ndarray | None = None,
     ax: Any = None,
     title: str | None = None,
+    limit: float | None = None,
+    label: str = "attribution",
 ) -> Any:
     """Draw an attribution map ``heat`` over a greyscale log-mel, both ``(n_mels, n_frames)``.
 
     The map uses :data:`ATTRIBUTION_CMAP`, symmetric around 0 (red: supports the explained
     class; blue: speaks against it); cells with no attribution stay transparent.
+
+    Parameters
+    ----------
+    limit : float, optional
+        The colour scale runs from ``-limit`` to ``limit``; default the largest ``|heat|``.
+        Give the figures that are compared (methods, classes) one limit (:func:`shared_limit`):
+        otherwise a weak map is stretched to look as strong as a strong one.
+    label : str
+        The colour bar's label (the unit of ``heat``).
     """
     fig, ax = _axes(ax, (6.0, 2.4), (0.75, 0.3, 0.45, 0.3))
     logmel, heat = np.asarray(logmel), np.asarray(heat, dtype=float)
@@ -227,14 +250,32 @@ def plot_overlay(
     extent = (0, seconds, -0.5, logmel.shape[0] - 0.5)
     ax.imshow(logmel, origin="lower", aspect="auto", cmap="gray", extent=extent,
               interpolation="nearest")
-    limit = float(np.max(np.abs(heat))) or 1.0
+    limit = limit or shared_limit([heat])
     masked = np.ma.masked_where(heat == 0, heat)
     image = ax.imshow(masked, origin="lower", aspect="auto", cmap=ATTRIBUTION_CMAP, alpha=0.7,
                       vmin=-limit, vmax=limit, extent=extent, interpolation="nearest")
     _mel_ticks(ax, mel_hz)
     _decorate(ax, xlabel="time (s)", title=title)
-    fig.colorbar(image, ax=ax, label="attribution", pad=0.01)
+    fig.colorbar(image, ax=ax, label=label, pad=0.01)
     return fig
+
+
+def shared_limit(arrays: Sequence[np.ndarray]) -> float:
+    """One symmetric colour (or axis) limit for several attribution arrays: the largest
+    finite ``|value|`` among them, 1.0 when all are 0 (or there are none)."""
+    peaks = [float(np.nanmax(np.abs(a))) for a in map(np.asarray, arrays) if a.size]
+    return max([p for p in peaks if np.isfinite(p)], default=0.0) or 1.0
+
+
+def shared_db_range(logmels: Sequence[np.ndarray], *, top_db: float = 80.0) -> tuple[float, float]:
+    """One (low, high) dB range for several log-mel spectrograms: from the loudest cell among
+    them down to the quietest one, at most ``top_db`` below the loudest (the floor of silence
+    would otherwise take most of the colour map)."""
+    arrays = [np.asarray(a, dtype=float) for a in logmels if np.asarray(a).size]
+    if not arrays:
+        return -top_db, 0.0
+    high = max(float(a.max()) for a in arrays)
+    return max(min(float(a.min()) for a in arrays), high - top_db), high
 
 
 def plot_bars(
@@ -246,8 +287,13 @@ def plot_bars(
     xlabel: str | None = None,
     ylabel: str = "attribution",
     horizontal: bool = False,
+    limit: float | None = None,
 ) -> Any:
-    """Draw signed bars (red positive, blue negative), e.g. scores per time segment or band."""
+    """Draw signed bars (red positive, blue negative), e.g. scores per time segment or band.
+
+    ``limit`` fixes the value axis to ``[-limit, limit]`` (a scale shared with other figures,
+    see :func:`shared_limit`); by default matplotlib fits it to ``values``.
+    """
     values = np.asarray(values, dtype=float)
     if horizontal:
         fig, ax = _axes(ax, (4.6, 0.25 * len(values) + 0.9), (1.6, 0.15, 0.45, 0.3))
@@ -267,6 +313,8 @@ def plot_bars(
         _category_xticks(ax, labels, tilt=len(labels) > 6)
         ax.axhline(0, color="black", linewidth=0.6)
         _decorate(ax, xlabel=xlabel, ylabel=ylabel, title=title)
+    if limit is not None:
+        (ax.set_xlim if horizontal else ax.set_ylim)(-1.05 * limit, 1.05 * limit)
     return fig
 
 
@@ -283,20 +331,22 @@ def plot_matrix(
     annotate: bool = False,
     fmt: str = "{:.2f}",
     cmap: str | None = None,
+    limit: float | None = None,
 ) -> Any:
     """Draw a labelled matrix as a heat map (e.g. stems × time segments of attributions).
 
-    ``diverging=True`` centres the colour map on 0 (attributions); otherwise a sequential map.
-    ``annotate`` writes each value in its cell.
+    ``diverging=True`` centres the colour map on 0 (attributions), from ``-limit`` to
+    ``limit`` (default the largest ``|value|``); otherwise a sequential map. ``annotate``
+    writes each value in its cell.
     """
     matrix = np.asarray(matrix, dtype=float)
     n_rows, n_cols = matrix.shape
     fig, ax = _axes(ax, (max(4.0, 0.45 * n_cols + 2.4), max(2.0, 0.4 * n_rows + 1.4)),
                     (1.1, 0.1, 0.85 if n_cols > 5 else 0.6, 0.3))
     if diverging:
-        limit = float(np.nanmax(np.abs(matrix))) if matrix.size else 1.0
-        image = ax.imshow(matrix, cmap=cmap or ATTRIBUTION_CMAP, vmin=-(limit or 1.0),
-                          vmax=limit or 1.0, aspect="auto")
+        limit = limit or shared_limit([matrix])
+        image = ax.imshow(matrix, cmap=cmap or ATTRIBUTION_CMAP, vmin=-limit, vmax=limit,
+                          aspect="auto")
     else:
         image = ax.imshow(matrix, cmap=cmap or "Blues", aspect="auto")
     _category_xticks(ax, col_labels, tilt=n_cols > 5)
@@ -428,7 +478,8 @@ def plot_ale(
     One line per output with its bootstrap band (``low``/``high``, same shape) when given, and
     a rug of the data values of the feature.
     """
-    fig, ax = _axes(ax, (6.0, 2.8), (0.75, 0.15, 0.5, 0.3))
+    # fixed margins: room for the y label and, at the right, for the legend beside the curves
+    fig, ax = _axes(ax, (7.2, 2.9), (0.9, 1.65, 0.55, 0.3))
     grid = np.asarray(grid, dtype=float)
     average = np.atleast_2d(np.asarray(average, dtype=float))
     from matplotlib import colormaps
@@ -436,7 +487,7 @@ def plot_ale(
     cmap = colormaps["tab10"]
     for k, name in enumerate(output_names):
         color = cmap(k % 10)
-        ax.plot(grid, average[k], color=color, label=_short([name])[0], linewidth=1.4)
+        ax.plot(grid, average[k], color=color, label=_short([name], 18)[0], linewidth=1.4)
         if low is not None and high is not None:
             ax.fill_between(grid, np.asarray(low)[k], np.asarray(high)[k], color=color,
                             alpha=0.15, linewidth=0)
@@ -445,10 +496,31 @@ def plot_ale(
                 np.full(len(feature_values), ax.get_ylim()[0]), "|", color="black", alpha=0.3,
                 markersize=6)
     ax.axhline(0, color="black", linewidth=0.5)
-    ax.legend(fontsize=7, ncol=2 if len(output_names) > 5 else 1, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+              frameon=False)  # beside the axes, never over a curve
     ax.grid(alpha=0.3)
     _decorate(ax, xlabel=feature_name, ylabel=ylabel, title=title)
     return fig
+
+
+def readable_name(name: str) -> str:
+    """A descriptor or file name as a title: ``"band_energy[1203-2518 Hz]"`` →
+    ``"band energy 1203–2518 Hz"``, ``"spectral_tilt"`` → ``"spectral tilt"``."""
+    import re
+
+    text = re.sub(r"[_\[\]]+", " ", str(name)).strip()
+    return re.sub(r"(\d)-(\d)", "\\1–\\2", re.sub(r"\s+", " ", text))
+
+
+def ale_labels(result: Any) -> tuple[list[str], str]:
+    """The axis labels of an :class:`~genrelens.glob.ale.ALEResult`: each feature's readable
+    name with its unit (``params["units"]``, e.g. dB, dB/oct, BPM), and the y label naming the
+    output's unit ("change in probability" for probabilities, else "change in <output>")."""
+    units = result.params.get("units") or [""] * result.order
+    labels = [readable_name(n) + (f" ({u})" if u else "")
+              for n, u in zip(result.feature_names, units)]
+    output = str(result.params.get("output", "output"))
+    return labels, "change in probability" if output == "probabilities" else f"change in {output}"
 
 
 def plot_ale_result(
@@ -463,14 +535,16 @@ def plot_ale_result(
     First order: :func:`plot_ale` of the chosen outputs (default all) with bands and the rug of
     the data. Second order: the surface of one output (the first of ``outputs``, default the
     output with the largest effect) over the two grids, with the data as dots. The x label
-    carries the unit recorded in ``result.params["units"]`` when present.
+    carries the unit recorded in ``result.params["units"]`` when present, the y label the
+    output's (:func:`ale_labels`); the default title names the descriptor (``"ALE of band
+    energy 1203–2518 Hz"``).
     """
     names = list(result.output_names)
     chosen = list(outputs) if outputs is not None else names
     index = [names.index(o) for o in chosen]
-    units = result.params.get("units") or [""] * result.order
-    labels = [f"{n} ({u})" if u else n for n, u in zip(result.feature_names, units)]
-    ylabel = "ALE of " + str(result.params.get("output", "output"))
+    labels, ylabel = ale_labels(result)
+    if title is None:
+        title = "ALE of " + " × ".join(readable_name(n) for n in result.feature_names)
     if result.order == 1:
         pick = (lambda a: None if a is None else np.asarray(a)[index])
         return plot_ale(result.grid_values[0], result.average[index], output_names=chosen,
@@ -659,27 +733,47 @@ def _class_label(explanation: Any, target: int | str | None) -> tuple[int, str]:
     return c, f"{explanation.method}: {name} (p={explanation.prediction[c]:.2f})"
 
 
-def plot_explanation_overlay(
-    explanation: Any, *, target: int | str | None = None, ax: Any = None, title: str | None = None
-) -> Any:
-    """Draw the explanation's scores for ``target`` over its log-mel (time × mel bands).
+#: Most bars of a temporal or band profile; finer profiles are summed into this many groups.
+MAX_BARS = 16
 
-    Component scores are spread over their cells (:meth:`Explanation.to_map`); for stems the
-    map is each time segment's summed part scores spread over its frames (parts overlap in
-    frequency, so no cell belongs to one part alone).
+
+def relevance_map(explanation: Any, target: int | str | None = None) -> tuple[np.ndarray, str]:
+    """The map drawn over the log-mel for ``target`` and its unit, ``(n_mels, n_frames)``.
+
+    Component explanations: every cell carries its component's score
+    (``to_map(spread=False)``), so that the map's colours and bar charts of the scores share
+    one unit. Stems: every frame carries its time segment's scores summed over the parts (parts
+    overlap in frequency, so no cell belongs to one part alone). Dense maps: as they are.
+    """
+    c = explanation.class_index(target)
+    comps = explanation.components
+    if comps is None:
+        return np.asarray(explanation.to_map(c)), "attribution"
+    if comps.stems is not None:
+        per_segment = explanation.scores[c].reshape(len(comps.stems.names), comps.stems.n_segments)
+        per_frame = per_segment.sum(axis=0)[comps.stems.segment_of_frame]
+        return np.broadcast_to(per_frame, explanation.logmel.shape), "segment score (all parts)"
+    return explanation.to_map(c, spread=False), "component score"
+
+
+def plot_explanation_overlay(
+    explanation: Any,
+    *,
+    target: int | str | None = None,
+    ax: Any = None,
+    title: str | None = None,
+    limit: float | None = None,
+) -> Any:
+    """Draw the explanation's :func:`relevance_map` for ``target`` over its log-mel.
+
+    ``limit`` fixes the colour scale to ``[-limit, limit]`` (share it between the figures that
+    are compared); default the map's own largest ``|value|``.
     """
     from genrelens.features import mel_frequencies
 
     config = explanation_config(explanation)
     c, label = _class_label(explanation, target)
-    comps = explanation.components
-    if comps is not None and comps.stems is not None:
-        per_segment = explanation.scores[c].reshape(len(comps.stems.names), comps.stems.n_segments)
-        counts = np.bincount(comps.stems.segment_of_frame, minlength=comps.stems.n_segments)
-        per_frame = (per_segment.sum(axis=0) / np.maximum(counts, 1))[comps.stems.segment_of_frame]
-        heat = np.broadcast_to(per_frame / explanation.logmel.shape[0], explanation.logmel.shape)
-    else:
-        heat = explanation.to_map(c)
+    heat, unit = relevance_map(explanation, c)
     return plot_overlay(
         explanation.logmel,
         heat,
@@ -688,88 +782,137 @@ def plot_explanation_overlay(
         mel_hz=mel_frequencies(config),
         ax=ax,
         title=title or label,
+        limit=limit,
+        label=unit,
     )
 
 
 def plot_class_overlays(
     explanation: Any, *, targets: Sequence[int | str] | None = None, n_columns: int = 2
 ) -> Any:
-    """One :func:`plot_explanation_overlay` per class in ``targets`` (default: all classes)."""
+    """One :func:`plot_explanation_overlay` per class in ``targets`` (default: all classes),
+    all on one colour scale: a class the model gives p = 0.01 looks as weak as it is."""
     targets = list(range(explanation.n_classes)) if targets is None else list(targets)
+    limit = shared_limit([relevance_map(explanation, t)[0] for t in targets])
     n_rows = -(-len(targets) // n_columns)
     fig = _figure(figsize=(5.0 * n_columns, 2.2 * n_rows), layout="constrained")
     for i, target in enumerate(targets):
         plot_explanation_overlay(
-            explanation, target=target, ax=fig.add_subplot(n_rows, n_columns, i + 1)
+            explanation, target=target, ax=fig.add_subplot(n_rows, n_columns, i + 1), limit=limit
         )
     return fig
 
 
-def plot_temporal(
-    explanation: Any, *, target: int | str | None = None, ax: Any = None, title: str | None = None
-) -> Any:
-    """Bar chart of attribution over time for ``target``.
+def profile(
+    explanation: Any, *, target: int | str | None = None, along: str = "time"
+) -> tuple[np.ndarray, list[str]]:
+    """Scores of ``target`` summed along time or frequency: ``(values, labels)``, at most
+    :data:`MAX_BARS` values.
 
-    Time components: one bar per component. Stems: the parts' scores summed per time
-    segment. Other cell components and dense maps: the map summed over mel bands, one bar per
-    frame (a profile of where in time the evidence lies).
-    """
-    c, label = _class_label(explanation, target)
-    comps = explanation.components
-    if comps is not None and comps.kind == "time":
-        values, labels = explanation.scores[c], [_short_time(e) for e in comps.extents]
-    elif comps is not None and comps.stems is not None:
-        values = (
-            explanation.scores[c]
-            .reshape(len(comps.stems.names), comps.stems.n_segments)
-            .sum(axis=0)
-        )
-        labels = [_short_time(e) for e in comps.extents[: comps.stems.n_segments]]
-    else:
-        values = explanation.to_map(c).sum(axis=0)
-        config = explanation_config(explanation)
-        labels = [
-            f"{t * config.hop_length / config.sr:.2f}" if t % 10 == 0 else ""
-            for t in range(values.size)
-        ]
-    return plot_bars(values, labels, ax=ax, title=title or label, xlabel="time (s)")
-
-
-def plot_frequency(
-    explanation: Any, *, target: int | str | None = None, ax: Any = None, title: str | None = None
-) -> Any:
-    """Horizontal bar chart of attribution per frequency band for ``target`` (low band on top).
-
-    Frequency components: one bar per band. Other cell components and dense maps: the map
-    summed over time, one bar per mel band. Not defined for stems (parts span all frequencies).
+    Time, frequency and time-frequency-grid components: the scores of the components that
+    share a time span (``along="time"``) or a band (``"frequency"``) are summed, so a
+    10 × 8 grid gives 10 temporal or 8 band values in the units of the scores. Stems (time
+    only): each segment's scores summed over the parts. Other components and dense maps: the
+    map (:meth:`Explanation.to_map`, which sums to the scores) summed over the other axis, in
+    at most :data:`MAX_BARS` groups of neighbouring frames or mel bands. Labels are seconds
+    (``"0.0-0.3"``) or Hz (``"0-150 Hz"``).
     """
     from genrelens.errors import ParameterError
     from genrelens.features import mel_frequencies
 
-    c, label = _class_label(explanation, target)
+    if along not in ("time", "frequency"):
+        raise ParameterError(f"along={along!r} is invalid: expected 'time' or 'frequency'.")
+    c = explanation.class_index(target)
     comps = explanation.components
+    row = np.asarray(explanation.scores[c])
     if comps is not None and comps.stems is not None:
-        raise ParameterError(
-            "plot_frequency() is not defined for stem components: use plot_stems()."
-        )
-    if comps is not None and comps.kind == "frequency":
-        values = explanation.scores[c]
-        labels = [f"{e.low_hz:.0f}-{e.high_hz:.0f}" for e in comps.extents]
+        if along == "frequency":
+            raise ParameterError(
+                "A band profile is not defined for stem components (parts span all "
+                "frequencies): plot them with plot_stems()."
+            )
+        n_segments = comps.stems.n_segments
+        return (row.reshape(len(comps.stems.names), n_segments).sum(axis=0),
+                [_short_time(e) for e in comps.extents[:n_segments]])
+    if comps is not None and comps.kind in ("time", "frequency", "tf_grid"):
+        spans = [(e.start_s, e.end_s) if along == "time" else (e.low_hz, e.high_hz)
+                 for e in comps.extents]
+        keys = sorted(set(spans))
+        sums = np.zeros(len(keys))
+        np.add.at(sums, [keys.index(k) for k in spans], row)
+        fmt = "{:.1f}-{:.1f}" if along == "time" else "{:.0f}-{:.0f} Hz"
+        return sums, [fmt.format(*k) for k in keys]
+    config = explanation_config(explanation)
+    cells = explanation.to_map(c).sum(axis=0 if along == "time" else 1)
+    groups = np.array_split(np.arange(cells.size), min(MAX_BARS, cells.size))
+    if along == "time":
+        step = config.hop_length / config.sr
+        labels = [f"{g[0] * step:.1f}-{(g[-1] + 1) * step:.1f}" for g in groups]
     else:
-        values = explanation.to_map(c).sum(axis=1)
-        hz = mel_frequencies(explanation_config(explanation))
-        labels = [
-            f"{h:.0f}" if i % max(1, values.size // 16) == 0 else "" for i, h in enumerate(hz)
-        ]
-    return plot_bars(
-        values, labels, ax=ax, title=title or label, xlabel="frequency (Hz)", horizontal=True
-    )
+        hz = mel_frequencies(config)
+        labels = [f"{hz[g[0]]:.0f}-{hz[g[-1]]:.0f} Hz" for g in groups]
+    return np.array([cells[g].sum() for g in groups]), labels
+
+
+def plot_temporal(
+    explanation: Any,
+    *,
+    target: int | str | None = None,
+    ax: Any = None,
+    title: str | None = None,
+    limit: float | None = None,
+) -> Any:
+    """Bar chart of the scores of ``target`` over time (:func:`profile` along time).
+
+    ``limit`` fixes the value axis to ``[-limit, limit]`` (a scale shared with other figures).
+    """
+    c, label = _class_label(explanation, target)
+    values, labels = profile(explanation, target=c, along="time")
+    return plot_bars(values, labels, ax=ax, title=title or label, xlabel="time (s)",
+                     ylabel=_score_unit(explanation, "time"), limit=limit)
+
+
+def plot_frequency(
+    explanation: Any,
+    *,
+    target: int | str | None = None,
+    ax: Any = None,
+    title: str | None = None,
+    limit: float | None = None,
+) -> Any:
+    """Horizontal bar chart of the scores of ``target`` per frequency band, low band on top
+    (:func:`profile` along frequency: at most :data:`MAX_BARS` bars). Not defined for stems
+    (parts span all frequencies).
+
+    ``limit`` fixes the value axis to ``[-limit, limit]`` (a scale shared with other figures).
+    """
+    c, label = _class_label(explanation, target)
+    values, labels = profile(explanation, target=c, along="frequency")
+    return plot_bars(values, labels, ax=ax, title=title or label, xlabel="band",
+                     ylabel=_score_unit(explanation, "frequency"), horizontal=True, limit=limit)
+
+
+def _score_unit(explanation: Any, along: str) -> str:
+    """The value axis of a :func:`profile`: one component's score, a sum of components'
+    scores (or of stem parts'), or summed dense attributions."""
+    comps = explanation.components
+    if comps is None:
+        return "summed attribution"
+    if comps.stems is not None:
+        return "segment score (all parts)"
+    return "component score" if comps.kind == along else "summed component score"
 
 
 def plot_stems(
-    explanation: Any, *, target: int | str | None = None, ax: Any = None, title: str | None = None
+    explanation: Any,
+    *,
+    target: int | str | None = None,
+    ax: Any = None,
+    title: str | None = None,
+    limit: float | None = None,
 ) -> Any:
-    """Heat map of stem scores for ``target``: parts (rows) × time segments (columns)."""
+    """Heat map of stem scores for ``target``: parts (rows) × time segments (columns), on the
+    colour scale ``[-limit, limit]`` (default the largest ``|score|`` shown)."""
     from genrelens.errors import ParameterError
 
     comps = explanation.components
@@ -786,6 +929,7 @@ def plot_stems(
         title=title or label,
         xlabel="time (s)",
         ylabel="part",
+        limit=limit,
     )
 
 

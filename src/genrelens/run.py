@@ -57,12 +57,30 @@ __all__ = [
     "command_line",
     "MANIFEST_NAME",
     "MANIFEST_VERSION",
+    "PIPELINE_STAGES",
+    "pipeline_order",
 ]
 
 #: File name of the manifest inside a run directory.
 MANIFEST_NAME = "manifest.json"
 #: Version of the manifest's layout; bumped on incompatible changes.
 MANIFEST_VERSION = 1
+
+#: The pipeline's stage names in the order they run (``genrelens demo``).
+PIPELINE_STAGES = ("synthesize", "data", "prepare", "train", "evaluate", "explain", "global",
+                   "quality", "real-music", "report")
+
+
+def pipeline_order(stages: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The names of a manifest's ``stages`` in pipeline order (:data:`PIPELINE_STAGES`), then
+    stages of other names by the time they started (the manifest stores them alphabetically)."""
+    def key(name: str) -> tuple[int, str, str]:
+        rank = PIPELINE_STAGES.index(name) if name in PIPELINE_STAGES else len(PIPELINE_STAGES)
+        record = stages[name] if isinstance(stages[name], Mapping) else {}
+        return rank, str(record.get("started", "")), name
+
+    return sorted(stages, key=key)
+
 
 #: Distributions whose versions every manifest records.
 _PACKAGES = (

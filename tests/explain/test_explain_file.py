@@ -76,3 +76,23 @@ def test_bad_settings_are_named(tiny_run, kwargs, error, message):
 def test_a_folder_without_a_checkpoint_is_named(tmp_path):
     with pytest.raises(CheckpointError, match="checkpoint.pt"):
         genrelens.explain_file(tmp_path, tmp_path / "clip.wav")
+
+
+def test_write_track_keeps_one_stft_per_segment_for_all_stem_methods(tiny_run, tmp_path):
+    from genrelens.explain.explanation import Explanation
+    from genrelens.explain.track import write_track
+
+    loaded = load_checkpoint(tiny_run / "checkpoint.pt")
+    segments = load_segments(tiny_run / "clip.wav", config=loaded.feature_config)
+    results = explain_track(loaded, segments, config=loaded.feature_config,
+                            methods=["occlusion", "lime"], kinds=["stems"], n_samples=40,
+                            batch_size=8)
+    write_track(results, segments, tmp_path / "out")
+    folders = sorted((tmp_path / "out" / "segments").iterdir())
+    assert len(folders) == len(segments) == 2
+    for folder in folders:
+        (shared,) = folder.glob("stft-*.npz")  # one copy, not one per method
+        occlusion, lime = (Explanation.load(folder / f"{m}_stems") for m in ("occlusion", "lime"))
+        stft = occlusion.components.stems.stft
+        np.testing.assert_array_equal(stft, lime.components.stems.stft)
+        assert (folder / "lime_stems.npz").stat().st_size < stft.nbytes / 4

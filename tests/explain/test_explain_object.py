@@ -55,13 +55,18 @@ def test_save_load_round_trip(tmp_path, method):
     assert_same(exp, Explanation.load(tmp_path / "sub" / "exp"))
 
 
-def test_round_trip_stems_and_dotted_name(tmp_path):
-    config = FeatureConfig(sr=8000, n_fft=256, hop_length=64, n_mels=16, segment_seconds=0.25)
-    y = np.random.default_rng(0).standard_normal(config.segment_samples).astype(np.float32) * 0.1
+def _stems_input():
+    """Stem components of a short noise clip and the clip's log-mel."""
     from genrelens import features
 
-    c = components.stems(y, config=config, n_segments=2, kernel_size=5)
-    x = features.log_mel(y, config=config)
+    config = FeatureConfig(sr=8000, n_fft=256, hop_length=64, n_mels=16, segment_seconds=0.25)
+    y = np.random.default_rng(0).standard_normal(config.segment_samples).astype(np.float32) * 0.1
+    return (components.stems(y, config=config, n_segments=2, kernel_size=5),
+            features.log_mel(y, config=config))
+
+
+def test_round_trip_stems_and_dotted_name(tmp_path):
+    c, x = _stems_input()
     exp = explain(TinyCNN(), x, method="kernel_shap", components=c, n_samples=64)
     assert exp.params["design"] == "enumeration" and exp.fill.kind == "remove"
     np.testing.assert_allclose(exp.logmel, x, atol=2e-3)
@@ -82,9 +87,10 @@ def test_tampered_or_missing_files_are_detected(tmp_path):
     with pytest.raises(GenrelensError, match="cannot read"):
         Explanation.load(tmp_path / "missing")
     record = json.loads((tmp_path / "b.json").read_text())
-    record["format_version"] = 99
+    record["schema_version"] = 99
     (tmp_path / "b.json").write_text(json.dumps(record))
-    with pytest.raises(GenrelensError, match="format_version"):
+    with pytest.raises(GenrelensError, match="schema_version=99: this genrelens reads schema "
+                                             "versions 1 to 2"):
         Explanation.load(tmp_path / "b")
 
 
@@ -131,3 +137,55 @@ def test_dense_explanation_and_validation():
         dataclasses.replace(exp, class_names=("a",))
     with pytest.raises(ValueError):
         exp.scores[0, 0, 0] = 1.0  # frozen arrays
+
+
+def _stem_explanations():
+    c, x = _stems_input()
+    return [explain(TinyCNN(), x, method=m, components=c, n_samples=32)
+            for m in ("lime", "kernel_shap", "occlusion")]
+
+
+def test_explanations_of_one_segment_share_one_stft_file_and_round_trip(tmp_path):
+    exps = _stem_explanations()
+    for exp in exps:
+        exp.save(tmp_path / exp.method, share_stems=True)
+    (shared,) = tmp_path.glob("stft-*.npz")  # one copy for the three methods
+    stft_bytes = exps[0].components.stems.stft.nbytes
+    for exp in exps:
+        record = json.loads((tmp_path / f"{exp.method}.json").read_text())
+        assert record["schema_version"] == 2 and "format_version" not in record
+        assert record["shared_arrays"]["stems_stft"]["file"] == shared.name
+        assert (tmp_path / f"{exp.method}.npz").stat().st_size < stft_bytes / 4
+        assert_same(exp, Explanation.load(tmp_path / exp.method))
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    exps[0].save(alone / "lime")  # by default everything stays in the explanation's NPZ
+    assert sorted(p.name for p in alone.iterdir()) == ["lime.json", "lime.npz"]
+
+
+def test_shared_files_are_checked(tmp_path):
+    exp = _stem_explanations()[0]
+    exp.save(tmp_path / "a", share_stems=True)
+    (shared,) = tmp_path.glob("stft-*.npz")
+    payload = shared.read_bytes()
+    shared.write_bytes(payload[:-1] + bytes([payload[-1] ^ 1]))
+    with pytest.raises(GenrelensError, match="SHA-256 differs"):
+        Explanation.load(tmp_path / "a")
+    shared.unlink()
+    with pytest.raises(GenrelensError, match="copy it along with the explanation"):
+        Explanation.load(tmp_path / "a")
+    record = json.loads((tmp_path / "a.json").read_text())
+    record["shared_arrays"]["stems_stft"]["file"] = "../elsewhere.npz"
+    (tmp_path / "a.json").write_text(json.dumps(record))
+    with pytest.raises(GenrelensError, match="expected a file name in the same folder"):
+        Explanation.load(tmp_path / "a")
+
+
+def test_files_of_schema_version_1_still_load(tmp_path):
+    exp = explain(TinyCNN(), logmel(), method="occlusion", components=grid())
+    exp.save(tmp_path / "old")
+    record = json.loads((tmp_path / "old.json").read_text())
+    del record["schema_version"]
+    record["format_version"] = 1  # as genrelens wrote it before the schema had a version
+    (tmp_path / "old.json").write_text(json.dumps(record))
+    assert_same(exp, Explanation.load(tmp_path / "old"))

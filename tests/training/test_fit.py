@@ -242,3 +242,35 @@ def test_early_stopping_state():
     assert clone.state_dict() == stopper.state_dict()
     with pytest.raises(ParameterError, match="patience=0"):
         EarlyStopping(patience=0)
+
+
+class RecordingLogger:
+    """A logger double: keeps every call (the :class:`genrelens.loggers.Logger` protocol)."""
+
+    def __init__(self):
+        self.scalars, self.figures, self.closed = [], [], False
+
+    def log_scalars(self, values, *, step):
+        self.scalars.append((step, dict(values)))
+
+    def log_figure(self, name, figure, *, step):
+        self.figures.append((name, figure, step))
+
+    def close(self):
+        self.closed = True
+
+
+def test_fit_sends_every_epoch_to_the_logger(tmp_path):
+    from genrelens.loggers import Logger
+
+    logger = RecordingLogger()
+    assert isinstance(logger, Logger)
+    result = run_fit(tmp_path, TrainConfig(model_args=TINY, epochs=2, batch_size=32, threads=1),
+                     logger=logger)
+    assert [step for step, _ in logger.scalars] == [1, 2]
+    for (step, values), row in zip(logger.scalars, result.history, strict=True):
+        assert values == {k: v for k, v in row.items() if k not in ("epoch", "best")}
+        assert set(values) >= {"train_loss", "valid_loss", "valid_accuracy", "lr"}
+    logged = [float(r["valid_loss"]) for r in history_rows(tmp_path / "history.csv")]
+    assert logged == pytest.approx([v["valid_loss"] for _, v in logger.scalars])
+    assert not logger.closed and logger.figures == []  # the caller owns the logger

@@ -9,7 +9,10 @@ surrogate's fit quality.
 
 Storage: ``save("out/exp")`` writes ``out/exp.json`` (readable record) and ``out/exp.npz``
 (arrays), each atomically; the JSON names the NPZ and its SHA-256 so that a mismatched pair
-is detected on :meth:`Explanation.load`.
+is detected on :meth:`Explanation.load`. ``save(..., share_stems=True)`` puts the stems' STFT
+into a file named after its content beside the JSON, written once for every explanation of
+the same segment. The schema (:data:`SCHEMA_VERSION`) is documented in
+``docs/explanation-schema.md`` and in :meth:`Explanation.save`.
 """
 
 from __future__ import annotations
@@ -34,10 +37,13 @@ from genrelens.explain.fill import Fill
 if TYPE_CHECKING:
     import shap
 
-__all__ = ["Explanation", "TopComponent", "FORMAT_VERSION"]
+__all__ = ["Explanation", "TopComponent", "SCHEMA_VERSION"]
 
-#: Version of the saved format; bumped on incompatible changes.
-FORMAT_VERSION = 1
+#: Version of the saved schema, written as ``"schema_version"``. 1: files of genrelens before
+#: the field existed (``"format_version": 1``, all arrays in the NPZ); 2: adds
+#: ``"shared_arrays"`` (arrays kept in files shared between explanations). Files of every
+#: version up to this one are read.
+SCHEMA_VERSION = 2
 
 
 class TopComponent(NamedTuple):
@@ -195,12 +201,14 @@ class Explanation:
             names = [self.components.names[i] for i in order]
         return [TopComponent(int(i), n, float(row[i])) for i, n in zip(order, names)]
 
-    def to_map(self, target: int | str | None = None) -> np.ndarray:
+    def to_map(self, target: int | str | None = None, *, spread: bool = True) -> np.ndarray:
         """Scores of ``target`` painted onto the input grid, ``(n_mels, n_frames)``.
 
-        Component scores are spread evenly over the cells of their component (a component
-        of ``c`` cells with score ``s`` gives ``s / c`` per cell, so the map sums to the
-        scores); cells of no component are 0. Dense maps are returned as they are. Not
+        With ``spread`` (the default), component scores are spread evenly over the cells of
+        their component (a component of ``c`` cells with score ``s`` gives ``s / c`` per
+        cell, so the map sums to the scores); without it every cell carries its component's
+        score (the map's values are the scores themselves, in the units of bar charts of the
+        scores). Cells of no component are 0. Dense maps are returned as they are. Not
         available for stems (their components are not cells).
         """
         row = self.scores[self.class_index(target)]
@@ -213,7 +221,7 @@ class Explanation:
                 "to_map() is not available for stem components: they are parts of the mixture, "
                 "not cells; plot scores per part and time segment instead."
             )
-        counts = np.bincount(cmap[cmap >= 0], minlength=row.size)
+        counts = np.bincount(cmap[cmap >= 0], minlength=row.size) if spread else 1
         per_cell = np.append(row / np.maximum(counts, 1), 0.0)
         return per_cell[cmap]
 
@@ -307,17 +315,49 @@ class Explanation:
 
     # ------------------------------------------------------------------ storage
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, share_stems: bool = False) -> Path:
         """Write ``<path>.json`` and ``<path>.npz`` atomically; return the JSON path.
 
         ``path`` may end in ``.json`` or ``.npz`` or have no suffix.
+
+        Parameters
+        ----------
+        path : path-like
+        share_stems : bool
+            For stem components: store the parts' complex STFT (about 3 MB for a 3-s segment
+            at the defaults) in ``stft-<hash>.npz`` beside the JSON, named after the STFT's
+            content and written only when absent, instead of in ``<path>.npz``: explanations
+            of one segment by several methods then share one copy
+            (:func:`genrelens.explain.track.write_track` does this).
+
+        Notes
+        -----
+        Schema version 2 (:data:`SCHEMA_VERSION`; ``docs/explanation-schema.md``). The JSON:
+
+        ``schema_version`` (int), ``method`` (str), ``output`` ("probabilities", "logits" or
+        "raw"), ``class_names`` (list of str or null), ``params`` (every parameter, incl.
+        ``random_state``), ``cost`` (``n_evaluations``, ``seconds``, ...), ``others`` (names
+        of the other views of a hybrid, e.g. ``["lime"]``), ``fit`` (name → number, or
+        ``{"array": key}`` naming an NPZ array), ``components`` (optional: ``kind``, ``shape``
+        [n_mels, n_frames], ``names``, ``extents`` [[start_s, end_s, low_hz, high_hz], ...],
+        ``config`` (FeatureConfig), ``params``, and for stems ``stems`` = {``names``,
+        ``n_segments``, ``separator``}), ``fill`` (optional: the fill's record),
+        ``arrays`` = {``file``: the NPZ's name, ``sha256``: of its bytes} and, when shared
+        arrays exist, ``shared_arrays`` = {array key: {``file``, ``sha256``}} (files in the
+        same folder).
+
+        The NPZ: ``scores`` (n_classes, n_components) or (n_classes, n_mels, n_frames),
+        ``prediction`` (n_classes,), ``logmel`` (n_mels, n_frames), ``components_map``
+        (int, -1 = no component) or ``stems_stft`` (complex64, n_parts × bins × frames;
+        in the shared file when shared) and ``stems_segment_of_frame``, ``fit_<name>``,
+        ``others_<name>`` and the fill's arrays.
         """
         base = _base(path)
         arrays: dict[str, np.ndarray] = {
             "scores": self.scores, "prediction": self.prediction, "logmel": self.logmel,
         }
         record: dict[str, Any] = {
-            "format_version": FORMAT_VERSION,
+            "schema_version": SCHEMA_VERSION,
             "method": self.method,
             "output": self.output,
             "class_names": None if self.class_names is None else list(self.class_names),
@@ -336,6 +376,9 @@ class Explanation:
                 record["fit"][name] = _jsonable(value)
         if self.components is not None:
             record["components"], comp_arrays = self.components.to_record()
+            if share_stems and "stems_stft" in comp_arrays:
+                record["shared_arrays"] = {"stems_stft": _write_shared(
+                    base.parent, "stems_stft", comp_arrays.pop("stems_stft"))}
             arrays.update(comp_arrays)
         if self.fill is not None:
             record["fill"], fill_arrays = self.fill.to_record()
@@ -361,10 +404,13 @@ class Explanation:
             raise GenrelensError(
                 f"cannot read explanation {json_path} / {npz_path}: {exc}"
             ) from exc
-        if record.get("format_version") != FORMAT_VERSION:
+        version = record.get("schema_version", 1 if record.get("format_version") == 1 else None)
+        if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
+            found = ("schema_version", record["schema_version"]) if "schema_version" in record \
+                else ("format_version", record.get("format_version"))
             raise GenrelensError(
-                f"{json_path} has format_version={record.get('format_version')!r}: this genrelens "
-                f"reads version {FORMAT_VERSION}."
+                f"{json_path} has {found[0]}={found[1]!r}: this genrelens reads schema versions "
+                f"1 to {SCHEMA_VERSION}; read it with the genrelens that wrote it, or upgrade."
             )
         if hashlib.sha256(payload).hexdigest() != record["arrays"]["sha256"]:
             raise GenrelensError(
@@ -373,6 +419,8 @@ class Explanation:
             )
         with np.load(io.BytesIO(payload), allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
+        for key, ref in (record.get("shared_arrays") or {}).items():
+            arrays[key] = _read_shared(json_path, key, ref)
         fit = {
             name: arrays[value["array"]] if isinstance(value, dict) and "array" in value else value
             for name, value in record["fit"].items()
@@ -394,6 +442,45 @@ class Explanation:
             fit=fit,
             others={name: arrays[f"others_{name}"] for name in record["others"]},
         )
+
+
+def _write_shared(folder: Path, key: str, array: np.ndarray) -> dict[str, str]:
+    """Store ``array`` as ``key`` in ``folder/stft-<hash of its content>.npz`` unless that file
+    exists; return its reference ``{"file", "sha256"}`` (SHA-256 of the file's bytes)."""
+    array = np.ascontiguousarray(array)
+    content = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    content.update(array.tobytes())
+    path = folder / f"stft-{content.hexdigest()[:20]}.npz"
+    if not path.is_file():
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **{key: array})
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buffer.getvalue())
+    return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def _read_shared(json_path: Path, key: str, ref: Mapping[str, Any]) -> np.ndarray:
+    """The array ``key`` of the shared file ``ref`` beside ``json_path``, checked."""
+    name = str(ref.get("file", "")) if isinstance(ref, Mapping) else ""
+    if not name or Path(name).name != name or name in (".", ".."):
+        raise GenrelensError(
+            f"{json_path} names the shared file {name!r} for {key!r}: expected a file name in "
+            "the same folder; save the explanation again."
+        )
+    try:
+        payload = (json_path.parent / name).read_bytes()
+    except OSError as exc:
+        raise GenrelensError(
+            f"cannot read {name}, the shared {key!r} of {json_path}: {exc}; copy it along with "
+            "the explanation, or save the explanation again."
+        ) from exc
+    if hashlib.sha256(payload).hexdigest() != ref.get("sha256"):
+        raise GenrelensError(
+            f"{json_path.parent / name} does not match {json_path} (SHA-256 differs): the "
+            "shared file was changed or replaced; save the explanation again."
+        )
+    with np.load(io.BytesIO(payload), allow_pickle=False) as data:
+        return data[key]
 
 
 def _base(path: str | os.PathLike[str]) -> Path:

@@ -24,6 +24,8 @@ Files (:func:`write_track`)::
     OUT/track/<method>_<kind>.png                     timeline overlay (or stems heat map)
     OUT/track/<method>_<kind>_top.wav, _rest.wav      segments' listenable audio, concatenated
     OUT/segments/<i>/<method>_<kind>.{json,npz,png}   each segment's Explanation and plot
+    OUT/segments/<i>/stft-<hash>.npz                  stems: the segment's parts' STFT, shared
+                                                      by every method's explanation
     OUT/segments/<i>/<method>_<kind>_{top,rest}.wav   its listenable explanation
 
 :func:`claim_out` checks ``OUT`` before anything is computed: it must be a folder (or not exist
@@ -470,7 +472,7 @@ def write_track(
         tops, rests = [], []
         for i, exp in zip(res.segment_index, res.segments):
             seg_dir = out / "segments" / f"{int(i):03d}"
-            files.append(exp.save(seg_dir / name))
+            files.append(exp.save(seg_dir / name, share_stems=True))
             files.append(
                 display.save_png(
                     display.ExplanationDisplay(exp, target=c).plot().figure_,

@@ -80,7 +80,8 @@ def aggregate_scores(
     -------
     list of dict
         One row per (genre with at least one segment, component): ``genre``, ``kind``,
-        ``component``, ``index``, ``mean``, ``mean_abs``, ``std``, ``n``.
+        ``component``, ``index``, ``mean``, ``mean_abs``, ``std`` (sample standard deviation,
+        ``ddof=1``; NaN when ``n`` = 1, where no spread can be estimated), ``n``.
     """
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels)
@@ -99,7 +100,7 @@ def aggregate_scores(
         own = scores[labels == c, c, :]
         if own.shape[0] == 0:
             continue
-        std = own.std(axis=0, ddof=1) if own.shape[0] > 1 else np.zeros(own.shape[1])
+        std = own.std(axis=0, ddof=1) if own.shape[0] > 1 else np.full(own.shape[1], np.nan)
         for m, name in enumerate(component_names):
             rows.append({
                 "genre": genre, "kind": kind, "component": name, "index": m,

@@ -273,7 +273,7 @@ def global_analysis(
         if plots:
             from genrelens import display
 
-            display.save_png(display.plot_ale_result(res, title=name), path.with_suffix(".png"))
+            display.save_png(display.plot_ale_result(res), path.with_suffix(".png"))
     def what(genre: str) -> str:
         return f"P({genre})" if ale_output == "probabilities" else f"the {ale_output} of {genre}"
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import json
 import math
 import os
 import warnings
@@ -56,7 +55,7 @@ from genrelens._io import write_text
 from genrelens.config import FeatureConfig
 from genrelens.errors import GenrelensError
 from genrelens.report.files import RunFiles
-from genrelens.run import stage_status
+from genrelens.run import pipeline_order, stage_status
 
 __all__ = ["render_report", "build_context", "audio_data_uri", "tables_from_json", "REPORT_NAME"]
 
@@ -153,8 +152,21 @@ def _fmt(value: Any) -> str:
             return ", ".join(_fmt(v) for v in value)
         return f"[{len(value)} values]"
     if isinstance(value, Mapping):
-        return json.dumps(value, default=str)[:200]
+        return "; ".join(f"{k}: {_fmt(v)}" for k, v in _flatten(value).items())[:200]
     return str(value)
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one level of dotted keys (``{"seeds": {"train": 0}}`` →
+    ``{"seeds.train": 0}``), for a table of two columns."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
 
 
 def _number(text: Any) -> Any:
@@ -169,15 +181,44 @@ def _number(text: Any) -> Any:
 
 def _table(title: str | None, columns: Sequence[Any], rows: Sequence[Sequence[Any]],
            caption: str | None = None, *, figure: dict[str, str] | None = None) -> dict[str, Any]:
-    rows = list(rows)
+    columns = [str(c) for c in columns]
+    rows = [list(row) for row in rows]
+    caveat = _thin_evidence(columns, rows)
     return {
         "title": title,
         "caption": caption,
+        "caveat": caveat,
         "figure": figure,
-        "columns": [str(c) for c in columns],
+        "columns": columns,
         "rows": [[_fmt(v) for v in row] for row in rows[:_MAX_TABLE_ROWS]],
         "truncated": max(0, len(rows) - _MAX_TABLE_ROWS),
     }
+
+
+#: Rows whose count ``n`` (segments, tracks) is below this rest on too little data to be read
+#: as findings; the report says so beside the table.
+THIN_EVIDENCE_N = 5
+
+
+def _thin_evidence(columns: list[str], rows: list[list[Any]]) -> str | None:
+    """A caveat for a table with a count column ``n`` where some rows have n below
+    :data:`THIN_EVIDENCE_N` (None otherwise). A ``std`` of a row with n = 1 is undefined: it
+    is blanked in ``rows`` (shown "–"), never shown as 0."""
+    if "n" not in columns:
+        return None
+    at, std = columns.index("n"), columns.index("std") if "std" in columns else None
+    counts = [_number(row[at]) if at < len(row) else None for row in rows]
+    thin = [n for n in counts if isinstance(n, (int, float)) and n < THIN_EVIDENCE_N]
+    if not thin:
+        return None
+    for row, n in zip(rows, counts):
+        if std is not None and std < len(row) and isinstance(n, (int, float)) and n < 2:
+            row[std] = float("nan")
+    return (f"Thin evidence: {len(thin)} of {len(rows)} rows rest on n < {THIN_EVIDENCE_N} "
+            f"(smallest n = {min(thin):g}); read their values, passes included, as indications "
+            "from very few examples, not as findings"
+            + ("; a standard deviation needs n ≥ 2 and is left blank where n = 1."
+               if std is not None and min(thin) < 2 else "."))
 
 
 def _short_list(values: list[Any]) -> bool:
@@ -256,10 +297,13 @@ def _manifest_section(files: RunFiles) -> dict[str, Any] | None:
     if not isinstance(manifest, Mapping):
         return None
     stages = []
-    for name, rec in _mapping(manifest.get("stages")).items():
-        rec = _mapping(rec)
+    records = _mapping(manifest.get("stages"))
+    for name in pipeline_order(records):
+        rec = _mapping(records[name])
         summary = _mapping(rec.get("summary"))
         status = stage_status(rec)
+        if status == "running" and rec.get("pid") == os.getpid():
+            status = "writing this report"  # the stage running now is the one rendering it
         stages.append({
             "name": name,
             "status": status,
@@ -274,7 +318,7 @@ def _manifest_section(files: RunFiles) -> dict[str, Any] | None:
               if k not in ("stages", "versions", "manifest_version")}
     return {
         "stages": stages,
-        "params": json.dumps(params, indent=2, sort_keys=True, default=str),
+        "params": _table(None, ["parameter", "value"], sorted(_flatten(params).items())),
         "versions": _table(None, ["package", "version"],
                            sorted((manifest.get("versions") or {}).items())),
     }
@@ -381,6 +425,7 @@ def _dataset_section(files: RunFiles, config: FeatureConfig,
     out["skipped"] = _table(None, ["track", "reason", "message"], skipped) if skipped else None
     out["duplicates"] = [" = ".join(map(str, g)) for g in check.get("duplicates") or []]
     mel_hz = _mel_hz(config)
+    logmels = []
     for label, info in sorted(_mapping(data.get("examples")).items()):
         info = _mapping(info)
         audio = files.audio(str(info["file"])) if info.get("file") else None
@@ -390,14 +435,18 @@ def _dataset_section(files: RunFiles, config: FeatureConfig,
         example = {"label": label, "track_id": info.get("track_id"),
                    "start_s": info.get("start_s", 0.0), "mel": None}
         example["wave"] = _png_uri(display.plot_waveform(y, sr=sr))
-        if sr == config.sr:
-            logmel = _log_mel(y, config)
-            if logmel is not None:
-                example["mel"] = _png_uri(display.plot_logmel(
-                    logmel, sr=config.sr, hop_length=config.hop_length, mel_hz=mel_hz,
-                    unit=config.unit))
+        logmels.append(_log_mel(y, config) if sr == config.sr else None)
         example["audio"] = audio_data_uri(y, sr=sr, max_seconds=max_seconds, target_sr=config.sr)
         out["examples"].append(example)
+    # one dB range for all examples, so that equal colours are equal levels across genres
+    db_range = display.shared_db_range([m for m in logmels if m is not None])
+    out["db_range"] = f"{db_range[0]:.1f} to {db_range[1]:.1f} {config.unit}"
+    for example, logmel in zip(out["examples"], logmels):
+        if logmel is not None:
+            example["mel"] = _png_uri(display.plot_logmel(
+                logmel, sr=config.sr, hop_length=config.hop_length, mel_hz=mel_hz,
+                unit=config.unit, db_range=db_range))
+            example["db_range"] = out["db_range"]
     return out
 
 
@@ -479,48 +528,44 @@ def _target_name(exp: Any) -> tuple[int, str]:
     return k, (exp.class_names[k] if exp.class_names else str(k))
 
 
-def _explanation_view(exp: Any, stem: str, config: FeatureConfig,
-                      mel_hz: np.ndarray | None) -> dict[str, Any]:
+def _explanation_view(exp: Any, stem: str, limit: float) -> dict[str, Any]:
+    """One method's card: its figures on the colour (and bar) scale ``limit`` shared by the
+    track's explanations of the same kind, and its facts."""
     from genrelens import display
     from genrelens.evaluate.manifold import manifold_check
 
     k, name = _target_name(exp)
     comp = exp.components
     kind = comp.kind if comp is not None else "dense"
-    cfg = comp.config if comp is not None else config
     title = f"{exp.method} · {kind}"
     figures = []
-    row = np.asarray(exp.scores[k])
+    scale = {"scale": f"{limit:.6g}"}
     if kind == "stems" and comp is not None and comp.stems is not None:
-        parts, n_seg = comp.stems.names, comp.stems.n_segments
-        cols = [f"{e.start_s:.1f}s" for e in comp.extents[:n_seg]]
-        figures.append({"uri": _png_uri(display.plot_matrix(
-            row.reshape(len(parts), n_seg), row_labels=parts, col_labels=cols,
-            xlabel="time segment (start)", ylabel="stem", title=f"stem × time, attribution to {name}")),
+        figures.append({"uri": _png_uri(display.plot_stems(
+            exp, target=k, title=f"stem × time, attribution to {name}", limit=limit)), **scale,
             "caption": f"Attribution of each sound source (row) in each time segment (column) "
                        f"to the class {name}: red cells support it, blue cells speak against it."})
     else:
-        heat = exp.to_map(k)
-        figures.append({"uri": _png_uri(display.plot_overlay(
-            exp.logmel, heat, sr=cfg.sr, hop_length=cfg.hop_length, mel_hz=mel_hz,
-            title=f"attribution to {name}")),
+        unit = "component score" if comp is not None else "attribution"
+        figures.append({"uri": _png_uri(display.plot_explanation_overlay(
+            exp, target=k, title=f"attribution to {name}", limit=limit)), **scale,
             "caption": f"The input log-mel in grey with the {exp.method} attribution to the "
                        f"predicted class {name} painted over it ({kind} components; red "
                        "supports the class, blue speaks against it; uncoloured cells score 0)."
-                       + ("" if comp is None else " Each cell shows its component's score divided "
-                          "by the component's number of cells, so the map sums to the scores.")})
-        if kind == "time" and comp is not None:
-            figures.append({"uri": _png_uri(display.plot_bars(
-                row, [f"{e.start_s:.1f}" for e in comp.extents], xlabel="segment start (s)",
-                title=f"temporal attribution to {name}")),
-                "caption": "Score of each time segment: which moments made the model say "
-                           f"{name}."})
-        elif kind == "frequency" and comp is not None:
-            labels = [f"{e.low_hz:.0f}–{e.high_hz:.0f} Hz" for e in comp.extents]
-            figures.append({"uri": _png_uri(display.plot_bars(
-                row, labels, xlabel="band", horizontal=True,
-                title=f"band attribution to {name}")),
-                "caption": f"Score of each frequency band for the class {name}."})
+                       + ("" if comp is None else " Each cell shows the score of its component, "
+                          "in the units of the bar charts.")
+                       + f" Colour scale ±{limit:.3g} ({unit}), "
+                       + (f"shared by this track's {kind} explanations so that their colours "
+                          "compare." if comp is not None else "in this method's own units.")})
+        if kind in ("time", "frequency"):
+            plot = display.plot_temporal if kind == "time" else display.plot_frequency
+            figures.append({"uri": _png_uri(plot(
+                exp, target=k, title=f"{'temporal' if kind == 'time' else 'band'} attribution "
+                                     f"to {name}", limit=limit)), **scale,
+                "caption": (f"Score of each time segment: which moments made the model say "
+                            f"{name}." if kind == "time" else
+                            f"Score of each frequency band for the class {name}.")
+                           + " Same scale as the map."})
     facts = [["explained class", name], ["output", exp.output]]
     for key in ("n_evaluations", "seconds"):
         if key in exp.cost:
@@ -543,7 +588,28 @@ def _explanation_view(exp: Any, stem: str, config: FeatureConfig,
     if check["off_prediction"] is not None:
         facts.append(["probability with every component off", check["off_target_probability"]])
     return {"title": title, "file": stem, "figures": figures, "warning": check["reason"],
+            "scale_group": _scale_key(exp),
             "facts": _table(None, ["", "value"], facts)}
+
+
+def _scale_key(exp: Any) -> str:
+    """What shares a colour scale: the component kind (scores are outputs' changes for every
+    perturbation method), or the method for dense maps (Grad-CAM and IG have other units)."""
+    return exp.components.kind if exp.components is not None else f"dense {exp.method}"
+
+
+def _shared_limits(exps: Sequence[Any]) -> dict[str, float]:
+    """One colour limit per :func:`_scale_key` over the explanations of one track: the largest
+    ``|score|`` of the explained class among all methods of a component kind (dense maps: of
+    the method's map), so that a weak method's map looks weak beside a strong one's."""
+    from genrelens import display
+
+    by_kind: dict[str, list[np.ndarray]] = {}
+    for exp in exps:
+        k = exp.predicted_class
+        row = exp.to_map(k) if exp.components is None else exp.scores[k]
+        by_kind.setdefault(_scale_key(exp), []).append(np.asarray(row))
+    return {kind: display.shared_limit(rows) for kind, rows in by_kind.items()}
 
 
 def _load_explanations(files: RunFiles,
@@ -556,9 +622,12 @@ def _load_explanations(files: RunFiles,
         data = files.json(path)
         if not (isinstance(data, Mapping) and "method" in data and "arrays" in data):
             continue
-        if files.file(path.with_suffix(".npz")) is None:
-            errors.append(f"{path.name}: its arrays ({path.with_suffix('.npz').name}) are "
-                          "missing or left out.")
+        shared = [path.parent / str(ref.get("file")) for ref in
+                  _mapping(data.get("shared_arrays")).values() if isinstance(ref, Mapping)]
+        missing = [p.name for p in (path.with_suffix(".npz"), *shared) if files.file(p) is None]
+        if missing:
+            errors.append(f"{path.name}: its arrays ({', '.join(missing)}) are missing or left "
+                          "out.")
             continue
         try:
             found.append((path.stem, Explanation.load(path)))
@@ -656,8 +725,9 @@ def _explanations_section(files: RunFiles, config: FeatureConfig,
             view["probs"] = _png_uri(display.plot_bars(
                 first.prediction[order], [names[i] for i in order], horizontal=True,
                 ylabel=first.output, title="model output, top 5"))
+            limits = _shared_limits([e for _, e in exps])
             for stem, exp in sorted(exps, key=_card_order):
-                view["methods"].append(_explanation_view(exp, stem, config, mel_hz))
+                view["methods"].append(_explanation_view(exp, stem, limits[_scale_key(exp)]))
         for wav in wavs:
             uri = _wav_uri(files, wav, max_seconds=max_seconds, sr=config.sr)
             if uri is not None:
@@ -697,11 +767,11 @@ def _json_files_section(files: RunFiles, folder: str) -> dict[str, Any] | None:
             drawn.add(path.with_suffix(""))
         out["tables"].append(table or _table(title, list(rows[0]),
                                              [[_number(v) for v in r.values()] for r in rows]))
-    for path in files.files(root, "*.json", recursive=True):
+    for path in sorted(files.files(root, "*.json", recursive=True), key=_natural):
         data = files.json(path)
         title = path.relative_to(root).with_suffix("").as_posix()
         if isinstance(data, Mapping) and {"feature_names", "average", "grid_values"} <= set(data):
-            out["figures"].extend(_ale_figures(data, title, display))
+            out["figures"].extend(_ale_figures(data, display))
             drawn.add(path.with_suffix(""))
         elif data is not None and not path.with_suffix(".csv").is_file():  # CSV shown above
             out["tables"].extend(tables_from_json(data, title=title))
@@ -716,6 +786,14 @@ def _json_files_section(files: RunFiles, folder: str) -> dict[str, Any] | None:
             "caption": f"{path.relative_to(root).as_posix()} (figure saved by the stage)",
         })
     return out if out["figures"] or out["tables"] else None
+
+
+def _natural(path: Path) -> list[Any]:
+    """Sort key reading numbers as numbers: ``band_energy_275-575`` before ``_1203-2518``."""
+    import re
+
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", path.as_posix())]
 
 
 def _cascading_table(title: str, rows: list[dict[str, str]]) -> dict[str, Any] | None:
@@ -746,34 +824,29 @@ def _cascading_table(title: str, rows: list[dict[str, str]]) -> dict[str, Any] |
                   "sanity.csv); signed scores are in the file.", figure=figure)
 
 
-def _ale_figures(data: Mapping[str, Any], title: str, display: Any) -> list[dict[str, Any]]:
+def _ale_figures(data: Mapping[str, Any], display: Any) -> list[dict[str, Any]]:
+    """The figure of a saved ALE result, titled after its descriptor (not its file), with the
+    descriptor's unit on the x axis and the output's on the y axis."""
     from genrelens.glob.ale import ALEResult
 
     try:
         result = ALEResult.from_dict(dict(data))
     except (KeyError, TypeError, ValueError):
         return []
-    unit = result.params.get("unit")
-    feature = result.feature_names[0] + (f" ({unit})" if unit else "")
+    labels, change = display.ale_labels(result)
+    title = "ALE of " + " × ".join(map(display.readable_name, result.feature_names))
+    fig = display.plot_ale_result(result, title=title)
     if result.order == 1:
-        fig = display.plot_ale(result.grid_values[0], result.average,
-                               output_names=result.output_names, feature_name=feature,
-                               low=result.low, high=result.high,
-                               feature_values=result.feature_values, title=f"ALE: {title}")
-        caption = (f"Accumulated local effect of {feature} on each genre's "
-                   f"{result.params.get('output', 'output')}: how the output moves, on "
-                   "average over the data, when this descriptor changes within its observed "
-                   "range (0 = the average effect; bands: bootstrap "
+        caption = (f"Accumulated local effect of {labels[0]} on each genre's "
+                   f"{result.params.get('output', 'output')} (y axis: {change}): how the "
+                   "output moves, on average over the data, when this descriptor changes "
+                   "within its observed range (0 = the average effect; bands: bootstrap "
                    f"{result.params.get('confidence', '')} interval; ticks: data values).")
     else:
-        k = int(np.argmax(result.importance()))
-        fig = display.plot_matrix(result.average[k], row_labels=[f"{v:.3g}" for v in result.grid_values[0]],
-                                  col_labels=[f"{v:.3g}" for v in result.grid_values[1]],
-                                  xlabel=result.feature_names[1], ylabel=result.feature_names[0],
-                                  title=f"ALE interaction: {title} ({result.output_names[k]})")
-        caption = (f"Second-order effect of {result.feature_names[0]} × {result.feature_names[1]} "
-                   f"on {result.output_names[k]} (the output where it is largest).")
-    return [{"uri": _png_uri(fig), "caption": caption}]
+        k = int(np.argmax(np.abs(result.average).reshape(len(result.output_names), -1).max(1)))
+        caption = (f"Second-order effect of {labels[0]} × {labels[1]} on "
+                   f"{result.output_names[k]} (the output where it is largest; {change}).")
+    return [{"uri": _png_uri(fig), "caption": caption, "title": title}]
 
 
 # --------------------------------------------------------------------------- entry points

@@ -246,6 +246,7 @@ def fit(
     progress: bool = True,
     context: DistContext | None = None,
     device: str | torch.device | None = "auto",
+    logger: Any = None,
 ) -> FitResult:
     """Train a registered model, keep the best on validation, resume if ``run_dir`` holds a run.
 
@@ -272,6 +273,10 @@ def fit(
         Where the model trains (:func:`genrelens.device.resolve_device`: CUDA when available,
         else the CPU); batches are moved there. Not part of the run's settings: a run can be
         resumed on another device (checkpoints and ``last.pt`` are read onto the CPU).
+    logger : genrelens.loggers.Logger, optional
+        Receives every finished epoch's numbers (the ``history.csv`` row without ``epoch``
+        and ``best``; step = epoch) on rank 0, e.g. a
+        :class:`~genrelens.loggers.TensorBoardLogger`. It is not closed here.
 
     Returns
     -------
@@ -419,6 +424,9 @@ def fit(
             "best": int(improved),
         }
         history.append(row)
+        if logger is not None and context.is_main:
+            logger.log_scalars({k: v for k, v in row.items() if k not in ("epoch", "best")},
+                               step=row["epoch"])
         finished = stopper.should_stop or epoch + 1 == config.epochs
         if show:
             tqdm.write(
