@@ -1412,7 +1412,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         "--out", metavar="RUN", help="run directory (default runs/demo, with --quick runs/demo-quick)"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small data and budgets: about 3 minutes on 2 cores"
+        "--quick", action="store_true", help="small data and budgets: the quickest end-to-end run (README gives its time)"
     )
     parser.add_argument("--seed", type=_nonneg, default=0, help="the one random seed (default 0)")
     parser.add_argument("--cache", metavar="DIR", help="feature cache (default RUN/../cache)")

@@ -21,7 +21,7 @@ and re-running resumes from it)::
 Every stage calls the library function of its own command (``genrelens data synth``,
 ``prepare``, ``train``, ``evaluate``, ``explain``, ``global``, ``report``); nothing is
 re-implemented here. ``quick=True`` shrinks the dataset, the training and the explanation
-budgets so that the demo runs in about three minutes on two CPU cores.
+budgets (README gives the measured time of both).
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ class DemoSettings:
 
     @classmethod
     def quick(cls, *, seed: int = 0) -> DemoSettings:
-        """Settings of ``genrelens demo --quick`` (about 3 minutes on 2 CPU cores)."""
+        """Settings of ``genrelens demo --quick`` (small data and budgets; its measured time is in
+        README)."""
         return cls(n_per_genre=6, duration=12.0, epochs=15, patience=5, n_explain=2,
                    n_samples=100, global_per_class=1, ale_per_class=2, n_bootstrap=10,
                    quality_per_class=1, quality_checks=1, quality_subsets=16,
