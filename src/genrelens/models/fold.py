@@ -41,11 +41,17 @@ copy's outputs equal the original's to float32 rounding (tested at 1e-4 relative
 from __future__ import annotations
 
 import copy
+import threading
 
 import torch
 from torch import nn
 
 __all__ = ["inference_copy", "find_conv_bn_pairs"]
+
+#: ``torch.fx.symbolic_trace`` patches ``nn.Module.__call__`` for the whole process while it
+#: traces; two threads tracing at once (e.g. Dask's threaded workers) can restore each other's
+#: patch and leave it installed, so tracing is done by one thread at a time.
+_TRACE_LOCK = threading.Lock()
 
 
 def inference_copy(model: nn.Module) -> nn.Module:
@@ -94,7 +100,8 @@ def find_conv_bn_pairs(model: nn.Module) -> list[tuple[str, str]]:
     """
     counts = _module_counts(model)
     try:
-        graph = torch.fx.symbolic_trace(model).graph
+        with _TRACE_LOCK:
+            graph = torch.fx.symbolic_trace(model).graph
     except Exception:  # noqa: BLE001 - any tracing failure means: use the Sequential walk
         return _pairs_in_sequentials(model, counts)
     calls: dict[str, int] = {}
