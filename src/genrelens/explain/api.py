@@ -40,6 +40,7 @@ largest absolute value) between two rounds is below ``tol``, or when ``n_samples
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -64,6 +65,7 @@ from genrelens.explain.engine import (
 )
 from genrelens.explain.explainers import (
     Explainer,
+    Fit,
     GradCam,
     IntegratedGradients,
     SampledExplainer,
@@ -218,14 +220,14 @@ def explain(
         explainer.check_budget(m)
 
     run = inference_model(model, fast=fast)
-    ledger = {"n_evaluations": 0, "model_seconds": 0.0, "batch_size": batch_size}
+    ledger = _Ledger(batch_size=batch_size)
 
     def evaluate(z: np.ndarray) -> np.ndarray:
-        res = evaluate_masks(run, x, components, z, fill=fill_obj, batch_size=ledger["batch_size"],
+        res = evaluate_masks(run, x, components, z, fill=fill_obj, batch_size=ledger.batch_size,
                              output=output, progress=progress, fast=False)
-        ledger["n_evaluations"] += res.n_evaluations
-        ledger["model_seconds"] += res.seconds
-        ledger["batch_size"] = res.batch_size
+        ledger.n_evaluations += res.n_evaluations
+        ledger.model_seconds += res.seconds
+        ledger.batch_size = res.batch_size
         return res.outputs
 
     params: dict[str, Any] = {
@@ -259,8 +261,8 @@ def explain(
             params["round_size"] = explainer.round_size_for(m)
     fit["off_prediction"] = _probabilities(_off_output(z, y, evaluate), output)
     prediction = _probabilities(f_full, output)
-    cost = {"n_evaluations": ledger["n_evaluations"], "model_seconds": ledger["model_seconds"],
-            "batch_size": ledger["batch_size"], "seconds": time.perf_counter() - start}
+    cost = {"n_evaluations": ledger.n_evaluations, "model_seconds": ledger.model_seconds,
+            "batch_size": ledger.batch_size, "seconds": time.perf_counter() - start}
     return Explanation(
         method=explainer.name, scores=scores, prediction=prediction, logmel=_explained_input(
             x, components), components=components, fill=fill_obj, output=output,
@@ -284,6 +286,15 @@ def unwrap_loaded(
     return model, class_names, config
 
 
+@dataclasses.dataclass
+class _Ledger:
+    """The model evaluations of one explanation so far and the batch size they settled on."""
+
+    batch_size: int | str
+    n_evaluations: int = 0
+    model_seconds: float = 0.0
+
+
 def _seed_record(random_state: Any) -> Any:
     return random_state if random_state is None or isinstance(random_state, int) else repr(
         random_state)
@@ -291,21 +302,22 @@ def _seed_record(random_state: Any) -> Any:
 
 def _sample_in_rounds(
     sampler: Callable[[int, bool], np.ndarray],
-    fitter: Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict, dict]],
+    fitter: Fit,
     evaluate: Callable[[np.ndarray], np.ndarray],
     *,
     design: str,
     n_samples: int,
     round_size: int,
     tol: float | None,
-) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, dict, dict], dict]:
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, dict[str, Any], dict[str, Any]],
+           dict[str, Any]]:
     """Sample, evaluate and refit in rounds until stable or the budget is spent."""
     zs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     used, n_rounds, converged = 0, 0, False
     change: float | None = None  # None until two rounds can be compared
     previous: np.ndarray | None = None
-    fitted: tuple[np.ndarray, dict, dict] | None = None
+    fitted: tuple[np.ndarray, dict[str, Any], dict[str, Any]] | None = None
     while used < n_samples:
         z = sampler(min(round_size, n_samples - used), not zs)
         zs.append(z)
@@ -336,7 +348,8 @@ def _off_output(z: np.ndarray, y: np.ndarray, evaluate: Callable[[np.ndarray], n
     """The model's output on the all-off input: from the design when it holds that row, else
     one more evaluation (for the off-manifold check, :mod:`genrelens.evaluate.manifold`)."""
     off = np.flatnonzero(~np.asarray(z, dtype=bool).any(axis=1))
-    return y[off[0]] if off.size else evaluate(np.zeros((1, z.shape[1]), dtype=z.dtype))[0]
+    row: np.ndarray = y[off[0]] if off.size else evaluate(np.zeros((1, z.shape[1]), z.dtype))[0]
+    return row
 
 
 def _normalised(scores: np.ndarray) -> np.ndarray:
@@ -353,4 +366,5 @@ def _explained_input(x: np.ndarray, components: Components) -> np.ndarray:
     if components.stems is None:
         return x
     make = mask_inputs(x, components, np.ones((1, components.n_components), np.int8), None)
-    return make(0, 1)[0, 0].numpy()
+    explained: np.ndarray = make(0, 1)[0, 0].numpy()
+    return explained

@@ -62,7 +62,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -73,6 +73,16 @@ from genrelens._validation import check_choice, check_int
 from genrelens.errors import GenrelensError, ParameterError, StorageError
 from genrelens.explain import registry
 from genrelens.explain.fill import DEFAULT_FILL
+
+if TYPE_CHECKING:
+    from genrelens.data import Dataset, Track
+    from genrelens.explain.track import TrackExplanation
+    from genrelens.models import LoadedModel
+
+#: ``submit(task) -> future`` of an executor (a concurrent.futures or a Dask future).
+_Submit = Callable[["TrackTask"], Any]
+#: ``wait_first(futures) -> the finished ones`` of an executor.
+_WaitFirst = Callable[[list[Any]], Iterable[Any]]
 
 __all__ = [
     "EXECUTORS",
@@ -115,7 +125,7 @@ class TrackTask:
     methods, kinds : tuple of str
         As for :func:`~genrelens.explain.track.explain_track`.
     n_samples : int
-    fill : str or float
+    fill : str, float or None
     seed : int
         The track's seed (:func:`track_seed`).
     batch_size : int or "auto"
@@ -137,7 +147,7 @@ class TrackTask:
     methods: tuple[str, ...]
     kinds: tuple[str, ...]
     n_samples: int
-    fill: str | float
+    fill: str | float | None
     seed: int
     batch_size: int | str
     threads: int | None
@@ -260,11 +270,11 @@ def track_dir_name(track_id: str) -> str:
 
 # --------------------------------------------------------------------------- the worker side
 
-_MODELS: dict[tuple[str, int, int, str], Any] = {}
+_MODELS: dict[tuple[str, int, int, str], LoadedModel] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def _loaded_model(checkpoint: str, device: str) -> Any:
+def _loaded_model(checkpoint: str, device: str) -> LoadedModel:
     """The checkpoint's LoadedModel on ``device``, loaded once per process (and file version)."""
     from genrelens.models import load_checkpoint
 
@@ -317,7 +327,9 @@ def explain_track_task(task: TrackTask) -> dict[str, Any]:
             "n_evaluations": record["n_evaluations"]}
 
 
-def _write_track_result(task: TrackTask, loaded: Any, results: dict, *, seconds: float) -> dict:
+def _write_track_result(task: TrackTask, loaded: LoadedModel,
+                        results: Mapping[tuple[str, str], TrackExplanation], *,
+                        seconds: float) -> dict[str, Any]:
     """Write ``result.json`` and one NPZ per result into a temporary folder, then rename it."""
     out = Path(task.out)
     final = out / track_dir_name(task.track_id)
@@ -367,7 +379,8 @@ def _write_track_result(task: TrackTask, loaded: Any, results: dict, *, seconds:
     return record
 
 
-def load_track_result(out: str | os.PathLike[str], track_id: str) -> tuple[dict, dict]:
+def load_track_result(out: str | os.PathLike[str], track_id: str
+                      ) -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, np.ndarray]]]:
     """Read one track's results written by :func:`explain_dataset`.
 
     Returns
@@ -651,7 +664,7 @@ class _submitter:
         self.executor, self.workers, self.scheduler = executor, workers, scheduler
         self._close: list[Callable[[], Any]] = []
 
-    def __enter__(self) -> tuple[Callable[[TrackTask], Any], Callable[[list], Iterable]]:
+    def __enter__(self) -> tuple[_Submit, _WaitFirst]:
         if self.executor == "serial":
             return _run_now, lambda futures: futures
         if self.executor == "local":
@@ -662,7 +675,7 @@ class _submitter:
         for close in reversed(self._close):
             close()
 
-    def _local(self) -> tuple[Callable, Callable]:
+    def _local(self) -> tuple[_Submit, _WaitFirst]:
         from concurrent.futures.process import BrokenProcessPool
 
         # spawn: fork after torch threads can hang; the workers die with this process
@@ -677,14 +690,14 @@ class _submitter:
                 holder["pool"] = process_pool(self.workers, method="spawn")
                 return holder["pool"].submit(explain_track_task, task)
 
-        def wait_first(futures: list) -> Iterable:
+        def wait_first(futures: list[Any]) -> Iterable[Any]:
             done, _ = concurrent.futures.wait(
                 futures, return_when=concurrent.futures.FIRST_COMPLETED)
             return done
 
         return submit, wait_first
 
-    def _dask(self) -> tuple[Callable, Callable]:
+    def _dask(self) -> tuple[_Submit, _WaitFirst]:
         try:
             from distributed import Client, LocalCluster, wait
         except ImportError as exc:
@@ -709,15 +722,16 @@ class _submitter:
         def submit(task: TrackTask) -> Any:
             return client.submit(explain_track_task, task, pure=False)
 
-        def wait_first(futures: list) -> Iterable:
-            return wait(futures, return_when="FIRST_COMPLETED").done
+        def wait_first(futures: list[Any]) -> Iterable[Any]:
+            done: Iterable[Any] = wait(futures, return_when="FIRST_COMPLETED").done
+            return done
 
         return submit, wait_first
 
 
-def _run_now(task: TrackTask) -> concurrent.futures.Future:
+def _run_now(task: TrackTask) -> concurrent.futures.Future[dict[str, Any]]:
     """Run a task in this process and return it as a finished future."""
-    future: concurrent.futures.Future = concurrent.futures.Future()
+    future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
     try:
         future.set_result(explain_track_task(task))
     except Exception as exc:
@@ -725,7 +739,8 @@ def _run_now(task: TrackTask) -> concurrent.futures.Future:
     return future
 
 
-def _select_tracks(dataset: Any, *, run: Path, split: str, track_ids: Sequence[str] | None):
+def _select_tracks(dataset: Dataset, *, run: Path, split: str,
+                   track_ids: Sequence[str] | None) -> list[Track]:
     from genrelens.data import Split
 
     tracks = list(dataset.tracks)
@@ -744,9 +759,10 @@ def _select_tracks(dataset: Any, *, run: Path, split: str, track_ids: Sequence[s
     return sorted(tracks, key=lambda t: t.track_id)
 
 
-def _finished(out: Path, tracks: list, key: str) -> tuple[list[str], list[str]]:
+def _finished(out: Path, tracks: list[Track], key: str) -> tuple[list[str], list[str]]:
     """Tracks already finished with settings ``key`` and those finished with other settings."""
-    done, stale = [], []
+    done: list[str] = []
+    stale: list[str] = []
     for t in tracks:
         path = out / track_dir_name(t.track_id) / RESULT_FILE
         if not path.is_file():
@@ -759,9 +775,10 @@ def _finished(out: Path, tracks: list, key: str) -> tuple[list[str], list[str]]:
     return done, stale
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return record
     except (OSError, ValueError) as exc:
         raise ParameterError(f"{path}: cannot read it ({exc}); pass the dataset with data=.") \
             from exc

@@ -363,7 +363,8 @@ def frequency_bands(
     if edges_hz is None:
         check_int("n_bands", n_bands, minimum=1)
         lo = max(config.fmin, 30.0)
-        inner = np.geomspace(lo, config.fmax_hz, n_bands + 1)[1:-1] if n_bands > 1 else []
+        inner: np.ndarray | list[float] = (np.geomspace(lo, config.fmax_hz, n_bands + 1)[1:-1]
+                                           if n_bands > 1 else [])
         edges = np.array([config.fmin, *inner, config.fmax_hz])
         band = _assign_bands(centres, edges)
         used = np.unique(band)  # dropping the lower edge of an empty band merges it downward
@@ -636,8 +637,8 @@ def stems(
                 "{name: waveform or complex STFT}."
             )
         parts = {}
-        for name, part in raw.items():
-            part = np.asarray(part)
+        for name, given in raw.items():
+            part = np.asarray(given)
             if np.iscomplexobj(part):
                 stft_part = part
             else:
@@ -652,11 +653,11 @@ def stems(
     bounds = _time_bounds(n_frames, n_segments=n_segments, seconds=seconds, config=config)
     seg_of_frame = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds)).astype(np.int64)
     names, extents = [], []
-    for part in parts:
+    for part_name in parts:
         for a, b in zip(bounds[:-1], bounds[1:]):
             e = Extent(*_frame_seconds(config, a, b), config.fmin, config.fmax_hz)
             extents.append(e)
-            names.append(f"{part} {e.start_s:.2f}-{e.end_s:.2f} s")
+            names.append(f"{part_name} {e.start_s:.2f}-{e.end_s:.2f} s")
     stem_parts = StemParts(
         names=tuple(parts),
         stft=np.stack([np.asarray(p, dtype=np.complex64) for p in parts.values()]),
@@ -724,13 +725,13 @@ def _time_bounds(
         step = max(1, int(round(seconds * config.sr / config.hop_length)))
         bounds = np.arange(0, n_frames, step)
         return np.append(bounds, n_frames).astype(np.int64)
-    check_int("n_segments", n_segments, minimum=1)
+    n_segments = check_int("n_segments", n_segments, minimum=1)
     if n_segments > n_frames:
         raise ParameterError(
             f"n_segments={n_segments} is larger than n_frames={n_frames}: expected at most one "
             "segment per frame."
         )
-    return _even_bounds(n_frames, int(n_segments))
+    return _even_bounds(n_frames, n_segments)
 
 
 def _frame_seconds(config: FeatureConfig, start: int, stop: int) -> tuple[float, float]:

@@ -43,7 +43,7 @@ import copy
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -68,9 +68,13 @@ __all__ = [
     "BATCH_CANDIDATES",
 ]
 
-#: A model: ``(B, 1, n_mels, n_frames)`` float32 log-mel (in its front end's compression)
-#: -> ``(B, n_classes)``.
-ModelFn = nn.Module | Callable[[torch.Tensor], Any]
+class ModelFn(Protocol):
+    """A model: an ``nn.Module`` or a function mapping a float32 log-mel batch
+    ``(B, 1, n_mels, n_frames)`` (in its front end's compression) to scores
+    ``(B, n_classes)``, a tensor or an array."""
+
+    def __call__(self, x: torch.Tensor, /) -> torch.Tensor | np.ndarray: ...
+
 
 OUTPUTS = ("probabilities", "logits", "raw")
 BATCH_CANDIDATES = (1, 2, 4, 8, 16, 32, 64)
@@ -268,7 +272,7 @@ def _run_batch(
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Softmax over the last axis (class probabilities from logits), float64."""
-    out = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    out: np.ndarray = np.exp(logits - logits.max(axis=-1, keepdims=True))
     out /= out.sum(axis=-1, keepdims=True)
     return out
 
@@ -282,7 +286,7 @@ def mask_inputs(
     logmel: np.ndarray,
     components: Components,
     z: np.ndarray,
-    fill: Fill,
+    fill: Fill | None,
     *,
     device: torch.device | str = "cpu",
 ) -> Callable[[int, int], torch.Tensor]:
@@ -293,8 +297,8 @@ def mask_inputs(
     logmel : np.ndarray, shape (n_mels, n_frames)
     components : Components
     z : np.ndarray, shape (n, n_components), values 0/1
-    fill : Fill
-        For cell components; ignored (must be ``"remove"``) for stems.
+    fill : Fill or None
+        For cell components; ignored (None or ``"remove"``) for stems.
     device : torch.device or str, default "cpu"
         Where the inputs are built and returned (the model's device).
     """
@@ -306,7 +310,7 @@ def mask_inputs(
         return array if on_cpu else torch.from_numpy(array).to(device)
 
     if components.stems is None:
-        assert components.map is not None and fill.array is not None
+        assert components.map is not None and fill is not None and fill.array is not None
         # numpy, single-threaded: on a busy 2-core CPU torch's threaded element-wise ops
         # were ~10x slower for these few-MB batches (waiting for the descheduled thread)
         n_mels, n_frames = components.shape
@@ -315,7 +319,7 @@ def mask_inputs(
         cells = there(np.where(components.map < 0, z.shape[1], components.map).ravel())
         padded = there(np.concatenate([np.asarray(z, dtype=np.bool_),
                                        np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1))
-        where = np.where if on_cpu else torch.where
+        where: Callable[..., np.ndarray | torch.Tensor] = np.where if on_cpu else torch.where
 
         def make(start: int, stop: int) -> torch.Tensor:
             batch = where(padded[start:stop][:, cells], x, f)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -33,17 +33,23 @@ from genrelens._validation import check_int
 from genrelens.errors import ParameterError
 from genrelens.explain import hybrid, lime, registry, shap
 
+if TYPE_CHECKING:
+    from torch import nn
+
+    from genrelens.explain.engine import ModelFn
+    from genrelens.explain.explanation import Explanation
+
 __all__ = [
     "Explainer", "SampledExplainer", "WeightedExplainer", "Lime", "KernelShap", "Hybrid", "Occlusion", "GradCam", "IntegratedGradients",
     "EXPLAINERS", "make_explainer",
 ]
 
 #: ``fit(z, y, design) -> (scores, fit, others)`` of a sampled explainer.
-Fit = Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict, dict]]
+Fit = Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict[str, Any], dict[str, Any]]]
 #: ``sample(n, first) -> z`` of a sampled explainer.
 Sample = Callable[[int, bool], np.ndarray]
 #: ``estimate(z, y, design) -> (scores, fit)`` of one estimator (KernelSHAP's, LIME's).
-Estimator = Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict]]
+Estimator = Callable[[np.ndarray, np.ndarray, str], tuple[np.ndarray, dict[str, Any]]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +130,8 @@ class SampledExplainer(Explainer):
         estimators = self._estimators(m)
         fits = self.info.fits
 
-        def fit(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict, dict]:
+        def fit(z: np.ndarray, y: np.ndarray,
+                design: str) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
             fitted = {name: estimators[name](z, y, design) for name in fits}
             scores = fitted[fits[0]][0]
             if len(fits) == 1:
@@ -169,7 +176,8 @@ class WeightedExplainer(SampledExplainer):
     def _estimators(self, m: int) -> dict[str, Estimator]:
         width = self.width(m)
 
-        def fit_lime(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict]:
+        def fit_lime(z: np.ndarray, y: np.ndarray,
+                     design: str) -> tuple[np.ndarray, dict[str, Any]]:
             # enumeration: every coalition once, as likely as under LIME's uniform design
             weigh = hybrid.lime_weights if design == "mixture" else lime.lime_weights
             w = weigh(z, distance=self.distance, kernel_width=width)
@@ -219,10 +227,10 @@ class GradCam(Explainer):
     ``targets`` (default all classes); see :func:`genrelens.explain.gradients.grad_cam`."""
 
     name: ClassVar[str] = "gradcam"
-    layer: Any = None
+    layer: nn.Module | str | None = None
     targets: int | Sequence[int] | None = None
 
-    def explain(self, model: Any, x: np.ndarray, **common: Any) -> Any:
+    def explain(self, model: ModelFn, x: np.ndarray, **common: Any) -> Explanation:
         """The explanation of ``x`` (``common``: output, config, class_names)."""
         from genrelens.explain import gradients
 
@@ -247,7 +255,8 @@ class IntegratedGradients(Explainer):
         if self.batch_size is not None:
             check_int("batch_size", self.batch_size, minimum=1)
 
-    def explain(self, model: Any, x: np.ndarray, *, batch_size: Any, **common: Any) -> Any:
+    def explain(self, model: ModelFn, x: np.ndarray, *, batch_size: int | str,
+                **common: Any) -> Explanation:
         """The explanation of ``x`` (``common``: fill, output, config, random_state,
         class_names); ``batch_size`` the engine's."""
         from genrelens.explain import gradients
@@ -255,7 +264,7 @@ class IntegratedGradients(Explainer):
         batch = self.batch_size
         if batch is None:
             engine_int = isinstance(batch_size, int) and not isinstance(batch_size, bool)
-            batch = batch_size if engine_int else 32
+            batch = int(batch_size) if engine_int else 32
         return gradients.integrated_gradients(
             model, x, n_steps=self.n_steps, rule=self.rule, targets=self.targets,
             batch_size=batch, **common)
@@ -305,7 +314,7 @@ def make_explainer(method: str | Explainer, settings: Mapping[str, Any],
     return cls(**given, **options)
 
 
-def _fit_shap(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict]:
+def _fit_shap(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, dict[str, Any]]:
     if design == "enumeration":
         weights = shap.shapley_kernel(z)
     elif design == "mixture":

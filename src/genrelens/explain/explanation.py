@@ -49,7 +49,7 @@ SCHEMA_VERSION = 2
 class TopComponent(NamedTuple):
     """One entry of :meth:`Explanation.top`: component (or cell) index, name and score."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index: a public field name
     name: str
     score: float
 
@@ -223,7 +223,8 @@ class Explanation:
             )
         counts = np.bincount(cmap[cmap >= 0], minlength=row.size) if spread else 1
         per_cell = np.append(row / np.maximum(counts, 1), 0.0)
-        return per_cell[cmap]
+        painted: np.ndarray = per_cell[cmap]
+        return painted
 
     def to_shap(self, class_: int | str | None = None) -> shap.Explanation:
         """The scores of one class as a ``shap.Explanation``, for shap's plots.
@@ -384,7 +385,8 @@ class Explanation:
             record["fill"], fill_arrays = self.fill.to_record()
             arrays.update(fill_arrays)
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
+        # numpy's stub types **kwds as allow_pickle's bool
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
         payload = buffer.getvalue()
         npz_path = _with(base, ".npz")
         with atomic_path(npz_path) as tmp:
@@ -453,7 +455,8 @@ def _write_shared(folder: Path, key: str, array: np.ndarray) -> dict[str, str]:
     path = folder / f"stft-{content.hexdigest()[:20]}.npz"
     if not path.is_file():
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **{key: array})
+        # numpy's stub types **kwds as allow_pickle's bool
+        np.savez_compressed(buffer, **{key: array})  # type: ignore[arg-type]
         with atomic_path(path) as tmp:
             tmp.write_bytes(buffer.getvalue())
     return {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
@@ -480,7 +483,8 @@ def _read_shared(json_path: Path, key: str, ref: Mapping[str, Any]) -> np.ndarra
             "shared file was changed or replaced; save the explanation again."
         )
     with np.load(io.BytesIO(payload), allow_pickle=False) as data:
-        return data[key]
+        stored: np.ndarray = data[key]
+        return stored
 
 
 def _base(path: str | os.PathLike[str]) -> Path:

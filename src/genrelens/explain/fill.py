@@ -226,14 +226,15 @@ def resolve_fill(
 
 def _local_width(x: np.ndarray) -> int:
     """The local median's window: a third of the clip's frames, odd (centred on the frame)."""
-    return max(1, x.shape[1] // 3) | 1
+    return max(1, int(x.shape[1]) // 3) | 1
 
 
 def _local_median(x: np.ndarray) -> np.ndarray:
     """Each band's running median over :func:`_local_width` frames, the ends held."""
     from scipy.ndimage import median_filter
 
-    return median_filter(x, size=(1, _local_width(x)), mode="nearest").astype(np.float32)
+    return np.asarray(median_filter(x, size=(1, _local_width(x)), mode="nearest"),
+                      dtype=np.float32)
 
 
 def _robust_spread(residual: np.ndarray) -> np.ndarray:
@@ -241,7 +242,8 @@ def _robust_spread(residual: np.ndarray) -> np.ndarray:
     1.4826 × the median absolute deviation (the standard deviation for Gaussian residuals,
     unmoved by events that fill less than half the frames); shape ``(n_mels, 1)``."""
     centre = np.median(residual, axis=1, keepdims=True)
-    return 1.4826 * np.median(np.abs(residual - centre), axis=1, keepdims=True)
+    spread: np.ndarray = 1.4826 * np.median(np.abs(residual - centre), axis=1, keepdims=True)
+    return spread
 
 
 def _constant(kind: str, value: float, x: np.ndarray, config: FeatureConfig) -> Fill:
@@ -260,7 +262,7 @@ def _ring_median(x: np.ndarray, *, gap: int, outer: int) -> np.ndarray:
 
     footprint = np.ones((1, 2 * outer + 1), dtype=bool)
     footprint[0, outer - gap + 1:outer + gap] = False
-    return median_filter(x, footprint=footprint, mode="mirror").astype(np.float32)
+    return np.asarray(median_filter(x, footprint=footprint, mode="mirror"), dtype=np.float32)
 
 
 def _short(value: Any) -> str:

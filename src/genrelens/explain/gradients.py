@@ -45,7 +45,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,7 +57,7 @@ from genrelens._validation import check_choice, check_int, check_random_state, v
 from genrelens.config import FeatureConfig
 from genrelens.device import model_device, to_numpy
 from genrelens.errors import ParameterError
-from genrelens.explain.engine import OUTPUTS
+from genrelens.explain.engine import OUTPUTS, ModelFn
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import resolve_fill
 from genrelens.models.inference import check_outputs
@@ -77,7 +78,7 @@ QUADRATURE_RULES = ("gauss-legendre", "left", "right", "middle", "trapezoid")
 
 
 def grad_cam(
-    model: nn.Module,
+    model: ModelFn,
     logmel: np.ndarray | torch.Tensor,
     *,
     layer: nn.Module | str | None = None,
@@ -127,7 +128,7 @@ def grad_cam(
 
 
 def integrated_gradients(
-    model: nn.Module,
+    model: ModelFn,
     logmel: np.ndarray | torch.Tensor,
     *,
     fill: str | float | np.ndarray | None = None,
@@ -169,6 +170,7 @@ def integrated_gradients(
     config = FeatureConfig(n_mels=x.shape[0]) if config is None else config
     rng = check_random_state(random_state)
     baseline = resolve_fill(fill, x, config=config, rng=rng)
+    assert baseline.array is not None  # a fill for cells (not stems) has an array
     res = integrated_gradients_maps(
         model,
         x,
@@ -263,7 +265,7 @@ class IGResult:
 
 
 def grad_cam_maps(
-    model: nn.Module,
+    model: ModelFn,
     logmel: np.ndarray | torch.Tensor,
     *,
     layer: nn.Module | str | None = None,
@@ -292,10 +294,10 @@ def grad_cam_maps(
     GradCAMResult
     """
     check_choice("output", output, OUTPUTS)
-    _check_module(model, method="gradcam")
-    with _gradients_on(), _eval_mode(model):
-        x = _as_input(logmel, model)
-        name, module = _resolve_layer(model, layer, x)
+    net = _check_module(model, method="gradcam")
+    with _gradients_on(), _eval_mode(net):
+        x = _as_input(logmel, net)
+        name, module = _resolve_layer(net, layer, x)
         captured: list[torch.Tensor] = []
 
         def hook(_module: nn.Module, _inputs: object, out: object) -> torch.Tensor:
@@ -308,7 +310,7 @@ def grad_cam_maps(
             return out.clone()  # later in-place ops edit the clone, not the captured tensor
 
         with _hooked(module, hook):
-            scores = _scores(model, x.requires_grad_(True), output)[0]
+            scores = _scores(net, x.requires_grad_(True), output)[0]
         if len(captured) != 1:
             raise ParameterError(
                 f"layer={name!r} is called {len(captured)} times in one forward pass: Grad-CAM "
@@ -339,7 +341,7 @@ def grad_cam_maps(
 
 
 def integrated_gradients_maps(
-    model: nn.Module,
+    model: ModelFn,
     logmel: np.ndarray | torch.Tensor,
     *,
     baseline: np.ndarray | torch.Tensor,
@@ -373,22 +375,22 @@ def integrated_gradients_maps(
     IGResult
     """
     check_choice("output", output, OUTPUTS)
-    _check_module(model, method="ig")
+    net = _check_module(model, method="ig")
     check_int("n_steps", n_steps, minimum=1)
     check_int("batch_size", batch_size, minimum=1)
     alphas, weights = quadrature(n_steps, rule=rule)
-    with _gradients_on(), _eval_mode(model):
-        x = _as_input(logmel, model)
+    with _gradients_on(), _eval_mode(net):
+        x = _as_input(logmel, net)
         base = np.asarray(baseline, dtype=np.float32)
         if base.shape not in ((), tuple(x.shape[-2:])):
             raise ParameterError(
                 f"baseline has shape {base.shape}: expected a scalar or the input's shape "
                 f"{tuple(x.shape[-2:])} (n_mels, n_frames)."
             )
-        b = _as_input(np.broadcast_to(base, x.shape[-2:]), model)
+        b = _as_input(np.broadcast_to(base, x.shape[-2:]), net)
         delta = x - b
         with torch.no_grad():
-            ends = _scores(model, torch.cat([x, b]), output).double()
+            ends = _scores(net, torch.cat([x, b]), output).double()
         target_idx = _resolve_targets(targets, ends.shape[1])
         total = torch.zeros((len(target_idx), *x.shape[-2:]), dtype=torch.float64,
                             device=x.device)
@@ -398,7 +400,7 @@ def integrated_gradients_maps(
             w = torch.as_tensor(weights[start : start + batch_size], dtype=torch.float64,
                                 device=x.device)
             path = (b + a[:, None, None, None] * delta).requires_grad_(True)
-            scores = _scores(model, path, output)
+            scores = _scores(net, path, output)
             for i, c in enumerate(target_idx):
                 grad = _grad(scores[:, c].sum(), path, retain=i + 1 < len(target_idx))
                 total[i] += torch.einsum("n,nhw->hw", w, grad[:, 0].double())
@@ -466,13 +468,15 @@ def _seed_record(random_state: int | np.random.Generator | None) -> int | str | 
     return random_state if not isinstance(random_state, np.random.Generator) else "Generator"
 
 
-def _check_module(model: object, *, method: str) -> None:
+def _check_module(model: object, *, method: str) -> nn.Module:
+    """``model`` if it is an ``nn.Module``, else a :class:`ParameterError`."""
     if not isinstance(model, nn.Module):
         raise ParameterError(
             f"model is {_describe(model)}: method={method!r} needs a torch.nn.Module (it runs "
             "backward passes through the model's layers); wrap the function in an nn.Module, or "
             "explain it with a perturbation method (lime, kernel_shap, hybrid, occlusion)."
         )
+    return model
 
 
 def _as_input(logmel: np.ndarray | torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
@@ -547,7 +551,7 @@ def _resolve_layer(
 
 
 @contextlib.contextmanager
-def _hooked(module: nn.Module, hook) -> Iterator[None]:
+def _hooked(module: nn.Module, hook: Callable[[nn.Module, Any, Any], torch.Tensor | None]) -> Iterator[None]:
     handle = module.register_forward_hook(hook)
     try:
         yield

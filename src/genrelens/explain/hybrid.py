@@ -83,8 +83,9 @@ def size_probabilities(n_components: int) -> np.ndarray:
     uniform[0] = uniform[m] = 0.0
     leverage = np.zeros(m + 1)
     leverage[1:m] = 1.0 / (m - 1)
-    r = UNIFORM_SHARE * uniform / uniform.sum() + (1 - UNIFORM_SHARE) * leverage
-    return r / r.sum()
+    r: np.ndarray = UNIFORM_SHARE * uniform / uniform.sum() + (1 - UNIFORM_SHARE) * leverage
+    probabilities: np.ndarray = r / r.sum()
+    return probabilities
 
 
 def sample_mixture(rng: np.random.Generator, n_samples: int, n_components: int,
@@ -121,8 +122,9 @@ def lime_weights(z: np.ndarray, *, distance: str = "l2",
     own[m] += 1.0
     here = np.count_nonzero((s > 0) & (s < m)) * size_probabilities(m)
     here[0], here[m] = np.count_nonzero(s == 0), np.count_nonzero(s == m)
-    w = kernel * own[s] / here[s]
-    return w / w.mean()
+    w: np.ndarray = kernel * own[s] / here[s]
+    weights: np.ndarray = w / w.mean()
+    return weights
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -105,8 +105,9 @@ def lime_weights(
     n_on = z.sum(axis=1)
     d = np.sqrt(m - n_on) if distance == "l2" else 1.0 - np.sqrt(n_on / m)
     logw = -(d**2) / width**2
-    w = np.exp(logw - logw.max())  # the scale is normalised away below
-    return w / w.mean()
+    w: np.ndarray = np.exp(logw - logw.max())  # the scale is normalised away below
+    weights: np.ndarray = w / w.mean()
+    return weights
 
 
 def fit_lime(

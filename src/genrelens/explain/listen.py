@@ -131,17 +131,17 @@ def listenable(
         score = explanation.to_map(c)
         n_top = max(1, int(round(fraction * score.size)))
         order = np.argsort(-score, axis=None, kind="stable")[:n_top]
-        keep = np.zeros(score.size)
-        keep[order[score.ravel()[order] > 0]] = 1.0
-        n_kept = int(keep.sum())
-        keep = keep.reshape(score.shape)
-        top, rest = _masked_audio(_required_audio(y), keep, 1.0 - keep, config=config)
+        kept = np.zeros(score.size)
+        kept[order[score.ravel()[order] > 0]] = 1.0
+        n_kept = int(kept.sum())
+        cell_keep = kept.reshape(score.shape)
+        top, rest = _masked_audio(_required_audio(y), cell_keep, 1.0 - cell_keep, config=config)
         name = f"top {n_kept} cells ({100 * n_kept / score.size:.1f} %)"
         return Listenable(top, rest, config.sr, c, [], [name])
     row = explanation.scores[c]
-    order = [int(i) for i in np.argsort(-row, kind="stable")[:k] if row[i] > 0]
+    top_k = [int(i) for i in np.argsort(-row, kind="stable")[:k] if row[i] > 0]
     keep = np.zeros(comps.n_components)
-    keep[order] = 1.0
+    keep[top_k] = 1.0
     if comps.stems is not None:
         top = resynthesize(comps, keep, y=y)
         rest = resynthesize(comps, 1.0 - keep, y=y, uncovered=1.0)
@@ -150,7 +150,7 @@ def listenable(
             _required_audio(y), np.append(keep, 0.0)[comps.map],
             np.append(1.0 - keep, 1.0)[comps.map], config=comps.config,
         )
-    return Listenable(top, rest, comps.config.sr, c, order, [comps.names[i] for i in order])
+    return Listenable(top, rest, comps.config.sr, c, top_k, [comps.names[i] for i in top_k])
 
 
 def resynthesize(
@@ -205,9 +205,10 @@ def mel_to_stft_mask(mel_mask: np.ndarray, *, config: FeatureConfig) -> np.ndarr
     Filterbank-weighted average of the mel masks per linear bin; bins no filter covers take
     the nearest mel band (see the module docstring). Linear; all-ones gives all-ones.
     """
-    return np.einsum(
+    stft_mask: np.ndarray = np.einsum(
         "fm,...mt->...ft", _mel_to_linear(config), np.asarray(mel_mask, dtype=np.float64)
     )
+    return stft_mask
 
 
 def wav_bytes(y: np.ndarray, *, sr: int) -> bytes:
@@ -241,7 +242,8 @@ def _required_audio(y: np.ndarray | None) -> np.ndarray:
         raise ParameterError(
             "y= (the segment's waveform) is required to listen to cell components or dense maps."
         )
-    return valid_audio(np.asarray(y), mono=True).astype(np.float32)
+    audio: np.ndarray = valid_audio(np.asarray(y), mono=True).astype(np.float32)
+    return audio
 
 
 def _masked_audio(
@@ -272,7 +274,7 @@ def _mel_to_linear(config: FeatureConfig) -> np.ndarray:
 
     fb = np.asarray(features.mel_filterbank(config), dtype=np.float64)  # (n_mels, n_freq)
     total = fb.sum(axis=0)
-    P = np.divide(fb.T, total[:, None], out=np.zeros_like(fb.T), where=total[:, None] > 0)
+    P: np.ndarray = np.divide(fb.T, total[:, None], out=np.zeros_like(fb.T), where=total[:, None] > 0)
     uncovered = np.flatnonzero(total <= 0)
     if uncovered.size:
         freqs = np.linspace(0.0, config.sr / 2, fb.shape[1])

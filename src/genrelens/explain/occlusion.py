@@ -25,4 +25,5 @@ def occlusion_design(n_components: int) -> np.ndarray:
 def occlusion_scores(y: np.ndarray) -> np.ndarray:
     """Scores ``(n_classes, M)`` from outputs ``y`` ``(M + 1, n_classes)`` on the design."""
     y = np.asarray(y, dtype=np.float64)
-    return (y[0][None, :] - y[1:]).T.copy()
+    scores: np.ndarray = (y[0][None, :] - y[1:]).T.copy()
+    return scores

@@ -96,12 +96,14 @@ class TrackExplanation:
     @property
     def prediction(self) -> np.ndarray:
         """Mean class probabilities over the explained segments, ``(n_classes,)``."""
-        return np.mean([e.prediction for e in self.segments], axis=0)
+        mean: np.ndarray = np.mean([e.prediction for e in self.segments], axis=0)
+        return mean
 
     @property
     def mean_scores(self) -> np.ndarray:
         """Mean scores over segments, ``(n_classes, M)`` or ``(n_classes, n_mels, n_frames)``."""
-        return np.mean([e.scores for e in self.segments], axis=0)
+        mean: np.ndarray = np.mean([e.scores for e in self.segments], axis=0)
+        return mean
 
     def cost(self) -> dict[str, Any]:
         """``{"n_evaluations", "seconds"}`` summed over the segments' cost ledgers."""
@@ -143,7 +145,7 @@ class TrackExplanation:
             absent) and ``cost``.
         """
         first = self.segments[0]
-        names = first.class_names or tuple(range(first.n_classes))
+        names: tuple[str, ...] | tuple[int, ...] = first.class_names or tuple(range(first.n_classes))
         c = int(np.argmax(self.prediction)) if target is None else first.class_index(target)
         record: dict[str, Any] = {
             "method": self.method,
@@ -493,15 +495,16 @@ def write_track(
         npz = track_dir / f"{name}.npz"
         with atomic_path(npz) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
+                # numpy's stub types **kwds as allow_pickle's bool
+                np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
         files.append(npz)
         timeline = res.timeline(c)
         files.append(display.save_png(_track_figure(res, c, timeline), track_dir / f"{name}.png"))
         if timeline is not None:  # consecutive, non-overlapping: the audio concatenates too
-            for part, audio in (("top", tops), ("rest", rests)):
+            for part, pieces in (("top", tops), ("rest", rests)):
                 files.append(
                     write_wav(
-                        track_dir / f"{name}_{part}.wav", np.concatenate(audio), sr=res.config.sr
+                        track_dir / f"{name}_{part}.wav", np.concatenate(pieces), sr=res.config.sr
                     )
                 )
         entry: dict[str, Any] = {
