@@ -856,7 +856,7 @@ def _transfer_model(args: argparse.Namespace) -> bool:
 
 
 def _train_transfer(args: argparse.Namespace, *, config, split) -> int:
-    from genrelens.training.transfer import train_transfer_run
+    from genrelens.training.run import train_transfer_run
 
     result = train_transfer_run(
         args.data, out=args.out, config=config, weights=args.wheel or "wheel",

@@ -19,11 +19,11 @@ from genrelens.models.inference import predict_proba
 from genrelens.models.musicnn import musicnn_file_patches
 from genrelens.models.transfer import FRONT_END, TransferModel, state_digest
 from genrelens.training import TrainConfig
+from genrelens.training.run import train_transfer_run
 from genrelens.training.transfer import (
     embed_dataset,
     embedding_cache_file,
     head_probabilities,
-    train_transfer_run,
 )
 
 needs_wheel = pytest.mark.skipif(importlib.util.find_spec("musicnn") is None,

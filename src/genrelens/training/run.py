@@ -57,6 +57,7 @@ from genrelens.training.loop import (
 
 __all__ = [
     "train_run",
+    "train_transfer_run",
     "evaluate_run",
     "TrainRunResult",
     "read_history",
@@ -532,3 +533,103 @@ def evaluate_run(
     if history:
         _write_png(run / "curves.png", plot_history(history, title=f"{loaded.model_name} training"))
     return metrics
+
+
+def train_transfer_run(
+    data: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str],
+    config: TrainConfig,
+    weights: str | os.PathLike[str] = "wheel",
+    cache_dir: str | os.PathLike[str] | None = None,
+    split: Any | None = None,
+    evaluate: bool = True,
+    progress: bool = True,
+) -> Any:
+    """Train a head on a frozen musicnn backbone into run directory ``out``.
+
+    Parameters
+    ----------
+    data : path-like
+        A dataset folder (:func:`genrelens.data.open_dataset`).
+    out : path-like
+        The run directory (its files are replaced: training takes seconds, there is no
+        resume).
+    config : TrainConfig
+        ``model="transfer"``, ``model_args={"backbone": "MSD_musicnn", "hidden": 0, "layers":
+        [...]}`` (see :class:`~genrelens.models.transfer.TransferModel`), and the optimiser,
+        early stopping, class weight and seed settings.
+    weights : "wheel" or path-like
+        The backbone's pretrained weights: the installed musicnn wheel or its package folder.
+    cache_dir : path-like, optional
+        Default ``<out>/../cache``, as for :func:`genrelens.training.run.train_run`.
+    split : genrelens.data.Split, optional
+        Default :func:`genrelens.data.default_split` seeded with ``config.seed``.
+    evaluate : bool
+        Evaluate the test tracks at the end.
+    progress : bool
+
+    Raises
+    ------
+    ParameterError
+        For a config that is not a transfer model.
+    CheckpointError
+        If the musicnn wheel is missing (the message says how to install it).
+    DatasetError
+        If fewer than two classes have readable tracks.
+    """
+    from genrelens.data import default_split, open_dataset
+    from genrelens.models import save_checkpoint
+    from genrelens.models.musicnn import MUSICNN_FEATURES
+    from genrelens.models.registry import get_model
+    from genrelens.models.transfer import FRONT_END, state_digest
+    from genrelens.training.loop import _history_csv
+    from genrelens.training.transfer import (
+        TransferRunResult, _backbone_name, embed_dataset, fit_head,
+    )
+
+    backbone = _backbone_name(config)
+    run_dir = Path(out)
+    cache = Path(cache_dir) if cache_dir is not None else run_dir.absolute().parent / "cache"
+    dataset = open_dataset(data)
+    split = split or default_split(dataset, random_state=config.seed)
+    split.validate(dataset)
+    torch.manual_seed(config.seed)
+    model = get_model("transfer", n_classes=len(dataset.class_names), weights=weights,
+                      **config.model_args).eval()
+    embeddings, skips, embedding_seconds = embed_dataset(
+        dataset, model=model, backbone=backbone, cache_dir=cache, progress=progress
+    )
+    for message in _data_warnings(dataset, skips):
+        warnings.warn(message, UserWarning, stacklevel=2)
+    refusal = _refusal(dataset, skips)
+    if refusal is not None:
+        raise refusal
+    run_dir.mkdir(parents=True, exist_ok=True)
+    split.save(run_dir / SPLIT_FILE)
+    digest = state_digest(model.backbone)
+    write_json(run_dir / TRAIN_CONFIG_FILE, {
+        "data": os.fspath(Path(data).absolute()),
+        "cache": os.fspath(cache.absolute()),
+        "feature_config": MUSICNN_FEATURES.to_dict(),
+        "train": config.to_dict(),
+        "transfer": {"backbone": backbone, "backbone_sha256": digest, "frozen": True,
+                     "front_end": FRONT_END},
+    })
+    fit = fit_head(model, train=embeddings.subset(split.train),
+                   valid=embeddings.subset(split.valid), config=config)
+    write_text(run_dir / HISTORY_FILE, _history_csv(fit.history))
+    save_checkpoint(
+        run_dir / CHECKPOINT_FILE, model=model, model_name="transfer",
+        model_args={**config.model_args, "layers": list(model.layers),
+                    "n_classes": len(dataset.class_names)},
+        feature_config=MUSICNN_FEATURES, class_names=dataset.class_names,
+        extra={"epoch": fit.best_epoch, "backbone": backbone, "backbone_sha256": digest,
+               "frozen": True, "head": repr(model.head), "front_end": FRONT_END},
+    )
+    metrics = None
+    if evaluate:
+        metrics = evaluate_run(run_dir, features=embeddings.subset(split.test),
+                               progress=progress)
+    return TransferRunResult(run_dir=run_dir, model=model, fit=fit, metrics=metrics,
+                             embedding_seconds=embedding_seconds)

@@ -1,8 +1,8 @@
 """Transfer learning with a frozen pretrained backbone: ``genrelens train --model MSD_musicnn
 --frozen``.
 
-:func:`train_transfer_run` computes the embeddings of every 3-s patch of every track once
-(:func:`embed_dataset`, cached), trains the head of a
+:func:`genrelens.training.run.train_transfer_run` computes the embeddings of every 3-s patch
+of every track once (:func:`embed_dataset`, cached), trains the head of a
 :class:`~genrelens.models.transfer.TransferModel` on the training tracks' embeddings with the
 validation tracks for early stopping (:func:`fit_head`, seconds on a CPU), and evaluates the
 test tracks, on the same track-level split as every other run. The run directory receives
@@ -27,7 +27,6 @@ import json
 import math
 import os
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,22 +34,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genrelens._io import atomic_path, write_json, write_text
+from genrelens._io import atomic_path
 from genrelens.cache import _single_threaded_torch
 from genrelens.data.check import file_sha256
 from genrelens.data.loading import Skip
 from genrelens.errors import AudioLoadError, ParameterError
-from genrelens.models import save_checkpoint
-from genrelens.models.musicnn import MUSICNN_FEATURES, musicnn_file_patches
-from genrelens.models.registry import get_model
+from genrelens.models.musicnn import musicnn_file_patches
 from genrelens.models.transfer import EMBEDDING_LAYERS, FRONT_END, TransferModel, state_digest
 from genrelens.training.config import TrainConfig
 from genrelens.training.early_stopping import EarlyStopping
 from genrelens.training.loop import (
-    CHECKPOINT_FILE,
-    HISTORY_FILE,
     _batches,
-    _history_csv,
     _weighted_ce,
     class_weights,
 )
@@ -62,7 +56,6 @@ __all__ = [
     "embed_dataset",
     "embedding_cache_file",
     "fit_head",
-    "train_transfer_run",
     "test_embeddings",
     "head_probabilities",
 ]
@@ -340,7 +333,7 @@ def _fit_head(
 
 @dataclasses.dataclass(frozen=True)
 class TransferRunResult:
-    """Outcome of :func:`train_transfer_run`.
+    """Outcome of :func:`genrelens.training.run.train_transfer_run`.
 
     Attributes
     ----------
@@ -369,100 +362,6 @@ def _backbone_name(config: TrainConfig) -> str:
         raise ParameterError("model_args holds 'weights': give the backbone's weights as "
                              "weights= (the --wheel option), not as a model argument.")
     return str(config.model_args["backbone"])
-
-
-def train_transfer_run(
-    data: str | os.PathLike[str],
-    *,
-    out: str | os.PathLike[str],
-    config: TrainConfig,
-    weights: str | os.PathLike[str] = "wheel",
-    cache_dir: str | os.PathLike[str] | None = None,
-    split: Any | None = None,
-    evaluate: bool = True,
-    progress: bool = True,
-) -> TransferRunResult:
-    """Train a head on a frozen musicnn backbone into run directory ``out``.
-
-    Parameters
-    ----------
-    data : path-like
-        A dataset folder (:func:`genrelens.data.open_dataset`).
-    out : path-like
-        The run directory (its files are replaced: training takes seconds, there is no
-        resume).
-    config : TrainConfig
-        ``model="transfer"``, ``model_args={"backbone": "MSD_musicnn", "hidden": 0, "layers":
-        [...]}`` (see :class:`~genrelens.models.transfer.TransferModel`), and the optimiser,
-        early stopping, class weight and seed settings.
-    weights : "wheel" or path-like
-        The backbone's pretrained weights: the installed musicnn wheel or its package folder.
-    cache_dir : path-like, optional
-        Default ``<out>/../cache``, as for :func:`genrelens.training.run.train_run`.
-    split : genrelens.data.Split, optional
-        Default :func:`genrelens.data.default_split` seeded with ``config.seed``.
-    evaluate : bool
-        Evaluate the test tracks at the end.
-    progress : bool
-
-    Raises
-    ------
-    ParameterError
-        For a config that is not a transfer model.
-    CheckpointError
-        If the musicnn wheel is missing (the message says how to install it).
-    DatasetError
-        If fewer than two classes have readable tracks.
-    """
-    from genrelens.data import default_split, open_dataset
-    from genrelens.training.run import SPLIT_FILE, TRAIN_CONFIG_FILE, _data_warnings, _refusal
-    from genrelens.training.run import evaluate_run
-
-    backbone = _backbone_name(config)
-    run_dir = Path(out)
-    cache = Path(cache_dir) if cache_dir is not None else run_dir.absolute().parent / "cache"
-    dataset = open_dataset(data)
-    split = split or default_split(dataset, random_state=config.seed)
-    split.validate(dataset)
-    torch.manual_seed(config.seed)
-    model = get_model("transfer", n_classes=len(dataset.class_names), weights=weights,
-                      **config.model_args).eval()
-    embeddings, skips, embedding_seconds = embed_dataset(
-        dataset, model=model, backbone=backbone, cache_dir=cache, progress=progress
-    )
-    for message in _data_warnings(dataset, skips):
-        warnings.warn(message, UserWarning, stacklevel=2)
-    refusal = _refusal(dataset, skips)
-    if refusal is not None:
-        raise refusal
-    run_dir.mkdir(parents=True, exist_ok=True)
-    split.save(run_dir / SPLIT_FILE)
-    digest = state_digest(model.backbone)
-    write_json(run_dir / TRAIN_CONFIG_FILE, {
-        "data": os.fspath(Path(data).absolute()),
-        "cache": os.fspath(cache.absolute()),
-        "feature_config": MUSICNN_FEATURES.to_dict(),
-        "train": config.to_dict(),
-        "transfer": {"backbone": backbone, "backbone_sha256": digest, "frozen": True,
-                     "front_end": FRONT_END},
-    })
-    fit = fit_head(model, train=embeddings.subset(split.train),
-                   valid=embeddings.subset(split.valid), config=config)
-    write_text(run_dir / HISTORY_FILE, _history_csv(fit.history))
-    save_checkpoint(
-        run_dir / CHECKPOINT_FILE, model=model, model_name="transfer",
-        model_args={**config.model_args, "layers": list(model.layers),
-                    "n_classes": len(dataset.class_names)},
-        feature_config=MUSICNN_FEATURES, class_names=dataset.class_names,
-        extra={"epoch": fit.best_epoch, "backbone": backbone, "backbone_sha256": digest,
-               "frozen": True, "head": repr(model.head), "front_end": FRONT_END},
-    )
-    metrics = None
-    if evaluate:
-        metrics = evaluate_run(run_dir, features=embeddings.subset(split.test),
-                               progress=progress)
-    return TransferRunResult(run_dir=run_dir, model=model, fit=fit, metrics=metrics,
-                             embedding_seconds=embedding_seconds)
 
 
 def test_embeddings(
