@@ -43,7 +43,7 @@ from genrelens.errors import AudioLoadError, ParameterError
 from genrelens.models import save_checkpoint
 from genrelens.models.musicnn import MUSICNN_FEATURES, musicnn_file_patches
 from genrelens.models.registry import get_model
-from genrelens.models.transfer import EMBEDDING_LAYERS, FRONT_END, TransferModel, state_digest
+from genrelens.models.transfer import EMBEDDING_LAYERS, TransferModel, state_digest
 from genrelens.training.config import TrainConfig
 from genrelens.training.early_stopping import EarlyStopping
 from genrelens.training.loop import (
@@ -122,7 +122,8 @@ def embedding_cache_file(
             content = "unreadable"
         described.append([track.track_id, track.label, content])
     key = hashlib.sha256(json.dumps(
-        {"backbone": backbone, "weights_sha256": digest, "front_end": FRONT_END,
+        {"backbone": backbone, "weights_sha256": digest,
+         "front_end": MUSICNN_FEATURES.to_dict(),
          "classes": list(dataset.class_names), "tracks": described},
         sort_keys=True,
     ).encode()).hexdigest()
@@ -443,8 +444,7 @@ def train_transfer_run(
         "cache": os.fspath(cache.absolute()),
         "feature_config": MUSICNN_FEATURES.to_dict(),
         "train": config.to_dict(),
-        "transfer": {"backbone": backbone, "backbone_sha256": digest, "frozen": True,
-                     "front_end": FRONT_END},
+        "transfer": {"backbone": backbone, "backbone_sha256": digest, "frozen": True},
     })
     fit = fit_head(model, train=embeddings.subset(split.train),
                    valid=embeddings.subset(split.valid), config=config)
@@ -455,7 +455,7 @@ def train_transfer_run(
                     "n_classes": len(dataset.class_names)},
         feature_config=MUSICNN_FEATURES, class_names=dataset.class_names,
         extra={"epoch": fit.best_epoch, "backbone": backbone, "backbone_sha256": digest,
-               "frozen": True, "head": repr(model.head), "front_end": FRONT_END},
+               "frozen": True, "head": repr(model.head)},
     )
     metrics = None
     if evaluate:
