@@ -256,7 +256,7 @@ def test_train_and_explain_with_a_log10_front_end(tmp_path, make_wav, capsys):
                      "--fill", "min", "--out", str(out), "--no-progress", "--device", "cpu"])
     assert code == 0
     capsys.readouterr()
-    exp = Explanation.load(out / "segments" / "000" / "occlusion_freq")
+    exp = Explanation.load(out / "segments" / "000" / "occlusion_frequency")
     assert exp.components.config == SMALL and exp.fill.kind == "min"
     assert np.all(exp.fill.array == 0.0)
     x = log_mel(_load(data / "tone" / "t0.wav")[:16000], config=SMALL)
