@@ -142,6 +142,38 @@ def test_hooks_removed_when_the_model_raises():
     assert _hooks_empty(model)
 
 
+class TimeMel(nn.Module):
+    """Transposes its input to (time, mel) like the musicnn ports, then a 1x1 convolution of
+    weight 1 (its activation is the input itself) and logits ``w_c * sum(A)``."""
+
+    conv_layout = ("time", "mel")
+
+    def __init__(self, weights=(2.0, -1.0, 0.5)) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 1, bias=False)
+        nn.init.ones_(self.conv.weight)
+        self.register_buffer("w", torch.tensor(weights))
+
+    def forward(self, x):
+        return self.conv(x.transpose(2, 3)).sum(dim=(1, 2, 3))[:, None] * self.w
+
+
+def test_grad_cam_turns_time_mel_activations_to_mel_time():
+    # By hand: d logit_c / dA = w_c everywhere, so alpha_c = w_c and the map is ReLU(w_c A),
+    # A (time, mel) = x transposed; back in (mel, time) it is ReLU(w_c x), and upsampling to
+    # the same size is the identity. A non-square input catches a wrong transpose.
+    x = _logmel()[:5, :7] + 40
+    res = grad_cam_maps(TimeMel(), x, output="logits")
+    expected = np.maximum(np.array([2.0, -1.0, 0.5])[:, None, None] * x, 0)
+    assert res.coarse.shape == res.maps.shape == (3, 5, 7)
+    np.testing.assert_allclose(res.maps, expected, rtol=1e-6)
+    np.testing.assert_allclose(res.coarse, expected, rtol=1e-6)
+    model = TimeMel()
+    model.conv_layout = ("mel", "frequency")
+    with pytest.raises(ParameterError, match=r"conv_layout=\('mel', 'frequency'\) is invalid"):
+        grad_cam_maps(model, x)
+
+
 def test_grad_cam_error_paths():
     model = Tiny()
     with pytest.raises(ParameterError, match="layer='nope'"):

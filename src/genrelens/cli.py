@@ -937,11 +937,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from genrelens.models import load_checkpoint
     from genrelens.models.inference import predict_files
-    from genrelens.models.transfer import input_features
 
     loaded = load_checkpoint(_checkpoint_path(args.run), device=args.device)
-    predictions, skipped = predict_files(loaded, args.audio, batch_size=args.batch_size,
-                                         features=input_features(loaded))
+    predictions, skipped = predict_files(loaded, args.audio, batch_size=args.batch_size)
     return _print_predictions(args, predictions, skipped)
 
 

@@ -1,5 +1,6 @@
 """Transfer learning with a frozen musicnn backbone: embeddings and their cache, the head,
-the self-describing checkpoint, ``genrelens train --frozen``, predict and evaluate, errors."""
+the self-describing checkpoint (its front end), ``genrelens train --frozen``, predict,
+evaluate and explain (every method, Grad-CAM on the backbone), errors."""
 
 from __future__ import annotations
 
@@ -10,14 +11,19 @@ import numpy as np
 import pytest
 import torch
 
+from genrelens.audio import load_audio
 from genrelens.cli import EXIT_ERROR, main
+from genrelens.config import preset
 from genrelens.data import open_dataset
 from genrelens.data.splits import Split
 from genrelens.errors import CheckpointError, ParameterError
+from genrelens.explain.explanation import Explanation
+from genrelens.features import log_mel
 from genrelens.models import get_model, load_checkpoint
 from genrelens.models.inference import predict_proba
-from genrelens.models.musicnn import musicnn_file_patches
-from genrelens.models.transfer import FRONT_END, TransferModel, state_digest
+from genrelens.models.checkpoint import read_checkpoint_dict
+from genrelens.models.musicnn import MUSICNN_FEATURES, musicnn_file_patches
+from genrelens.models.transfer import TransferModel, state_digest
 from genrelens.training import TrainConfig
 from genrelens.training.run import train_transfer_run
 from genrelens.training.transfer import (
@@ -125,7 +131,9 @@ def test_checkpoint_is_self_describing_and_round_trips(run, folder, monkeypatch)
     assert loaded.model_args == {"backbone": "MSD_musicnn", "layers": ["penultimate", "pooled"],
                                  "n_classes": 2}
     assert loaded.extra["backbone_sha256"] == digest == state_digest(loaded.model.backbone)
-    assert loaded.extra["front_end"] == FRONT_END and FRONT_END["n_mels"] == 96
+    # Its front end is the checkpoint's FeatureConfig: the musicnn preset, log10 compression.
+    assert loaded.feature_config == preset("musicnn") == MUSICNN_FEATURES
+    assert loaded.feature_config.compression == "log10" and loaded.feature_config.n_frames == 187
     assert loaded.extra["head"].startswith("Sequential(") and loaded.extra["frozen"] is True
     settings = json.loads((run.run_dir / "train_config.json").read_text())
     assert settings["transfer"]["backbone_sha256"] == digest
@@ -200,6 +208,64 @@ def test_cli_train_predict_evaluate(folder, run, tmp_path, capsys):
     assert prediction["label"] == "tones" and prediction["n_segments"] == 1
     assert main(["evaluate", str(out), "--no-progress"]) == 0
     assert "test tracks: accuracy 1.000" in capsys.readouterr().out
+
+
+@needs_wheel
+def test_checkpoint_written_with_db_loads_with_the_log10_front_end(run, tmp_path):
+    """Transfer checkpoints written before the front end was the FeatureConfig said "db" (or
+    had no compression): the model declares its own, so they load with log10."""
+    data = read_checkpoint_dict(run.run_dir / "checkpoint.pt")
+    for name, edit in (("db", {"compression": "db"}), ("absent", {})):
+        config = {k: v for k, v in data["feature_config"].items()
+                  if k not in ("compression", "log10_scale")}
+        path = tmp_path / f"{name}.pt"
+        torch.save({**data, "feature_config": {**config, **edit}}, path)
+        assert load_checkpoint(path).feature_config == preset("musicnn"), name
+
+
+def _explain(run, folder, out, methods, components="time"):
+    tone = folder / "tones" / "tone1.wav"
+    assert main(["explain", str(run.run_dir), str(tone), "--methods", methods, "--components",
+                 components, "--samples", "90", "--fill", "min", "--out", str(out),
+                 "--no-progress"]) == 0
+    y = load_audio(tone, sr=16000)[:preset("musicnn").segment_samples]
+    return out / "segments" / "000", log_mel(y, config=preset("musicnn"))
+
+
+@needs_wheel
+def test_explain_feeds_the_transfer_model_its_own_input(run, folder, tmp_path):
+    """The explained input is the musicnn front end of the segment, 'off' (fill min) is
+    silence = 0 in log10, and Grad-CAM maps the backbone's last convolution to (96, 187)."""
+    segment, logmel = _explain(run, folder, tmp_path / "ex", "occlusion,gradcam")
+    assert logmel.shape == (96, 187) and logmel.min() >= 0 and logmel.max() > 1
+    occlusion = Explanation.load(segment / "occlusion_time.json")
+    np.testing.assert_array_equal(occlusion.logmel, logmel)
+    assert occlusion.fill.kind == "min" and occlusion.fill.params["value"] == 0.0
+    np.testing.assert_array_equal(occlusion.fill.array, 0.0)
+    cam = Explanation.load(segment / "gradcam_dense.json")
+    np.testing.assert_array_equal(cam.logmel, logmel)
+    assert cam.scores.shape == (2, 96, 187) and cam.scores.max() > 0
+    assert cam.params["layer"].startswith("backbone.")
+
+
+@pytest.mark.slow
+@needs_wheel
+def test_cli_explains_the_transfer_model_with_every_method(run, folder, tmp_path):
+    """The issue's "done when": every method and component kind on a frozen transfer run."""
+    segment, logmel = _explain(run, folder, tmp_path / "all",
+                               "lime,shap,occlusion,gradcam,ig", "time,freq,tf")
+    summary = json.loads((tmp_path / "all" / "summary.json").read_text())
+    assert summary["feature_config"] == preset("musicnn").to_dict()
+    names = [f"{m}_{k}" for m in ("lime", "kernel_shap", "occlusion")
+             for k in ("time", "frequency", "tf_grid")] + ["gradcam_dense", "ig_dense"]
+    for name in names:
+        explanation = Explanation.load(segment / f"{name}.json")
+        np.testing.assert_array_equal(explanation.logmel, logmel)
+        assert np.isfinite(explanation.scores).all() and np.abs(explanation.scores).max() > 0
+        assert (segment / f"{name}.png").is_file() and (segment / f"{name}_top.wav").is_file()
+        if name != "gradcam_dense":
+            np.testing.assert_array_equal(explanation.fill.array, 0.0)
+    assert Explanation.load(segment / "gradcam_dense.json").scores.shape == (2, 96, 187)
 
 
 def test_cli_refuses_fine_tuning_and_frozen_without_backbone(folder, tmp_path, capsys):

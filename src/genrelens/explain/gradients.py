@@ -8,6 +8,9 @@ Grad-CAM (Selvaraju et al. 2017)
     ``alpha_ck = mean_{ij} d f_c / d A_kij`` and the map is
     ``ReLU(sum_k alpha_ck A_k)``, upsampled bilinearly (``align_corners=False``) from
     ``(h, w)`` to ``(n_mels, n_frames)``. Values are left unnormalised (plots normalise).
+    ``(h, w)`` is (mel, time) unless the model declares ``conv_layout = ("time", "mel")``
+    (the musicnn ports and transfer models, whose activations are laid out as in their
+    TensorFlow graphs); such maps are transposed before upsampling.
 
 Integrated Gradients (Sundararajan et al. 2017)
     ``IG_c(x) = (x - b) * integral_0^1 d f_c / d x (b + a (x - b)) da`` for a baseline ``b``,
@@ -71,7 +74,12 @@ __all__ = [
     "GradCAMResult",
     "IGResult",
     "QUADRATURE_RULES",
+    "CONV_LAYOUTS",
 ]
+
+#: The (height, width) layouts a model may declare for its 4-D activations as its
+#: ``conv_layout`` attribute; without one, (mel, time) like the input.
+CONV_LAYOUTS = (("mel", "time"), ("time", "mel"))
 
 #: Quadrature rules for the path integral of Integrated Gradients.
 QUADRATURE_RULES = ("gauss-legendre", "left", "right", "middle", "trapezoid")
@@ -219,7 +227,8 @@ class GradCAMResult:
     maps : np.ndarray, float64, shape (n_targets, n_mels, n_frames)
         Upsampled, ReLU'd maps (unnormalised).
     coarse : np.ndarray, float64, shape (n_targets, h, w)
-        The maps at the layer's resolution, before upsampling.
+        The maps at the layer's resolution, before upsampling, (mel, time) whatever the
+        model's ``conv_layout``.
     targets : np.ndarray, int64, shape (n_targets,)
         Class indices explained.
     outputs : np.ndarray, float64, shape (n_classes,)
@@ -282,7 +291,8 @@ def grad_cam_maps(
         One log-mel input in dB.
     layer : nn.Module or str, optional
         The convolutional layer (a submodule or its qualified name, e.g. ``"features.3.0"``);
-        its output must have shape ``(1, K, h, w)``. Default: the last ``Conv2d`` *called*
+        its output must have shape ``(1, K, h, w)``, ``(h, w)`` in the model's
+        :data:`CONV_LAYOUTS` (attribute ``conv_layout``, default (mel, time)). Default: the last ``Conv2d`` *called*
         in the forward pass (found by a probe pass).
     targets : int or sequence of int, optional
         Classes to explain; default all.
@@ -325,6 +335,8 @@ def grad_cam_maps(
             weights = grad[0].mean(dim=(1, 2))  # (K,)
             coarse.append(torch.relu(torch.einsum("k,khw->hw", weights, activation[0].detach())))
     coarse_t = torch.stack(coarse).double()
+    if _conv_layout(model) == ("time", "mel"):
+        coarse_t = coarse_t.transpose(1, 2)
     maps = F.interpolate(
         coarse_t[:, None], size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False
     )
@@ -477,6 +489,17 @@ def _check_module(model: object, *, method: str) -> nn.Module:
             "explain it with a perturbation method (lime, kernel_shap, hybrid, occlusion)."
         )
     return model
+
+
+def _conv_layout(model: nn.Module) -> tuple[str, str]:
+    """The model's ``conv_layout`` (default (mel, time)), checked against :data:`CONV_LAYOUTS`."""
+    layout = getattr(model, "conv_layout", CONV_LAYOUTS[0])
+    if tuple(layout) not in CONV_LAYOUTS:
+        raise ParameterError(
+            f"the model's conv_layout={layout!r} is invalid: expected one of "
+            f"{list(CONV_LAYOUTS)} (the (height, width) of its convolutions' maps)."
+        )
+    return CONV_LAYOUTS[CONV_LAYOUTS.index(tuple(layout))]
 
 
 def _as_input(logmel: np.ndarray | torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genrelens.config import FeatureConfig
+from genrelens.config import FeatureConfig, preset
 from genrelens.device import resolve_device
 from genrelens.errors import CheckpointError, GenrelensError, ParameterError
 from genrelens._io import atomic_path
@@ -254,7 +254,9 @@ def load_checkpoint(
     Returns
     -------
     LoadedModel
-        The model is in evaluation mode, on ``device``.
+        The model is in evaluation mode, on ``device``. A model declaring its front end
+        (``front_end``: a preset name, as the musicnn ports and transfer models do) gets that
+        preset's compression in ``feature_config``.
 
     Raises
     ------
@@ -295,6 +297,7 @@ def load_checkpoint(
             probe = get_model(name, **dict(data["model_args"]))
     except (GenrelensError, TypeError) as exc:
         raise CheckpointError(f"checkpoint {file} has invalid settings: {exc}") from None
+    config = _declared_compression(probe, config)
     _check_probe(probe, state=state, config=config, class_names=class_names, where=(file, name))
     model = get_model(name, **dict(data["model_args"]))
     model.load_state_dict(state, strict=True)
@@ -308,6 +311,22 @@ def load_checkpoint(
         extra=dict(data.get("extra") or {}),
         versions=dict(data["versions"]),
     )
+
+
+def _declared_compression(model: nn.Module, config: FeatureConfig) -> FeatureConfig:
+    """``config`` with the compression of the front end ``model`` declares, if any.
+
+    A model class may name the :func:`~genrelens.config.preset` its input follows in a
+    ``front_end`` attribute (the musicnn ports, transfer models). Its input compression is
+    then a property of the model, not of the file: checkpoints written before
+    :attr:`FeatureConfig.compression` existed, or with the default ``"db"``, load with the
+    model's own compression instead of silently feeding it dB.
+    """
+    name = getattr(model, "front_end", None)
+    if name is None:
+        return config
+    own = preset(name)
+    return dataclasses.replace(config, compression=own.compression, log10_scale=own.log10_scale)
 
 
 def _check_probe(

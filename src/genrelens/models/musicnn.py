@@ -21,11 +21,15 @@ logarithm; genrelens keeps float32.)
 ``get_model("MSD_musicnn")`` loads the installed wheel's weights (``weights=FOLDER``: a copy of
 its package folder; ``weights=None``: random). A port is saved as a genrelens checkpoint with
 ``save_checkpoint(..., model_args={"weights": None}, feature_config=MUSICNN_FEATURES,
-class_names=musicnn_tags(name))`` and loads back without the wheel. Limit: a FeatureConfig does
-not record the ``log10`` compression yet, so ``genrelens explain`` on such a checkpoint would
-feed it dB (``genrelens predict`` uses :func:`musicnn_file_patches`, see
-:func:`genrelens.models.transfer.input_features`); tag files with ``genrelens tag``
-(:func:`load_pretrained`). A frozen backbone with a trained head is
+class_names=musicnn_tags(name))`` and loads back without the wheel; :data:`MUSICNN_FEATURES`
+is the ``"musicnn"`` front end of :func:`genrelens.config.preset` (``compression="log10"``),
+so every command that computes features from a checkpoint's FeatureConfig (``predict``,
+``explain``, ``evaluate-xai``, ``global``) gives the port its own input, and "off" (silence)
+is 0. Each port declares :attr:`~_Pretrained.front_end` (checkpoints written before the
+compression was recorded load with it) and :attr:`~_Pretrained.conv_layout` (its
+convolutions' maps are (time, mel), which Grad-CAM turns to (mel, time)). Tag files with
+``genrelens tag`` (:func:`load_pretrained`; the wheel's patches,
+:func:`musicnn_file_patches`). A frozen backbone with a trained head is
 :class:`genrelens.models.transfer.TransferModel`; :meth:`Musicnn.embed` and
 :meth:`MusicnnVGG.embed` give its embeddings.
 
@@ -60,14 +64,15 @@ import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from genrelens.config import FeatureConfig
+from genrelens.config import preset
 from genrelens.errors import CheckpointError, ParameterError
-from genrelens.features import mel_power_from_stft, stft
+from genrelens.features import log_mel
 from genrelens.models.checkpoint import LoadedModel
 from genrelens.models.layers import check_input, check_positive_int
 from genrelens.models.registry import get_model, register_model
@@ -77,7 +82,6 @@ __all__ = [
     "MUSICNN_MODELS",
     "MUSICNN_FEATURES",
     "MUSICNN_PATCH_FRAMES",
-    "MUSICNN_LOG_GAIN",
     "WHEEL_INSTALL",
     "musicnn_input",
     "musicnn_patches",
@@ -98,20 +102,11 @@ WHEEL_INSTALL = 'pip install --no-deps "musicnn==0.1.0"'
 #: Frames of one input patch (the wheel: ``time_to_frames(3 s) + 1``).
 MUSICNN_PATCH_FRAMES = 187
 
-#: The STFT and mel settings of the musicnn front end as a FeatureConfig; its segment of
-#: 186 hops gives :data:`MUSICNN_PATCH_FRAMES` frames and patches follow each other without
-#: overlap, as in the wheel's tagger. The compression is ``log10(10000 * S + 1)``, not dB.
-MUSICNN_FEATURES = FeatureConfig(
-    sr=16000,
-    n_fft=512,
-    hop_length=256,
-    n_mels=96,
-    segment_seconds=(MUSICNN_PATCH_FRAMES - 1) * 256 / 16000,
-    segment_hop_seconds=MUSICNN_PATCH_FRAMES * 256 / 16000,
-)
-
-#: ``C`` of the front end's compression ``log10(C * S + 1)`` of the mel power ``S``.
-MUSICNN_LOG_GAIN = 10000.0
+#: The front end of every musicnn and vgg tagger: the ``"musicnn"`` preset of
+#: :func:`genrelens.config.preset` (16 kHz, STFT 512/256, 96 mel bands, ``log10(10000 * S +
+#: 1)``, segments of 186 hops giving :data:`MUSICNN_PATCH_FRAMES` frames). Checkpoints of the
+#: ports and of transfer models carry it as their ``feature_config``.
+MUSICNN_FEATURES = preset("musicnn")
 
 _BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's default, as in the graphs
 
@@ -127,13 +122,11 @@ def musicnn_input(y: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (..., 96, 1 + n_samples // 256), float32
-        Mel power of :data:`MUSICNN_FEATURES` (:func:`genrelens.features.mel_power_from_stft`,
-        equal to librosa's ``melspectrogram(y, sr=16000, n_fft=512, hop_length=256,
-        n_mels=96, power=2)``), compressed.
+        :func:`genrelens.features.log_mel` with :data:`MUSICNN_FEATURES`: the mel power equals
+        librosa's ``melspectrogram(y, sr=16000, n_fft=512, hop_length=256, n_mels=96,
+        power=2)``, compressed by ``log10(10000 * S + 1)``.
     """
-    power = mel_power_from_stft(stft(np.asarray(y), config=MUSICNN_FEATURES),
-                                config=MUSICNN_FEATURES)
-    return np.log10(MUSICNN_LOG_GAIN * power + 1.0).astype(np.float32)
+    return np.asarray(log_mel(np.asarray(y), config=MUSICNN_FEATURES), dtype=np.float32)
 
 
 def musicnn_patches(y: np.ndarray, *, patches_per_chunk: int = 32) -> np.ndarray:
@@ -338,6 +331,12 @@ class _Pretrained(nn.Module):
 
     #: The wheel's checkpoint folder name; set by each registered class.
     checkpoint: str = ""
+    #: The :func:`~genrelens.config.preset` the model's input follows; a checkpoint's
+    #: FeatureConfig gets its compression (:func:`genrelens.models.load_checkpoint`).
+    front_end: ClassVar[str] = "musicnn"
+    #: (height, width) of the 4-D activations of its convolutions: (time, mel), as in the
+    #: TensorFlow graphs (:func:`genrelens.explain.gradients.grad_cam_maps` reads it).
+    conv_layout: ClassVar[tuple[str, str]] = ("time", "mel")
 
     def _mapping(self) -> _TFMapping:
         raise NotImplementedError

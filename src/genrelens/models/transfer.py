@@ -1,13 +1,16 @@
 """Transfer models: a frozen pretrained musicnn backbone and a small classification head.
 
 :class:`TransferModel` (registered as ``"transfer"``) is one ``nn.Module`` taking the
-backbone's own input patches ``(batch, 1, 96, 187)`` (:func:`~genrelens.models.musicnn.
-musicnn_patches`) to class logits: the backbone's embeddings of each patch
+backbone's own input ``(batch, 1, 96, 187)`` (the ``"musicnn"`` front end,
+:data:`~genrelens.models.musicnn.MUSICNN_FEATURES`, which its checkpoints carry as their
+``feature_config``) to class logits: the backbone's embeddings of each patch
 (:meth:`~genrelens.models.musicnn.Musicnn.embed`: the penultimate dense layer and the
 max/mean-pooled mid-level features), standardised with the training set's statistics (kept as
 buffers), then a linear layer or a one-hidden-layer MLP. Being a single module, the whole model
 (backbone + head) can be explained like any other, Grad-CAM reaching the backbone's
-convolutions; its checkpoint holds the backbone's weights too, so it loads without the wheel.
+convolutions; its checkpoint holds the backbone's weights too, so it loads without the wheel, and
+every command computing features from the checkpoint (``predict``, ``explain``,
+``evaluate-xai``, ``global``) gives it its own input.
 
 Training freezes the backbone: the embeddings are computed once per track
 (:mod:`genrelens.training.transfer`) and only the head learns, as in the linear-probe
@@ -23,43 +26,26 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from genrelens.errors import ParameterError
-from genrelens.models.checkpoint import LoadedModel
 from genrelens.models.layers import check_positive_int
-from genrelens.models.musicnn import (
-    MUSICNN_FEATURES,
-    MUSICNN_LOG_GAIN,
-    MUSICNN_MODELS,
-    MUSICNN_PATCH_FRAMES,
-    musicnn_file_patches,
-)
+from genrelens.models.musicnn import MUSICNN_MODELS, Musicnn
 from genrelens.models.registry import get_model, register_model
 
 __all__ = [
     "TransferModel",
     "EMBEDDING_LAYERS",
-    "FRONT_END",
     "state_digest",
-    "input_features",
 ]
 
 #: The embeddings a head can take, in the order of :meth:`Musicnn.embed`.
 EMBEDDING_LAYERS = ("penultimate", "pooled")
-
-#: The input description of every musicnn backbone, as recorded in transfer checkpoints.
-FRONT_END = {
-    "name": "musicnn",
-    **MUSICNN_FEATURES.to_dict(),
-    "compression": f"log10({MUSICNN_LOG_GAIN:g} * S + 1)",
-    "patch_frames": MUSICNN_PATCH_FRAMES,
-}
-
 
 def state_digest(module: nn.Module) -> str:
     """sha256 of a module's state: every tensor's name, dtype, shape and bytes, sorted by name.
@@ -108,7 +94,12 @@ class TransferModel(nn.Module):
     mean, scale : torch.Tensor, shape (n_features,)
         Standardisation of the embeddings (buffers set by :meth:`set_standardization`).
     head : nn.Sequential
+    front_end, conv_layout
+        Those of the backbones (:class:`~genrelens.models.musicnn.Musicnn`).
     """
+
+    front_end: ClassVar[str] = Musicnn.front_end
+    conv_layout: ClassVar[tuple[str, str]] = Musicnn.conv_layout
 
     def __init__(
         self,
@@ -177,18 +168,3 @@ class TransferModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map ``(batch, 1, 96, 187)`` musicnn patches to ``(batch, n_classes)`` logits."""
         return self.classify(self.embed(x))
-
-
-def input_features(loaded: LoadedModel) -> Callable[[str], np.ndarray] | None:
-    """The per-file input of a loaded model whose front end is not genrelens's log-mel.
-
-    Returns
-    -------
-    callable or None
-        :func:`~genrelens.models.musicnn.musicnn_file_patches` for a transfer model or a
-        musicnn port (pass it as ``features`` to
-        :func:`genrelens.models.inference.predict_files`); ``None`` for log-mel models.
-    """
-    if loaded.model_name == "transfer" or loaded.model_name in MUSICNN_MODELS:
-        return musicnn_file_patches
-    return None

@@ -582,7 +582,7 @@ def train_transfer_run(
     from genrelens.models import save_checkpoint
     from genrelens.models.musicnn import MUSICNN_FEATURES
     from genrelens.models.registry import get_model
-    from genrelens.models.transfer import FRONT_END, state_digest
+    from genrelens.models.transfer import state_digest
     from genrelens.training.loop import _history_csv
     from genrelens.training.transfer import (
         TransferRunResult, _backbone_name, embed_dataset, fit_head,
@@ -613,8 +613,7 @@ def train_transfer_run(
         "cache": os.fspath(cache.absolute()),
         "feature_config": MUSICNN_FEATURES.to_dict(),
         "train": config.to_dict(),
-        "transfer": {"backbone": backbone, "backbone_sha256": digest, "frozen": True,
-                     "front_end": FRONT_END},
+        "transfer": {"backbone": backbone, "backbone_sha256": digest, "frozen": True},
     })
     fit = fit_head(model, train=embeddings.subset(split.train),
                    valid=embeddings.subset(split.valid), config=config)
@@ -625,7 +624,7 @@ def train_transfer_run(
                     "n_classes": len(dataset.class_names)},
         feature_config=MUSICNN_FEATURES, class_names=dataset.class_names,
         extra={"epoch": fit.best_epoch, "backbone": backbone, "backbone_sha256": digest,
-               "frozen": True, "head": repr(model.head), "front_end": FRONT_END},
+               "frozen": True, "head": repr(model.head)},
     )
     metrics = None
     if evaluate:

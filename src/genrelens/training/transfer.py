@@ -40,7 +40,7 @@ from genrelens.data.check import file_sha256
 from genrelens.data.loading import Skip
 from genrelens.errors import AudioLoadError, ParameterError
 from genrelens.models.musicnn import musicnn_file_patches
-from genrelens.models.transfer import EMBEDDING_LAYERS, FRONT_END, TransferModel, state_digest
+from genrelens.models.transfer import EMBEDDING_LAYERS, TransferModel, state_digest
 from genrelens.training.config import TrainConfig
 from genrelens.training.early_stopping import EarlyStopping
 from genrelens.training.loop import (
@@ -115,7 +115,8 @@ def embedding_cache_file(
             content = "unreadable"
         described.append([track.track_id, track.label, content])
     key = hashlib.sha256(json.dumps(
-        {"backbone": backbone, "weights_sha256": digest, "front_end": FRONT_END,
+        {"backbone": backbone, "weights_sha256": digest,
+         "front_end": MUSICNN_FEATURES.to_dict(),
          "classes": list(dataset.class_names), "tracks": described},
         sort_keys=True,
     ).encode()).hexdigest()
