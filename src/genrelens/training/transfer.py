@@ -39,7 +39,7 @@ from genrelens.cache import _single_threaded_torch
 from genrelens.data.check import file_sha256
 from genrelens.data.loading import Skip
 from genrelens.errors import AudioLoadError, ParameterError
-from genrelens.models.musicnn import musicnn_file_patches
+from genrelens.models.musicnn import MUSICNN_FEATURES, musicnn_file_patches
 from genrelens.models.transfer import EMBEDDING_LAYERS, TransferModel, state_digest
 from genrelens.training.config import TrainConfig
 from genrelens.training.early_stopping import EarlyStopping
