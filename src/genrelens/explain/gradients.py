@@ -292,8 +292,8 @@ def grad_cam_maps(
     layer : nn.Module or str, optional
         The convolutional layer (a submodule or its qualified name, e.g. ``"features.3.0"``);
         its output must have shape ``(1, K, h, w)``, ``(h, w)`` in the model's
-        :data:`CONV_LAYOUTS` (attribute ``conv_layout``, default (mel, time)). Default: the last ``Conv2d`` *called*
-        in the forward pass (found by a probe pass).
+        :data:`CONV_LAYOUTS` (attribute ``conv_layout``, default (mel, time)). Default: the
+        last ``Conv2d`` *called* in the forward pass (found by a probe pass).
     targets : int or sequence of int, optional
         Classes to explain; default all.
     output : {"probabilities", "logits", "raw"}
@@ -335,7 +335,7 @@ def grad_cam_maps(
             weights = grad[0].mean(dim=(1, 2))  # (K,)
             coarse.append(torch.relu(torch.einsum("k,khw->hw", weights, activation[0].detach())))
     coarse_t = torch.stack(coarse).double()
-    if _conv_layout(model) == ("time", "mel"):
+    if _conv_layout(net) == ("time", "mel"):
         coarse_t = coarse_t.transpose(1, 2)
     maps = F.interpolate(
         coarse_t[:, None], size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False
