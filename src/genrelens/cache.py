@@ -44,7 +44,6 @@ delete ``assembled/`` whenever no training runs to reclaim the space (it is rebu
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -61,7 +60,7 @@ import numpy as np
 
 from genrelens._version import __version__
 from genrelens._io import atomic_path, write_json
-from genrelens._parallel import check_jobs, ordered_map
+from genrelens._parallel import check_jobs, ordered_map, single_threaded_torch
 from genrelens._terminal import printable
 from genrelens.config import FeatureConfig
 from genrelens.data.check import file_sha256
@@ -308,7 +307,7 @@ def _prepare(
     n_computed = n_skipped = 0
     bar = tqdm(total=len(dataset.tracks), desc="prepare", unit="track", disable=not progress)
     try:
-        with _single_threaded_torch():
+        with single_threaded_torch():
             for outcome in ordered_map(work, dataset.tracks, jobs=jobs,
                                        initializer=_worker_init):
                 outcomes.append(outcome)
@@ -332,25 +331,6 @@ def _prepare(
         seconds=time.perf_counter() - start,
         cache_dir=root,
     )
-
-
-@contextlib.contextmanager
-def _single_threaded_torch() -> Iterator[None]:
-    """Run torch operators in the calling thread; restore the thread count afterwards.
-
-    Parallelism in :func:`prepare` comes from ``jobs`` (one track per process). torch's own
-    intra-op threads help little on one track's few segments, and on a busy machine their
-    spin-waiting made the log-mels about 5x slower (measured: 25 vs 133 segments/s with
-    2 threads vs 1 on 2 cores at load 8).
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _worker_init() -> None:

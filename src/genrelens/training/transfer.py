@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from genrelens._io import atomic_path
-from genrelens.cache import _single_threaded_torch
+from genrelens._parallel import single_threaded_torch
 from genrelens.data.check import file_sha256
 from genrelens.data.loading import Skip
 from genrelens.errors import AudioLoadError, ParameterError
@@ -199,7 +199,7 @@ def embed_dataset(
         skips = [Skip(*row) for row in json.loads(str(arrays.pop("skips")))]
     else:
         started = time.perf_counter()
-        with _single_threaded_torch():
+        with single_threaded_torch():
             arrays, skips = _compute(dataset, model=model, batch_size=batch_size,
                                      progress=progress)
         seconds = time.perf_counter() - started
@@ -276,7 +276,7 @@ def fit_head(
         if len(part) == 0:
             raise ParameterError(f"the {name} set has no patches: check the dataset with "
                                  "`genrelens data check`.")
-    with _single_threaded_torch():
+    with single_threaded_torch():
         return _fit_head(model, train=train, valid=valid, config=config)
 
 
