@@ -126,3 +126,16 @@ def test_no_import_circles():
     graph = {name: _imported(name, path, modules) for name, path in modules.items()}
     assert len(graph) > 50
     assert _circles(graph) == []
+
+
+def test_evaluation_reads_synthetic_cues_without_the_recipes():
+    modules = _modules()
+    graph = {name: _imported(name, path, modules) for name, path in modules.items()}
+    synthetic = "genrelens.data.synthetic"
+    parts = {m for m in modules if m.startswith(f"{synthetic}.")}
+    assert {f"{synthetic}.{m}" for m in ("cues", "genres", "instruments", "track",
+                                          "writer")} <= parts
+    assert not graph[f"{synthetic}.cues"] & parts
+    readers = [m for m in modules if m.startswith(("genrelens.glob", "genrelens.evaluate"))]
+    reached = set().union(*(graph[m] for m in readers)) & (parts | {synthetic})
+    assert reached == {f"{synthetic}.cues"}

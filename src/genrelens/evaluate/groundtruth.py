@@ -1,7 +1,7 @@
 """Ground-truth localisation: does an explanation point at the known cue?
 
 On the synthetic dataset every segment comes with a boolean time-frequency mask of the cue that
-defines its genre (:func:`genrelens.data.synthetic.cue_mask`), so localisation can be measured
+defines its genre (:func:`genrelens.data.synthetic.cues.cue_mask`), so localisation can be measured
 against the truth. All metrics take a relevance map ``(n_mels, n_frames)`` (component scores
 painted onto cells, see :meth:`genrelens.explain.explanation.Explanation.to_map`) and the mask,
 and each has a *chance level* equal to the mask's area fraction — what a map that carries no

@@ -208,7 +208,7 @@ def segment_cue_mask(segments: RunSegments, i: int) -> np.ndarray | None:
     base = next((p for p in (root, root.parent) if (p / "cues").is_dir()), None)
     if base is None:
         return None
-    from genrelens.data.synthetic import cue_mask, load_cues
+    from genrelens.data.synthetic.cues import cue_mask, load_cues
 
     config = segments.config
     record = load_cues(base, str(segments.features.track_ids[i]))
