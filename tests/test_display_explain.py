@@ -11,6 +11,7 @@ from genrelens.config import FeatureConfig  # noqa: E402
 from genrelens.errors import ParameterError  # noqa: E402
 from genrelens.explain import components as C  # noqa: E402
 from genrelens.explain.explanation import Explanation  # noqa: E402
+from genrelens.explain.html import explanation_html  # noqa: E402
 from genrelens.features import log_mel  # noqa: E402
 
 CONFIG = FeatureConfig(
@@ -185,10 +186,10 @@ def test_save_png_is_atomic(tmp_path):
 
 def test_html_escapes_labels_and_embeds_media():
     exp = _exp("time")
-    text = display.explanation_html(exp, target=1)
+    text = explanation_html(exp, target=1)
     assert "<script>" not in text and "&lt;script&gt;" in text
     assert "data:image/png;base64," in text and "<audio" not in text
-    with_audio = display.explanation_html(exp, y=_y(), target=1, k=2)
+    with_audio = explanation_html(exp, y=_y(), target=1, k=2)
     assert with_audio.count("data:audio/wav;base64,") == 2
     stems_html = _exp("stems")._repr_html_()  # stems carry their audio
     assert stems_html.count("<audio") == 2  # the predicted class is the <script> name:

@@ -109,9 +109,9 @@ def test_the_walker_finds_a_circle_through_a_lazy_import():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _circles(graph) == [["a", "b", "c"]]
     modules = _modules()
-    # display.py imports listen inside explanation_html() only
-    assert "genrelens.explain.listen" in _imported("genrelens.display", modules[
-        "genrelens.display"], modules)
+    # explanation.py imports the HTML module inside _repr_html_() only
+    assert "genrelens.explain.html" in _imported("genrelens.explain.explanation", modules[
+        "genrelens.explain.explanation"], modules)
 
 
 def test_type_checking_imports_do_not_count():
@@ -139,3 +139,13 @@ def test_evaluation_reads_synthetic_cues_without_the_recipes():
     readers = [m for m in modules if m.startswith(("genrelens.glob", "genrelens.evaluate"))]
     reached = set().union(*(graph[m] for m in readers)) & (parts | {synthetic})
     assert reached == {f"{synthetic}.cues"}
+
+
+def test_drawing_stands_below_the_explanations():
+    """display.py draws results it is given: it imports nothing from explain/ (the HTML of an
+    explanation, which needs both, lives in explain/html.py)."""
+    modules = _modules()
+    drawn_from = _imported("genrelens.display", modules["genrelens.display"], modules)
+    assert drawn_from and not {m for m in drawn_from if m.startswith("genrelens.explain")}
+    assert "genrelens.display" in _imported("genrelens.explain.html",
+                                            modules["genrelens.explain.html"], modules)

@@ -53,7 +53,7 @@ __all__ = [
     "plot_stems",
     "ExplanationDisplay",
     "save_png",
-    "explanation_html",
+    "class_label",
 ]
 
 #: Colour map of attributions (diverging, 0 = white).
@@ -727,7 +727,9 @@ def explanation_config(explanation: Any) -> Any:
     return FeatureConfig(n_mels=int(explanation.logmel.shape[0]))
 
 
-def _class_label(explanation: Any, target: int | str | None) -> tuple[int, str]:
+def class_label(explanation: Any, target: int | str | None) -> tuple[int, str]:
+    """The index of ``target`` (None: the predicted class) and the title naming it, e.g.
+    ``"kernel_shap: metal (p=0.91)"``."""
     c = explanation.class_index(target)
     name = explanation.class_names[c] if explanation.class_names else f"class {c}"
     return c, f"{explanation.method}: {name} (p={explanation.prediction[c]:.2f})"
@@ -772,7 +774,7 @@ def plot_explanation_overlay(
     from genrelens.features import mel_frequencies
 
     config = explanation_config(explanation)
-    c, label = _class_label(explanation, target)
+    c, label = class_label(explanation, target)
     heat, unit = relevance_map(explanation, c)
     return plot_overlay(
         explanation.logmel,
@@ -866,7 +868,7 @@ def plot_temporal(
 
     ``limit`` fixes the value axis to ``[-limit, limit]`` (a scale shared with other figures).
     """
-    c, label = _class_label(explanation, target)
+    c, label = class_label(explanation, target)
     values, labels = profile(explanation, target=c, along="time")
     return plot_bars(values, labels, ax=ax, title=title or label, xlabel="time (s)",
                      ylabel=_score_unit(explanation, "time"), limit=limit)
@@ -886,7 +888,7 @@ def plot_frequency(
 
     ``limit`` fixes the value axis to ``[-limit, limit]`` (a scale shared with other figures).
     """
-    c, label = _class_label(explanation, target)
+    c, label = class_label(explanation, target)
     values, labels = profile(explanation, target=c, along="frequency")
     return plot_bars(values, labels, ax=ax, title=title or label, xlabel="band",
                      ylabel=_score_unit(explanation, "frequency"), horizontal=True, limit=limit)
@@ -918,7 +920,7 @@ def plot_stems(
     comps = explanation.components
     if comps is None or comps.stems is None:
         raise ParameterError("plot_stems() needs stem components (components.stems).")
-    c, label = _class_label(explanation, target)
+    c, label = class_label(explanation, target)
     n_parts, n_segments = len(comps.stems.names), comps.stems.n_segments
     matrix = explanation.scores[c].reshape(n_parts, n_segments)
     return plot_matrix(
@@ -1005,48 +1007,3 @@ def save_png(fig: Any, path: Any, *, dpi: int = 90) -> Any:
     with atomic_path(path) as tmp:
         tmp.write_bytes(payload)
     return Path(path)
-
-
-def explanation_html(
-    explanation: Any,
-    *,
-    y: np.ndarray | None = None,
-    target: int | str | None = None,
-    k: int = 3,
-) -> str:
-    """An HTML fragment (Jupyter ``_repr_html_``): the plot, the top components, audio players.
-
-    Images and sounds are embedded as base64 data URIs; every label is escaped with
-    :func:`html.escape`. Audio players ("top k" and "rest", see
-    :func:`genrelens.explain.listen.listenable`) appear for stem components, and for other
-    components when the segment's waveform ``y`` is given.
-    """
-    import base64
-    import html
-
-    from genrelens.explain.listen import listenable, wav_bytes
-
-    c, label = _class_label(explanation, target)
-    png = base64.b64encode(
-        png_bytes(ExplanationDisplay(explanation, target=c).plot().figure_)
-    ).decode()
-    rows = "".join(
-        f"<tr><td>{html.escape(t.name)}</td><td style='text-align:right'>{t.score:+.4g}</td></tr>"
-        for t in explanation.top(k, target=c)
-    )
-    parts = [
-        f"<div class='genrelens-explanation'><p><b>{html.escape(label)}</b></p>",
-        f"<img alt='{html.escape(label, quote=True)}' src='data:image/png;base64,{png}'/>",
-        f"<table><tr><th>top component</th><th>score</th></tr>{rows}</table>",
-    ]
-    comps = explanation.components
-    if comps is not None and (y is not None or comps.stems is not None):
-        sound = listenable(explanation, y, k=k, target=c)
-        for name, audio in (("top: " + ", ".join(sound.names), sound.top), ("rest", sound.rest)):
-            data = base64.b64encode(wav_bytes(audio, sr=sound.sr)).decode()
-            parts.append(
-                f"<p>{html.escape(name)}<br>"
-                f"<audio controls src='data:audio/wav;base64,{data}'></audio></p>"
-            )
-    parts.append("</div>")
-    return "".join(parts)

@@ -308,9 +308,9 @@ class Explanation:
     def _repr_html_(self) -> str:
         """Jupyter display: the plot, the top components and (stems) audio players.
 
-        Rendered by :func:`genrelens.display.explanation_html` (labels HTML-escaped).
+        Rendered by :func:`genrelens.explain.html.explanation_html` (labels HTML-escaped).
         """
-        from genrelens.display import explanation_html
+        from genrelens.explain.html import explanation_html
 
         return explanation_html(self)
 
