@@ -96,6 +96,25 @@ def test_mask_inputs_are_exact_where_on_and_fill_where_off():
     assert np.array_equal(batch[2][keep], x[keep]) and np.all(batch[2][~keep] == fill.array[~keep])
 
 
+def test_mask_inputs_keep_cells_of_no_component_and_match_cell_masks():
+    cmap = -np.ones((N_MELS, N_FRAMES), np.int64)
+    cmap[:4, :5] = 0
+    cmap[6:, 3:] = 1
+    c = components.from_map(cmap)
+    keep, cells = c.cell_mask_factors(np.array([[0, 1], [0, 0]]))
+    assert keep.tolist() == [[False, True, True], [False, False, True]]
+    assert cells.shape == (N_MELS * N_FRAMES,) and cells.max() == 2 and cells.min() == 0
+    masks = c.cell_masks(np.array([[0, 1], [0, 0]]))
+    assert masks.shape == (2, N_MELS, N_FRAMES)
+    assert int((~masks[0]).sum()) == 4 * 5
+    assert int((~masks[1]).sum()) == 4 * 5 + (N_MELS - 6) * (N_FRAMES - 3)
+    assert masks[0][6:, 3:].all() and not masks[1][6:, 3:].any() and masks[1][4:6].all()
+    x = logmel()
+    fill = resolve_fill("mean", x, config=CONFIG, rng=np.random.default_rng(0))
+    batch = mask_inputs(x, c, np.array([[0, 1], [0, 0]]), fill)(0, 2)[:, 0].numpy()
+    assert np.array_equal(batch, np.where(masks, x, fill.array))
+
+
 def test_evaluate_masks_dedupes_and_validates():
     c = components.tf_grid(n_mels=N_MELS, n_frames=N_FRAMES, n_time=2, n_freq=1)
     x = logmel()

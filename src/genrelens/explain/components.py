@@ -181,13 +181,31 @@ class Components:
         ``(n, M)``: what the engine keeps of the input for each row of ``z``.
 
         Only for map components (for stems the engine mixes STFTs instead). Cells of no
-        component (map value ``-1``) are always kept.
+        component (map value ``-1``) are always kept. ``keep[:, cells]`` of
+        :meth:`cell_mask_factors`, reshaped to the input's shape.
+        """
+        keep, cells = self.cell_mask_factors(z)
+        return keep[:, cells].reshape(-1, *self.shape)
+
+    def cell_mask_factors(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The two factors of :meth:`cell_masks`, whose product ``keep[:, cells]`` holds the
+        flattened masks (the engine indexes them batch by batch, on the model's device).
+
+        Returns
+        -------
+        keep : np.ndarray, bool, shape (n, M + 1)
+            ``z`` with one more column, always True: the column of cells of no component.
+        cells : np.ndarray, int64, shape (n_mels * n_frames,)
+            The column of ``keep`` of every cell: its component, ``M`` for none.
         """
         if self.map is None:
-            raise ParameterError("cell_masks() needs map components; stems are mixed as STFTs.")
+            raise ParameterError(
+                "cell_masks() and cell_mask_factors() need map components; stems are mixed as "
+                "STFTs."
+            )
         z = np.asarray(z, dtype=np.bool_)
-        padded = np.concatenate([z, np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1)
-        return padded[:, self.map]  # map -1 picks the last column: always kept
+        keep = np.concatenate([z, np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1)
+        return keep, np.where(self.map < 0, z.shape[1], self.map).ravel()
 
     def to_feature_mask(self, *, batch_size: int = 1) -> torch.Tensor:
         """The components as captum's ``feature_mask``: one integer id per input cell.

@@ -27,7 +27,8 @@ through the model's own layers, and Integrated Gradients batches its interpolati
   batch size beyond the model's own float rounding.
 * **Masks.** :func:`evaluate_masks` turns binary vectors ``z`` ``(n, M)`` into inputs:
   ``where(z[:, map], x, fill)`` for cell components (the masks of
-  :meth:`Components.cell_masks`; built with numpy, single-threaded; exactly
+  :meth:`Components.cell_masks`, indexed batch by batch from the factors of
+  :meth:`Components.cell_mask_factors`; built with numpy, single-threaded; exactly
   ``x * mask + fill * (1 - mask)`` for binary masks, without rounding), and for stems the log-mel of the sum of the kept parts'
   complex STFTs. Duplicate rows of ``z`` are evaluated once.
 * **Device.** Inputs go to the device of the model's weights
@@ -316,13 +317,11 @@ def mask_inputs(
         n_mels, n_frames = components.shape
         x = there(np.ascontiguousarray(logmel, dtype=np.float32).ravel())
         f = there(np.ascontiguousarray(fill.array, dtype=np.float32).ravel())
-        cells = there(np.where(components.map < 0, z.shape[1], components.map).ravel())
-        padded = there(np.concatenate([np.asarray(z, dtype=np.bool_),
-                                       np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1))
+        keep, cells = (there(a) for a in components.cell_mask_factors(z))
         where: Callable[..., np.ndarray | torch.Tensor] = np.where if on_cpu else torch.where
 
         def make(start: int, stop: int) -> torch.Tensor:
-            batch = where(padded[start:stop][:, cells], x, f)
+            batch = where(keep[start:stop][:, cells], x, f)
             return torch.as_tensor(batch).reshape(-1, 1, n_mels, n_frames)
 
         return make
