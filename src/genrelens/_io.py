@@ -131,7 +131,8 @@ def storage_error(
     """
     if isinstance(exc, (GenrelensError, KeyboardInterrupt, SystemExit)):
         return None
-    if getattr(exc, "filename", None) and not _near(Path(exc.filename), Path(path)):
+    filename = getattr(exc, "filename", None)
+    if filename and not _near(Path(filename), Path(path)):
         return None  # e.g. an input file read while writing ``path``
     code = getattr(exc, "errno", None)
     free = _free_bytes(Path(path))

@@ -51,7 +51,7 @@ from __future__ import annotations
 import os
 import struct
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +90,9 @@ _BLOCK_FRAMES = 1 << 16  # ~3 s at 22,050 Hz: few reads per track, truncation st
 # Sampling rates outside this range are treated as a corrupt header.
 _MIN_SR, _MAX_SR = 1_000, 768_000
 _MAX_CHANNELS = 64
+
+# Decoded blocks of mono float32 samples; closing the generator closes the file.
+_Blocks = Generator[np.ndarray, None, None]
 _NO_SAMPLES = np.zeros(0, np.float32)
 
 
@@ -109,7 +112,7 @@ def resolve_max_seconds(max_seconds: float | None = None, *, name: str = "max_se
     ParameterError
         If the value (given or from the environment) is not a positive number of seconds.
     """
-    value = max_seconds
+    value: float | str | None = max_seconds
     if value is None:
         name, value = MAX_SECONDS_ENV, os.environ.get(MAX_SECONDS_ENV)
         if value is None:
@@ -363,7 +366,7 @@ def _decode(
 
 def _open(
     path: str | os.PathLike[str], *, sr: int | None, max_seconds: float | None
-) -> tuple[Iterator[np.ndarray], int]:
+) -> tuple[_Blocks, int]:
     """Check ``path`` and open it: ``(checked mono float32 blocks at the native rate, rate)``."""
     if sr is not None and (not isinstance(sr, int) or isinstance(sr, bool) or sr <= 0):
         raise ParameterError(f"sr={sr!r} is invalid: expected a positive integer (e.g. 22050).")
@@ -421,8 +424,8 @@ def _open(
 
 
 def _checked(
-    blocks: Iterator[np.ndarray], *, p: Path, sr: int, max_seconds: float
-) -> Iterator[np.ndarray]:
+    blocks: _Blocks, *, p: Path, sr: int, max_seconds: float
+) -> _Blocks:
     """Pass ``blocks`` on, stopping at ``max_seconds`` of audio or the first non-finite sample;
     at the end, raise for a file without samples or a silent one."""
     limit = int(max_seconds * sr)
@@ -445,10 +448,10 @@ def _checked(
         raise _refused(p, "silent")
 
 
-def _decode_soundfile(p: Path) -> tuple[Iterator[np.ndarray], int, int | None]:
+def _decode_soundfile(p: Path) -> tuple[_Blocks, int, int | None]:
     """Open with libsndfile: ``(mono blocks, rate, frames the header declares or None)``.
 
-    Blocks are decoded on demand, never trusting the header's frame count."""
+    _Blocks are decoded on demand, never trusting the header's frame count."""
     f = sf.SoundFile(p)
     if not 1 <= f.channels <= _MAX_CHANNELS:
         f.close()
@@ -460,7 +463,7 @@ def _decode_soundfile(p: Path) -> tuple[Iterator[np.ndarray], int, int | None]:
 
     declared = f.frames if f.seekable() else None
 
-    def blocks() -> Iterator[np.ndarray]:
+    def blocks() -> _Blocks:
         with f:
             n_read = 0
             while True:
@@ -490,7 +493,7 @@ def _decode_soundfile(p: Path) -> tuple[Iterator[np.ndarray], int, int | None]:
 
 def _decode_audioread(
     p: Path, *, first_error: Exception, fmt: AudioFormat | None
-) -> tuple[Iterator[np.ndarray], int, None]:
+) -> tuple[_Blocks, int, None]:
     """Fallback for what libsndfile cannot open (M4A, AAC, WMA; MP3 with libsndfile < 1.1); its
     length is only known by decoding."""
     backends: list[type] = []
@@ -527,7 +530,7 @@ def _decode_audioread(
     except Exception as exc:  # noqa: BLE001 - any backend failure means "cannot decode"
         raise undecodable(exc) from exc
 
-    def blocks() -> Iterator[np.ndarray]:
+    def blocks() -> _Blocks:
         frame = 2 * channels  # 16-bit little-endian interleaved
         pending = b""
         with f:

@@ -320,13 +320,13 @@ def _prepare(
         # Finished tracks are indexed even after an interruption (their entries exist).
         _update_index(root, index, outcomes)
 
-    usable = [o for o in outcomes if o.record is not None]
+    usable = [(o.record["n_segments"], o.computed) for o in outcomes if o.record is not None]
     return PrepareReport(
         n_tracks=len(dataset.tracks),
-        n_segments=sum(o.record["n_segments"] for o in usable),
-        n_cached=sum(not o.computed for o in usable),
-        n_computed=sum(o.computed for o in usable),
-        n_segments_computed=sum(o.record["n_segments"] for o in usable if o.computed),
+        n_segments=sum(n for n, _ in usable),
+        n_cached=sum(not computed for _, computed in usable),
+        n_computed=sum(computed for _, computed in usable),
+        n_segments_computed=sum(n for n, computed in usable if computed),
         skips=tuple(o.skip for o in outcomes if o.skip is not None),
         seconds=time.perf_counter() - start,
         cache_dir=root,
@@ -418,6 +418,7 @@ def _update_index(root: Path, index: dict[str, Any], outcomes: list[_Outcome]) -
         if o.record is not None:
             index["tracks"][key] = o.record
         else:
+            assert o.skip is not None  # an outcome has a record or a skip
             index["skipped"][key] = {"reason": o.skip.reason, "message": o.skip.message}
     write_json(root / _INDEX, {"genrelens_version": __version__, **index})
 
@@ -462,6 +463,7 @@ def load_features(
     root, rows, skipped = _indexed(dataset, cache_dir=cache_dir, config=config)
     counts = np.array([record["n_segments"] for _, record in rows], dtype=np.int64)
     shape = (int(counts.sum()), config.n_mels, config.n_frames)
+    logmel: np.ndarray
     if memmap:
         logmel = _assembled(rows, root=root, shape=shape)
     else:

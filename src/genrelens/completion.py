@@ -53,7 +53,8 @@ def bash_completion(parser: argparse.ArgumentParser, *, prog: str) -> str:
     for path, node in _walk(parser, ()):
         key = " ".join(path)
         subcommands = _subcommands(node)
-        options, positional_choices = [], []
+        options: list[str] = []
+        positional_choices: list[str] = []
         for action in node._actions:
             if action.help == argparse.SUPPRESS or isinstance(action, argparse._SubParsersAction):
                 continue

@@ -103,8 +103,8 @@ def model_device(model: Any) -> torch.device:
     if isinstance(model, nn.Module):
         for tensor in model.parameters():
             return tensor.device
-        for tensor in model.buffers():
-            return tensor.device
+        for buffer in model.buffers():
+            return buffer.device
     return torch.device("cpu")
 
 

@@ -663,7 +663,8 @@ def plot_randomization_curves(
                    label=f"pass threshold {threshold:g}")
     ax.legend(fontsize=7, ncol=2, loc="upper right")  # the curves fall from the top left
     _category_xticks(ax, [name or "trained" for name in layers], tilt=True)
-    values = np.concatenate([np.asarray(v, dtype=float).ravel() for v in curves.values()] or [[]])
+    values = np.concatenate([np.asarray(v, dtype=float).ravel() for v in curves.values()]
+                            or [np.zeros(0)])
     low = min(0.0, float(np.nanmin(values))) if np.isfinite(values).any() else 0.0
     ax.set_ylim(low - 0.05, 1.05)
     return fig

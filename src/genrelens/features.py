@@ -41,7 +41,7 @@ from __future__ import annotations
 import functools
 import math
 import os
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -250,7 +250,9 @@ def _as_tensor(y: np.ndarray | torch.Tensor, *, name: str) -> tuple[torch.Tensor
     )
 
 
-def _from_tensor(t: torch.Tensor, was_numpy: bool) -> np.ndarray | torch.Tensor:
+def _from_tensor(t: torch.Tensor, was_numpy: bool) -> Any:
+    """``t`` as the caller's input type (``ArrayT``: numpy in, numpy out; a type checker cannot
+    follow ``was_numpy``, hence ``Any``)."""
     return t.detach().numpy() if was_numpy else t
 
 

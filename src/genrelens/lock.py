@@ -20,10 +20,12 @@ import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 from genrelens._io import check_writable
 from genrelens.errors import GenrelensError
 
+fcntl: ModuleType | None
 try:
     import fcntl
 except ImportError:  # Windows: output folders are checked, not locked

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -107,7 +107,7 @@ def fingerprint(logmel: np.ndarray, *, block_frames: int) -> np.ndarray:
 
 
 def find_duplicates(
-    tracks: Iterable[tuple[str, str, np.ndarray]], *, threshold: float = MATCH_CORRELATION
+    tracks: Iterable[tuple[str, str, np.ndarray | None]], *, threshold: float = MATCH_CORRELATION
 ) -> Duplicates:
     """Group the tracks that hold the same recording.
 
@@ -126,13 +126,13 @@ def find_duplicates(
     ids: list[str] = []
     by_sha: dict[str, list[int]] = defaultdict(list)
     by_length: dict[int, list[int]] = defaultdict(list)
-    prints: list[np.ndarray] = []
+    prints: dict[int, np.ndarray] = {}
     for track_id, sha, fp in tracks:
         by_sha[sha].append(len(ids))
         if fp is not None:
             by_length[len(fp)].append(len(ids))
+            prints[len(ids)] = fp
         ids.append(track_id)
-        prints.append(fp)
     parent = list(range(len(ids)))
 
     def root(i: int) -> int:
@@ -197,7 +197,7 @@ def identical_only(found: Duplicates, *, why: str) -> Duplicates:
     return dataclasses.replace(found, notes=(*found.notes, note))
 
 
-def _normalised(prints: list[np.ndarray], rows: list[int], *, segments: int) -> np.ndarray:
+def _normalised(prints: Mapping[int, np.ndarray], rows: list[int], *, segments: int) -> np.ndarray:
     """The first ``segments`` segments of each fingerprint, each band's mean over time and each
     block's mean over bands removed, flattened to unit norm (dot products are correlations)."""
     x = np.stack([prints[i][:segments] for i in rows]).astype(np.float64)  # (n, seg, B, blk)
@@ -209,7 +209,7 @@ def _normalised(prints: list[np.ndarray], rows: list[int], *, segments: int) -> 
 
 
 def _matches(
-    prints: list[np.ndarray], left: list[int], right: list[int], *, segments: int,
+    prints: Mapping[int, np.ndarray], left: list[int], right: list[int], *, segments: int,
     threshold: float,
 ) -> Iterable[tuple[int, int]]:
     """Pairs ``(i, j)`` of ``left`` x ``right`` (``i < j`` when the lists are the same) whose

@@ -201,13 +201,14 @@ def _no_field_size_limit() -> Iterator[None]:
 
 def _column_index(rows: list[list[str] | None], *, path: str) -> dict[str, int]:
     """The column of each :class:`FMARecord` field, from the 3 header rows."""
-    if rows[2] is None:
+    header = [row for row in rows if row is not None]
+    if len(header) < 3:
         raise DatasetError(f"{path}: ends before its 3 header rows; {_HEADER_HINT}.")
-    groups, columns, index_row = rows
-    firsts = [r[:1] for r in rows]
+    groups, columns, _ = header
+    firsts = [r[:1] for r in header]
     if firsts != [[""], [""], ["track_id"]] or len(groups) != len(columns):
         raise DatasetError(
-            f"{path}: the header starts {[r[:3] for r in rows]}, not FMA's "
+            f"{path}: the header starts {[r[:3] for r in header]}, not FMA's "
             f"[['', group, ...], ['', column, ...], ['track_id', '', ...]]; {_HEADER_HINT}."
         )
     positions = {(g, c): i for i, (g, c) in enumerate(zip(groups, columns)) if i}

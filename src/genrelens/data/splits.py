@@ -367,7 +367,7 @@ def _fault_filtered(
     sets: dict[str, list[str]] = {}
     absent: list[str] = []
     for set_name, entries in lists.items():
-        ids = []
+        ids: list[str] = []
         for entry in entries:
             track_id = track_id_from_name(entry)
             if track_id is None:
@@ -390,7 +390,8 @@ def _fault_filtered(
             f"the fault-filtered split leaves set(s) {empty} empty on dataset {dataset.root} "
             f"({len(absent)} of {n_entries} entries absent): is this GTZAN?"
         )
-    split = Split(name="gtzan-ff", random_state=None, warnings=tuple(warnings), **sets)
+    split = Split(name="gtzan-ff", random_state=None, warnings=tuple(warnings),
+                  **{s: tuple(v) for s, v in sets.items()})
     return split, 1.0 - len(absent) / n_entries
 
 
@@ -435,7 +436,7 @@ def fma_split(dataset: Dataset) -> Split:
     for track_id in dataset.track_ids:
         record = records.get(track_id)
         set_name = FMA_SETS.get(record.split) if record is not None else None
-        if set_name is None:
+        if record is None or set_name is None:
             unknown.append(track_id)
             continue
         sets[set_name].append(track_id)
@@ -464,7 +465,8 @@ def fma_split(dataset: Dataset) -> Split:
             f"({len(dataset)} tracks): too few tracks have audio, or tracks.csv lacks "
             "('set', 'split'); use a random split."
         )
-    return Split(name="fma", random_state=None, warnings=tuple(warnings), **sets)
+    return Split(name="fma", random_state=None, warnings=tuple(warnings),
+                  **{s: tuple(v) for s, v in sets.items()})
 
 
 # --------------------------------------------------------------------------- random splits
@@ -560,7 +562,7 @@ def random_split(
         name="random",
         random_state=seed,
         warnings=tuple(warnings),
-        **{s: sorted(v) for s, v in sets.items()},
+        **{s: tuple(sorted(v)) for s, v in sets.items()},
     )
 
 
@@ -626,7 +628,7 @@ def kfold_splits(
                 name=f"kfold-{k + 1}of{n_folds}",
                 random_state=seed,
                 warnings=tuple(warnings),
-                **{s: sorted(v) for s, v in sets.items()},
+                **{s: tuple(sorted(v)) for s, v in sets.items()},
             )
         )
     return splits
@@ -699,7 +701,7 @@ def keep_together(
         name=split.name,
         random_state=split.random_state,
         warnings=tuple(dict.fromkeys(warnings)),
-        **{name: sorted(ids) if crossing and move else ids for name, ids in sets.items()},
+        **{name: tuple(sorted(ids) if crossing and move else ids) for name, ids in sets.items()},
     )
 
 

@@ -41,7 +41,7 @@ for saliency maps. NeurIPS.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -132,7 +132,7 @@ def cascading_randomizations(
 
 def randomization_curve(
     model: nn.Module,
-    explain: Callable[[nn.Module], Mapping[Hashable, np.ndarray]],
+    explain: Callable[[nn.Module], Mapping[Any, np.ndarray]],
     *,
     cascading: bool = True,
     random_state: int = 0,

@@ -425,7 +425,7 @@ def ale_from_evaluator(
     average, counts = accumulate(rows)
     low = high = None
     if n_bootstrap:
-        reps = np.stack([accumulate(rng.integers(0, n, n))[0] for _ in range(n_bootstrap)])
+        reps = np.stack([accumulate(rng.integers(0, n, size=(n,)))[0] for _ in range(n_bootstrap)])
         alpha = (1.0 - confidence) / 2.0
         low, high = np.quantile(reps, [alpha, 1.0 - alpha], axis=0)
     return ALEResult(

@@ -221,7 +221,8 @@ def global_analysis(
             kind, config=config, n_frames=n_frames, n_bands=n_bands)
         for i in progress_bar(local, enabled=progress, desc=f"explaining ({kind})"):
             comps = fixed if fixed is not None else registry.build_components(
-                kind, config=config, n_frames=n_frames, audio=waveform(i))
+                kind, config=config, n_frames=n_frames,
+                audio=None if waveform is None else waveform(i))
             comps_of_kind.setdefault(kind, comps)
             exp = explain(fast_model, logmel[i], method=method, components=comps, fill=fill,
                           random_state=random_state, config=config, class_names=class_names,

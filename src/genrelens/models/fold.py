@@ -81,9 +81,11 @@ def inference_copy(model: nn.Module) -> nn.Module:
     for conv_name, bn_name in find_conv_bn_pairs(folded):
         conv = folded.get_submodule(conv_name)
         bn = folded.get_submodule(bn_name)
+        assert isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)  # as found
         _fold_into(conv, bn)
         _set_submodule(folded, bn_name, nn.Identity())
-    return folded.to(memory_format=torch.channels_last)
+    # memory_format is a keyword of Module.to that torch's stubs leave out
+    return folded.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def find_conv_bn_pairs(model: nn.Module) -> list[tuple[str, str]]:
@@ -107,22 +109,23 @@ def find_conv_bn_pairs(model: nn.Module) -> list[tuple[str, str]]:
     calls: dict[str, int] = {}
     for node in graph.nodes:
         if node.op == "call_module":
-            calls[node.target] = calls.get(node.target, 0) + 1
+            calls[str(node.target)] = calls.get(str(node.target), 0) + 1
     pairs = []
     for node in graph.nodes:
-        if node.op != "call_module" or type(model.get_submodule(node.target)) is not nn.BatchNorm2d:
+        bn_name = str(node.target)
+        if node.op != "call_module" or type(model.get_submodule(bn_name)) is not nn.BatchNorm2d:
             continue
         source = node.args[0] if node.args else None
         if (
             isinstance(source, torch.fx.Node)
             and source.op == "call_module"
-            and type(model.get_submodule(source.target)) is nn.Conv2d
+            and type(model.get_submodule(conv_name := str(source.target))) is nn.Conv2d
             and len(source.users) == 1
-            and calls[source.target] == 1
-            and calls[node.target] == 1
-            and _foldable(model, source.target, node.target, counts)
+            and calls[conv_name] == 1
+            and calls[bn_name] == 1
+            and _foldable(model, conv_name, bn_name, counts)
         ):
-            pairs.append((source.target, node.target))
+            pairs.append((conv_name, bn_name))
     return pairs
 
 
@@ -144,7 +147,7 @@ def _pairs_in_sequentials(model: nn.Module, counts: dict[int, int]) -> list[tupl
 def _foldable(model: nn.Module, conv_name: str, bn_name: str, counts: dict[int, int]) -> bool:
     conv = model.get_submodule(conv_name)
     bn = model.get_submodule(bn_name)
-    return (
+    return bool(
         counts[id(conv)] == 1
         and counts[id(bn)] == 1
         and bn.track_running_stats
@@ -164,6 +167,7 @@ def _module_counts(model: nn.Module) -> dict[int, int]:
 @torch.no_grad()
 def _fold_into(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
     dtype = conv.weight.dtype
+    assert bn.running_var is not None and bn.running_mean is not None  # see _foldable
     var = bn.running_var.double()
     mean = bn.running_mean.double()
     gamma = bn.weight.double() if bn.affine else torch.ones_like(var)

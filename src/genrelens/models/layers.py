@@ -35,6 +35,9 @@ class InputNorm(nn.Module):
         Initial statistics (defaults 0 and 1: identity until :meth:`fit` is called).
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, *, mean: float = 0.0, std: float = 1.0) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(float(mean)))

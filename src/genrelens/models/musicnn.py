@@ -62,7 +62,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -374,6 +374,13 @@ class _Pretrained(nn.Module):
         return x.transpose(2, 3)  # the graph's layout: time is the height, mel the width
 
 
+def _blocks(modules: nn.ModuleList) -> Iterator[nn.ModuleDict]:
+    """The blocks of ``modules``, each a ``ModuleDict`` of its layers by role."""
+    for block in modules:
+        assert isinstance(block, nn.ModuleDict)
+        yield block
+
+
 def _bn2d(channels: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(channels, eps=_BN_EPS)
 
@@ -473,16 +480,15 @@ class Musicnn(_Pretrained):
         """
         h = self.input_bn(self._check_patch(x))
         features = []
-        for block in self.timbral:
+        for block in _blocks(self.timbral):
             padded = nn.functional.pad(h, (0, 0, 3, 3))
             features.append(block["bn"](torch.relu(block["conv"](padded))).amax(dim=3))
-        for block in self.temporal:
-            frames = block["conv"].kernel_size[0]
+        for (frames, _), block in zip(_TEMPORAL, _blocks(self.temporal), strict=True):
             padded = nn.functional.pad(h, (0, 0, (frames - 1) // 2, frames // 2))  # TF "same"
             features.append(block["bn"](torch.relu(block["conv"](padded))).amax(dim=3))
         front = torch.cat(features, dim=1)  # (batch, 561, time)
         mids = [front]
-        for j, block in enumerate(self.mid):
+        for j, block in enumerate(_blocks(self.mid)):
             out = block["bn"](torch.relu(block["conv"](mids[-1])))
             mids.append(out + mids[-1] if j else out)
         midend = torch.cat(mids, dim=1)  # (batch, 753, time)
@@ -567,7 +573,7 @@ class MusicnnVGG(_Pretrained):
         """
         h = self.input_bn(self._check_patch(x, frames=MUSICNN_PATCH_FRAMES))
         maps = []
-        for i, block in enumerate(self.convs):
+        for i, block in enumerate(_blocks(self.convs)):
             h = block["pool"](block["bn"](torch.relu(block["conv"](h))))
             maps.append(h)
             if i < len(self.convs) - 1:

@@ -43,6 +43,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +69,7 @@ _LANE_BYTES = 64  # bytes per lane of the vectorised CRC
 _DATA_SUFFIX = ".data-00000-of-00001"
 
 #: TensorFlow ``DataType`` numbers of the fixed-size dtypes read here (little-endian).
-_DTYPES = {
+_DTYPES: dict[int, np.dtype[Any]] = {
     1: np.dtype("<f4"),   # DT_FLOAT
     2: np.dtype("<f8"),   # DT_DOUBLE
     3: np.dtype("<i4"),   # DT_INT32
@@ -165,7 +166,8 @@ def crc32c(data: bytes | bytearray | memoryview | np.ndarray) -> int:
     int
         E.g. ``crc32c(b"123456789") == 0xE3069283`` (the standard check value).
     """
-    raw = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
+    # an ndarray is a buffer, which numpy's stubs do not say
+    raw = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)  # type: ignore[arg-type]
     if raw.size < 4:
         crc = 0xFFFFFFFF
         for byte in raw.tolist():
@@ -208,6 +210,7 @@ def _fields(buf: bytes, where: str) -> Iterator[tuple[int, int | bytes]]:
     while pos < len(buf):
         key, pos = _varint(buf, pos, where)
         number, wire = key >> 3, key & 7
+        value: int | bytes
         if wire == 0:
             value, pos = _varint(buf, pos, where)
         elif wire in (1, 5):
@@ -386,7 +389,7 @@ def read_tf_index(prefix: str | os.PathLike[str]) -> dict[str, TensorEntry]:
                 header = dict(_fields(value, f"index {file} (header)"))
                 if int(header.get(1, 1)) != 1 or int(header.get(2, 0)) != 0:
                     raise CheckpointError(
-                        f"index {file} describes {header.get(1, 1)} shard(s), byte order "
+                        f"index {file} describes {header.get(1, 1)!r} shard(s), byte order "
                         f"{'big' if header.get(2) else 'little'}-endian: only one-shard "
                         "little-endian checkpoints are supported."
                     )

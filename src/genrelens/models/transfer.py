@@ -35,7 +35,7 @@ from torch import nn
 
 from genrelens.errors import ParameterError
 from genrelens.models.layers import check_positive_int
-from genrelens.models.musicnn import MUSICNN_MODELS, Musicnn
+from genrelens.models.musicnn import MUSICNN_MODELS, Musicnn, MusicnnVGG
 from genrelens.models.registry import get_model, register_model
 
 __all__ = [
@@ -100,6 +100,9 @@ class TransferModel(nn.Module):
 
     front_end: ClassVar[str] = Musicnn.front_end
     conv_layout: ClassVar[tuple[str, str]] = Musicnn.conv_layout
+    backbone: Musicnn | MusicnnVGG
+    mean: torch.Tensor
+    scale: torch.Tensor
 
     def __init__(
         self,
@@ -120,7 +123,9 @@ class TransferModel(nn.Module):
             raise ParameterError(f"hidden={hidden!r} is invalid: expected an integer >= 0 (0: "
                                  "linear head).")
         self.layers = _check_layers(layers)
-        self.backbone = get_model(backbone, weights=weights).eval()
+        model = get_model(backbone, weights=weights).eval()
+        assert isinstance(model, (Musicnn, MusicnnVGG))  # the models of MUSICNN_MODELS
+        self.backbone = model
         sizes = dict(zip(EMBEDDING_LAYERS, self.backbone.embedding_sizes, strict=True))
         n_features = sum(sizes[name] for name in self.layers)
         self.register_buffer("mean", torch.zeros(n_features))

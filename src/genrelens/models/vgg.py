@@ -71,7 +71,7 @@ class VGG16(nn.Module):
         layers: list[nn.Module] = []
         in_channels = 1
         for item in _CONFIG_D:
-            if item == "M":
+            if isinstance(item, str):  # "M"
                 layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             else:
                 layers += [nn.Conv2d(in_channels, item, kernel_size=3, padding=1), nn.ReLU()]
@@ -94,6 +94,7 @@ class VGG16(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                assert module.bias is not None  # every convolution here has a bias
                 nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, 0.0, 0.01)
@@ -120,7 +121,7 @@ def _torchvision_shapes() -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {}
     index, in_channels = 0, 3
     for item in _CONFIG_D:
-        if item == "M":
+        if isinstance(item, str):  # "M"
             index += 1
             continue
         shapes[f"features.{index}.weight"] = (item, in_channels, 3, 3)

@@ -182,16 +182,16 @@ def _number(text: Any) -> Any:
 def _table(title: str | None, columns: Sequence[Any], rows: Sequence[Sequence[Any]],
            caption: str | None = None, *, figure: dict[str, str] | None = None) -> dict[str, Any]:
     columns = [str(c) for c in columns]
-    rows = [list(row) for row in rows]
-    caveat = _thin_evidence(columns, rows)
+    cells = [list(row) for row in rows]
+    caveat = _thin_evidence(columns, cells)
     return {
         "title": title,
         "caption": caption,
         "caveat": caveat,
         "figure": figure,
         "columns": columns,
-        "rows": [[_fmt(v) for v in row] for row in rows[:_MAX_TABLE_ROWS]],
-        "truncated": max(0, len(rows) - _MAX_TABLE_ROWS),
+        "rows": [[_fmt(v) for v in row] for row in cells[:_MAX_TABLE_ROWS]],
+        "truncated": max(0, len(cells) - _MAX_TABLE_ROWS),
     }
 
 
@@ -912,7 +912,7 @@ def build_context(run_dir: str | os.PathLike[str], *, max_audio_seconds: float =
         raise GenrelensError(f"run directory {run} does not exist: run `genrelens demo` first.")
     files = RunFiles(run)
     config = _feature_config(files)
-    context = {
+    context: dict[str, Any] = {
         "title": f"genrelens report — {run.resolve().name}",
         "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "run_name": run.resolve().name,

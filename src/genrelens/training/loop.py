@@ -42,6 +42,8 @@ from genrelens.device import model_device, resolve_device
 from genrelens.errors import CheckpointError, ParameterError
 from genrelens.models import get_model, load_torchvision_vgg16, save_checkpoint
 from genrelens.models.checkpoint import read_checkpoint_dict
+from genrelens.models.layers import InputNorm
+from genrelens.models.vgg import VGG16
 from genrelens.training.augment import mixup, spec_augment
 from genrelens.training.config import TrainConfig
 from genrelens.training.distributed import (
@@ -318,10 +320,12 @@ def fit(
     rng = np.random.default_rng(config.seed)
     history: list[dict[str, Any]] = []
     finished = False
+    norm = getattr(model, "input_norm", None)
     if resume is None:
-        if hasattr(model, "input_norm"):
-            model.input_norm.fit(x_train)
+        if isinstance(norm, InputNorm):
+            norm.fit(x_train)
         if config.pretrained is not None:
+            assert isinstance(model, VGG16)  # TrainConfig allows pretrained for vgg16 only
             load_torchvision_vgg16(model, config.pretrained)
     else:
         model.load_state_dict(resume["model"])
@@ -340,7 +344,7 @@ def fit(
     if context.active:
         net = nn.parallel.DistributedDataParallel(model)
     weight = class_weights(y_train, n_classes=n_classes, mode=config.class_weight).to(device)
-    fill = float(model.input_norm.mean) if hasattr(model, "input_norm") else float(x_train.mean())
+    fill = float(norm.mean) if isinstance(norm, InputNorm) else float(x_train.mean())
     yt, yv = torch.from_numpy(y_train).to(device), torch.from_numpy(y_valid).to(device)
     local_batch = max(1, config.batch_size // context.world_size)
     show = progress and context.is_main

@@ -307,7 +307,8 @@ def _duplicates(dataset: Any, *, cache_dir: Path, config: FeatureConfig) -> Dupl
     search = len(dataset) <= dup.MAX_COMPARED
     block = max(1, round(dup.FINGERPRINT_SECONDS * config.sr / config.hop_length))
     found = dup.find_duplicates(
-        (track.track_id, sha, dup.fingerprint(logmel, block_frames=block) if search else None)
+        (track.track_id, sha,
+         None if logmel is None else dup.fingerprint(logmel, block_frames=block))
         for track, sha, logmel in iter_track_features(dataset, cache_dir=cache_dir,
                                                       config=config, logmel=search)
     )
@@ -438,7 +439,7 @@ def evaluate_run(
     *,
     data: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
-    features: Any | None = None,
+    features: Any = None,
     batch_size: int = 64,
     progress: bool = True,
     stream: bool = False,
@@ -506,8 +507,10 @@ def evaluate_run(
             f"{list(loaded.class_names)}: evaluate on the dataset the model was trained on."
         )
     if transfer:
+        from genrelens.models.transfer import TransferModel
         from genrelens.training.transfer import head_probabilities
 
+        assert isinstance(loaded.model, TransferModel)  # model_name "transfer"
         probs = head_probabilities(loaded.model, features)
     else:
         probs = predict_proba(loaded.model, features.logmel, batch_size=batch_size)
@@ -582,6 +585,7 @@ def train_transfer_run(
     from genrelens.models import save_checkpoint
     from genrelens.models.musicnn import MUSICNN_FEATURES
     from genrelens.models.registry import get_model
+    from genrelens.models.transfer import TransferModel
     from genrelens.models.transfer import state_digest
     from genrelens.training.loop import _history_csv
     from genrelens.training.transfer import (
@@ -597,6 +601,7 @@ def train_transfer_run(
     torch.manual_seed(config.seed)
     model = get_model("transfer", n_classes=len(dataset.class_names), weights=weights,
                       **config.model_args).eval()
+    assert isinstance(model, TransferModel)
     embeddings, skips, embedding_seconds = embed_dataset(
         dataset, model=model, backbone=backbone, cache_dir=cache, progress=progress
     )

@@ -204,8 +204,8 @@ def embed_dataset(
                                      progress=progress)
         seconds = time.perf_counter() - started
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays, skips=np.array(json.dumps([dataclasses.astuple(s)
-                                                               for s in skips])))
+            np.savez(f, **arrays, skips=np.array(json.dumps(  # type: ignore[arg-type]
+                [dataclasses.astuple(s) for s in skips])))
     track_index = arrays.pop("track_index")
     segment_index = arrays.pop("segment_index")
     ids = np.asarray(dataset.track_ids, dtype=str)

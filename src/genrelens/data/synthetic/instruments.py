@@ -31,6 +31,9 @@ __all__ = [
     "roots_at",
 ]
 
+#: Numbers given as a sequence or an array: beat positions, onset times, MIDI notes, lengths.
+Numbers = Sequence[float] | np.ndarray
+
 # Chords and scales: semitones above the root.
 MAJ, MIN = (0, 4, 7), (0, 3, 7)
 DOM7, MAJ7, MIN7 = (0, 4, 7, 10), (0, 4, 7, 11), (0, 3, 7, 10)
@@ -62,7 +65,7 @@ class TrackState:
 
     # -- time -----------------------------------------------------------------------------
     def grid_ix(
-        self, positions: Sequence[float], *, period: float = 4.0, jitter: float = 0.004
+        self, positions: Numbers, *, period: float = 4.0, jitter: float = 0.004
     ) -> tuple[np.ndarray, np.ndarray]:
         """Onset times (s) of ``positions`` (in beats) repeated every ``period`` beats, with
         ``jitter`` s of random timing, and the index into ``positions`` of each onset."""
@@ -75,7 +78,7 @@ class TrackState:
         return t[keep], idx[keep]
 
     def grid(
-        self, positions: Sequence[float], *, period: float = 4.0, jitter: float = 0.004
+        self, positions: Numbers, *, period: float = 4.0, jitter: float = 0.004
     ) -> np.ndarray:
         """The onset times of :meth:`grid_ix`."""
         return self.grid_ix(positions, period=period, jitter=jitter)[0]
@@ -108,7 +111,7 @@ class TrackState:
         self,
         cue: str,
         stem: str,
-        times: np.ndarray | Sequence[float],
+        times: Numbers,
         length: float | np.ndarray,
         band: tuple[float, float],
     ) -> None:
@@ -180,7 +183,7 @@ def crash_cymbal(tr: TrackState) -> np.ndarray:
 
 
 def backbeat(
-    tr: TrackState, *, kick: Sequence[float], snare: Sequence[float], hats: Sequence[float]
+    tr: TrackState, *, kick: Numbers, snare: Numbers, hats: Numbers
 ) -> np.ndarray:
     """A standard kit layer: kick, snare and closed hats at the given beat positions."""
     drums = tr.layer()
@@ -228,7 +231,7 @@ def string_pad(
 def power_chords(
     tr: TrackState,
     times: np.ndarray,
-    roots: Sequence[float],
+    roots: Numbers,
     *,
     length: float,
     decay: float,
@@ -256,9 +259,9 @@ def power_chords(
 def notes(
     tr: TrackState,
     buffer: np.ndarray,
-    times: Sequence[float],
-    midis: Sequence[float],
-    length: float | Sequence[float],
+    times: Numbers,
+    midis: Numbers,
+    length: float | Numbers,
     render: Callable[[float, int], np.ndarray],
     gain: float = 1.0,
 ) -> None:

@@ -90,7 +90,7 @@ def synthesize_track(
     spec.render(tr)
 
     stems = {s: tr.stems[s] for s in STEMS}
-    mix = sum(stems.values())
+    mix: np.ndarray = np.asarray(sum(stems.values()))
     rms = float(np.sqrt(np.mean(mix**2)))
     target_db = float(rng.uniform(*RMS_DBFS))
     scale = 10 ** (target_db / 20) / rms
