@@ -65,7 +65,8 @@ def test_from_map_and_superpixels():
     step = CONFIG.hop_length / CONFIG.sr
     assert c.extents[0].start_s == pytest.approx(3 * step) and c.extents[0].end_s == pytest.approx(
         7 * step)
-    masks = c.cell_masks(np.array([[0, 1]]))
+    keep, cells = c.cell_mask_factors(np.array([[0, 1]]))
+    masks = keep[:, cells].reshape(1, N_MELS, N_FRAMES)
     assert masks[0, 0, 0] == 1 and masks[0, 3, 4] == 0 and masks[0, 9, 0] == 1
     pytest.importorskip("skimage")
     sp = components.superpixels(logmel(), n_segments=6)
@@ -251,5 +252,6 @@ def test_components_validate_their_map():
         dataclasses.replace(c, map=np.zeros((N_MELS, N_FRAMES), np.int64))
     with pytest.raises(ParameterError, match="names"):
         dataclasses.replace(c, names=("only one",))
-    with pytest.raises(ParameterError, match="cell_masks"):
-        components.stems(_waveform(), config=STEM_CONFIG, n_segments=2).cell_masks(np.ones((1, 6)))
+    with pytest.raises(ParameterError, match="cell_mask_factors"):
+        components.stems(_waveform(), config=STEM_CONFIG, n_segments=2).cell_mask_factors(
+            np.ones((1, 6)))

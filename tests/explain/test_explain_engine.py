@@ -92,11 +92,12 @@ def test_mask_inputs_are_exact_where_on_and_fill_where_off():
     batch = mask_inputs(x, c, z, fill)(0, 3)[:, 0].numpy()
     assert np.array_equal(batch[0], x)
     assert np.all(batch[1] == fill.array)
-    keep = c.cell_masks(z[2:])[0].astype(bool)
+    factor, cells = c.cell_mask_factors(z[2:])
+    keep = factor[0, cells].reshape(N_MELS, N_FRAMES)
     assert np.array_equal(batch[2][keep], x[keep]) and np.all(batch[2][~keep] == fill.array[~keep])
 
 
-def test_mask_inputs_keep_cells_of_no_component_and_match_cell_masks():
+def test_mask_inputs_keep_cells_of_no_component_and_match_the_cell_masks():
     cmap = -np.ones((N_MELS, N_FRAMES), np.int64)
     cmap[:4, :5] = 0
     cmap[6:, 3:] = 1
@@ -104,8 +105,7 @@ def test_mask_inputs_keep_cells_of_no_component_and_match_cell_masks():
     keep, cells = c.cell_mask_factors(np.array([[0, 1], [0, 0]]))
     assert keep.tolist() == [[False, True, True], [False, False, True]]
     assert cells.shape == (N_MELS * N_FRAMES,) and cells.max() == 2 and cells.min() == 0
-    masks = c.cell_masks(np.array([[0, 1], [0, 0]]))
-    assert masks.shape == (2, N_MELS, N_FRAMES)
+    masks = keep[:, cells].reshape(2, N_MELS, N_FRAMES)
     assert int((~masks[0]).sum()) == 4 * 5
     assert int((~masks[1]).sum()) == 4 * 5 + (N_MELS - 6) * (N_FRAMES - 3)
     assert masks[0][6:, 3:].all() and not masks[1][6:, 3:].any() and masks[1][4:6].all()

@@ -176,20 +176,14 @@ class Components:
             f"shape=({n_mels}, {n_frames}))"
         )
 
-    def cell_masks(self, z: np.ndarray) -> np.ndarray:
-        """Boolean cell masks ``(n, n_mels, n_frames)`` (True = kept) of binary vectors ``z``
-        ``(n, M)``: what the engine keeps of the input for each row of ``z``.
+    def cell_mask_factors(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The cell masks of binary vectors ``z`` ``(n, M)``, as two factors: what the engine
+        keeps of the input for each row of ``z`` is ``keep[:, cells]``, flattened boolean masks
+        ``(n, n_mels * n_frames)`` (True = kept; the engine indexes them batch by batch, on the
+        model's device).
 
         Only for map components (for stems the engine mixes STFTs instead). Cells of no
-        component (map value ``-1``) are always kept. ``keep[:, cells]`` of
-        :meth:`cell_mask_factors`, reshaped to the input's shape.
-        """
-        keep, cells = self.cell_mask_factors(z)
-        return keep[:, cells].reshape(-1, *self.shape)
-
-    def cell_mask_factors(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The two factors of :meth:`cell_masks`, whose product ``keep[:, cells]`` holds the
-        flattened masks (the engine indexes them batch by batch, on the model's device).
+        component (map value ``-1``) are always kept.
 
         Returns
         -------
@@ -200,8 +194,7 @@ class Components:
         """
         if self.map is None:
             raise ParameterError(
-                "cell_masks() and cell_mask_factors() need map components; stems are mixed as "
-                "STFTs."
+                "cell_mask_factors() needs map components; stems are mixed as STFTs."
             )
         z = np.asarray(z, dtype=np.bool_)
         keep = np.concatenate([z, np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1)

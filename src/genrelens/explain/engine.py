@@ -27,10 +27,10 @@ through the model's own layers, and Integrated Gradients batches its interpolati
   batch size beyond the model's own float rounding.
 * **Masks.** :func:`evaluate_masks` turns binary vectors ``z`` ``(n, M)`` into inputs:
   ``where(z[:, map], x, fill)`` for cell components (the masks of
-  :meth:`Components.cell_masks`, indexed batch by batch from the factors of
-  :meth:`Components.cell_mask_factors`; built with numpy, single-threaded; exactly
-  ``x * mask + fill * (1 - mask)`` for binary masks, without rounding), and for stems the log-mel of the sum of the kept parts'
-  complex STFTs. Duplicate rows of ``z`` are evaluated once.
+  :meth:`Components.cell_mask_factors`, indexed batch by batch; built with numpy,
+  single-threaded; exactly ``x * mask + fill * (1 - mask)`` for binary masks, without
+  rounding), and for stems the log-mel of the sum of the kept parts' complex STFTs. Duplicate
+  rows of ``z`` are evaluated once.
 * **Device.** Inputs go to the device of the model's weights
   (:func:`genrelens.device.model_device`; the CPU for other callables) and only the outputs
   come back. On a device other than the CPU the masks are applied there, from ``x``, the fill
