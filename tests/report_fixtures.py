@@ -21,7 +21,7 @@ from genrelens.config import FeatureConfig
 from genrelens.data.splits import Split
 from genrelens.explain import components as comp
 from genrelens.explain.explanation import Explanation
-from genrelens.glob.ale import ALEResult
+from genrelens.inspection.ale import ALEResult
 from genrelens.run import RunDir
 
 CLASSES = ("blues", "classical", "metal")

@@ -236,7 +236,7 @@ def test_ale_figures_are_titled_after_the_descriptor_with_units(full_run):  # no
 
 def test_ale_plot_labels_units_and_keeps_text_and_legend_clear_of_the_curves():
     from genrelens import display
-    from genrelens.glob.ale import ALEResult
+    from genrelens.inspection.ale import ALEResult
 
     grid = np.linspace(-12.0, 3.0, 6)
     names = tuple(f"genre number {k}" for k in range(10))
@@ -310,7 +310,7 @@ def test_run_record_lists_stages_in_pipeline_order_with_their_true_status(tmp_pa
 
 
 def test_ale_figures_follow_the_descriptors_numeric_order(tmp_path):
-    from genrelens.glob.ale import ALEResult
+    from genrelens.inspection.ale import ALEResult
 
     grid = np.linspace(-40.0, -10.0, 4)
     for low, high in ((1203, 2518), (275, 575), (63, 131)):

@@ -1041,7 +1041,7 @@ def _add_global(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_global(args: argparse.Namespace) -> int:
-    from genrelens.glob.pipeline import global_view
+    from genrelens.inspection.pipeline import global_view
 
     summary = global_view(
         args.run, out=args.out, data=args.data, cache=args.cache, method=args.method,
@@ -1362,7 +1362,7 @@ def _add_tabular(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_tabular_train(args: argparse.Namespace) -> int:
     from genrelens.data.splits import Split
-    from genrelens.glob.tabular import train_tabular
+    from genrelens.inspection.tabular import train_tabular
 
     metrics = train_tabular(
         args.features,

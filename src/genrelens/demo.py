@@ -416,7 +416,7 @@ def _explain(run: RunDir, data_path: Path, *, settings: DemoSettings,
 
 
 def _global(run: RunDir, *, cache: Path, settings: DemoSettings, progress: bool) -> dict[str, Any]:
-    from genrelens.glob.pipeline import global_view
+    from genrelens.inspection.pipeline import global_view
 
     summary = global_view(run.root, out=run.path("global"), cache=cache,
                           per_class=settings.global_per_class,

@@ -513,7 +513,7 @@ def readable_name(name: str) -> str:
 
 
 def ale_labels(result: Any) -> tuple[list[str], str]:
-    """The axis labels of an :class:`~genrelens.glob.ale.ALEResult`: each feature's readable
+    """The axis labels of an :class:`~genrelens.inspection.ale.ALEResult`: each feature's readable
     name with its unit (``params["units"]``, e.g. dB, dB/oct, BPM), and the y label naming the
     output's unit ("change in probability" for probabilities, else "change in <output>")."""
     units = result.params.get("units") or [""] * result.order
@@ -530,7 +530,7 @@ def plot_ale_result(
     ax: Any = None,
     title: str | None = None,
 ) -> Any:
-    """Draw a :class:`~genrelens.glob.ale.ALEResult`: curves (1-D) or a heat map (2-D).
+    """Draw a :class:`~genrelens.inspection.ale.ALEResult`: curves (1-D) or a heat map (2-D).
 
     First order: :func:`plot_ale` of the chosen outputs (default all) with bands and the rug of
     the data. Second order: the surface of one output (the first of ``outputs``, default the

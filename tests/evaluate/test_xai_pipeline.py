@@ -11,8 +11,8 @@ from genrelens.config import FeatureConfig
 from genrelens.evaluate.sanity import randomizable_layers
 from genrelens.evaluate.xai import cascading_curves, evaluate_explanations
 from genrelens.explain.components import frequency_bands
-from genrelens.glob.ale import ALEResult
-from genrelens.glob.pipeline import global_analysis
+from genrelens.inspection.ale import ALEResult
+from genrelens.inspection.pipeline import global_analysis
 from genrelens.models import get_model
 
 CONFIG = FeatureConfig(n_mels=24, segment_seconds=1.0)

@@ -96,7 +96,7 @@ def evaluate_xai(
     dict
         The content of ``summary.json``.
     """
-    from genrelens.glob.segments import analyse_segments, run_segments, segment_cue_mask
+    from genrelens.inspection.segments import analyse_segments, run_segments, segment_cue_mask
 
     seed = kwargs.get("random_state", 0)
     segs = run_segments(run, data=data, cache=cache, per_class=per_class, random_state=seed,
@@ -184,7 +184,7 @@ def evaluate_explanations(
     """
     from genrelens.evaluate.sanity import SANITY_THRESHOLD
     from genrelens.explain.engine import evaluate, inference_model
-    from genrelens.glob.segments import progress_bar
+    from genrelens.inspection.segments import progress_bar
 
     start = time.perf_counter()
     fill = DEFAULT_FILL if fill is None else fill  # xai kinds are cells: never stems
@@ -448,7 +448,7 @@ def _randomization(ctx: _Context, logmel: np.ndarray, check: np.ndarray, comps: 
     dense maps of the predicted class): the steps of
     :func:`~genrelens.evaluate.sanity.randomization_curve`."""
     from genrelens.evaluate.sanity import randomization_curve
-    from genrelens.glob.segments import progress_bar
+    from genrelens.inspection.segments import progress_bar
 
     def explain(model: Any) -> dict[tuple[str, str], np.ndarray]:
         c = ctx if model is ctx.model else ctx.with_model(model)  # the trained one: memoized

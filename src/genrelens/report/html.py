@@ -20,7 +20,7 @@ Files read (all optional), relative to the run directory:
 ``metrics.json``               classification metrics; any ``*confusion*`` 2-D list is drawn
 ``explanations/<track>/``      :class:`genrelens.explain.explanation.Explanation` pairs
                                (``*.json`` + ``*.npz``) and listenable ``*.wav`` files
-``global/*.json``, ``*.csv``   :class:`genrelens.glob.ale.ALEResult` files and tables
+``global/*.json``, ``*.csv``   :class:`genrelens.inspection.ale.ALEResult` files and tables
 ``xai/*.json``, ``xai/*.csv``  tables (explanation quality with random baselines);
                                ``xai/sanity_cascading.csv`` is drawn and tabulated by step
 =============================  ===============================================================
@@ -827,7 +827,7 @@ def _cascading_table(title: str, rows: list[dict[str, str]]) -> dict[str, Any] |
 def _ale_figures(data: Mapping[str, Any], display: Any) -> list[dict[str, Any]]:
     """The figure of a saved ALE result, titled after its descriptor (not its file), with the
     descriptor's unit on the x axis and the output's on the y axis."""
-    from genrelens.glob.ale import ALEResult
+    from genrelens.inspection.ale import ALEResult
 
     try:
         result = ALEResult.from_dict(dict(data))

@@ -159,7 +159,7 @@ def analyse_segments(
     """Run an analysis of a run's model on the selected segments and record the run.
 
     Calls ``analysis(model, logmel, labels, class_names=..., config=..., out=..., **kwargs)``
-    (e.g. :func:`genrelens.glob.pipeline.global_analysis`,
+    (e.g. :func:`genrelens.inspection.pipeline.global_analysis`,
     :func:`genrelens.evaluate.xai.evaluate_explanations`), adds ``run`` and ``set`` to the
     summary it returns and rewrites ``summary.json`` in its ``out`` folder.
 

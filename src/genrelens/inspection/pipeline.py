@@ -3,15 +3,15 @@
 The chain (the hybrid method: :mod:`genrelens.explain.hybrid` locally, ALE globally):
 
 1. **Local explanations** of a class-stratified sample of held-out segments
-   (:func:`genrelens.glob.segments.run_segments`), by default with the hybrid method (LIME and
+   (:func:`genrelens.inspection.segments.run_segments`), by default with the hybrid method (LIME and
    KernelSHAP from one set of model evaluations), for each component kind asked for
    (frequency bands, time segments, time-frequency grid, HPSS stems).
-2. **Aggregation** per genre (:func:`genrelens.glob.aggregate.aggregate_scores`): mean signed
+2. **Aggregation** per genre (:func:`genrelens.inspection.aggregate.aggregate_scores`): mean signed
    and mean absolute score of every component for the genre's own class, with spread.
 3. **Ranking** of the audio descriptors per genre from the aggregated KernelSHAP scores
-   (:func:`genrelens.glob.aggregate.rank_descriptors`; band scores -> band energies, see the
+   (:func:`genrelens.inspection.aggregate.rank_descriptors`; band scores -> band energies, see the
    mapping there).
-4. **ALE curves** (:func:`genrelens.glob.descriptors.descriptor_ale`) of every descriptor that
+4. **ALE curves** (:func:`genrelens.inspection.descriptors.descriptor_ale`) of every descriptor that
    is in some genre's top-k, over a larger sample of held-out segments; each genre's figure
    shows its top-k curves for its own class, with the data distribution as a rug.
 
@@ -92,7 +92,7 @@ def global_view(
     dict
         The content of ``summary.json``.
     """
-    from genrelens.glob.segments import analyse_segments, run_segments, segment_waveform
+    from genrelens.inspection.segments import analyse_segments, run_segments, segment_waveform
 
     _check_counts(per_class=per_class, ale_per_class=ale_per_class, top_k=top_k)
     segs = run_segments(run, data=data, cache=cache, per_class=max(per_class, ale_per_class),
@@ -179,9 +179,13 @@ def global_analysis(
     """
     from genrelens.explain.api import explain
     from genrelens.explain.engine import inference_model
-    from genrelens.glob.aggregate import aggregate_scores, descriptor_directions, rank_descriptors
-    from genrelens.glob.descriptors import default_descriptors, descriptor_ale
-    from genrelens.glob.segments import progress_bar
+    from genrelens.inspection.aggregate import (
+        aggregate_scores,
+        descriptor_directions,
+        rank_descriptors,
+    )
+    from genrelens.inspection.descriptors import default_descriptors, descriptor_ale
+    from genrelens.inspection.segments import progress_bar
 
     start = time.perf_counter()
     out = Path(out)
@@ -308,7 +312,7 @@ def global_analysis(
         "n_local_segments": int(len(local)), "n_ale_segments": int(len(logmel)),
         "class_names": list(class_names), "findings": findings,
         "cost": {**cost, "seconds": time.perf_counter() - start},
-        "descriptor_mapping": "see genrelens.glob.aggregate (band scores -> band energies, "
+        "descriptor_mapping": "see genrelens.inspection.aggregate (band scores -> band energies, "
                               "all bands -> loudness, log-frequency slope -> spectral tilt, "
                               "harmonic minus percussive stems -> hp_balance; tempo unranked)",
     }
