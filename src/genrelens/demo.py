@@ -418,23 +418,28 @@ def _explain(run: RunDir, data_path: Path, *, settings: DemoSettings,
 def _global(run: RunDir, *, cache: Path, settings: DemoSettings, progress: bool) -> dict[str, Any]:
     from genrelens.inspection.pipeline import global_view
 
-    summary = global_view(run.root, out=run.path("global"), cache=cache,
-                          per_class=settings.global_per_class,
-                          ale_per_class=settings.ale_per_class, n_samples=settings.n_samples,
-                          n_bootstrap=settings.n_bootstrap, random_state=settings.seed,
-                          progress=progress)
-    return {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
+    result = global_view(run.root, out=run.path("global"), cache=cache,
+                         per_class=settings.global_per_class,
+                         ale_per_class=settings.ale_per_class, n_samples=settings.n_samples,
+                         n_bootstrap=settings.n_bootstrap, random_state=settings.seed,
+                         progress=progress)
+    return _scalars(result)
 
 
 def _quality(run: RunDir, *, cache: Path, settings: DemoSettings, progress: bool) -> dict[str, Any]:
     from genrelens.evaluate.xai import evaluate_xai
 
-    summary = evaluate_xai(run.root, out=run.path("xai"), cache=cache,
-                           per_class=settings.quality_per_class, n_samples=settings.n_samples,
-                           n_check=settings.quality_checks, seeds=settings.quality_seeds,
-                           n_subsets=settings.quality_subsets, fills=settings.quality_fills,
-                           random_state=settings.seed, progress=progress)
-    return {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
+    result = evaluate_xai(run.root, out=run.path("xai"), cache=cache,
+                          per_class=settings.quality_per_class, n_samples=settings.n_samples,
+                          n_check=settings.quality_checks, seeds=settings.quality_seeds,
+                          n_subsets=settings.quality_subsets, fills=settings.quality_fills,
+                          random_state=settings.seed, progress=progress)
+    return _scalars(result)
+
+
+def _scalars(result: Any) -> dict[str, Any]:
+    """The numbers and strings of a result's summary: the stage's record in the manifest."""
+    return {k: v for k, v in result.to_dict().items() if isinstance(v, (int, float, str))}
 
 
 def _real_music(run: RunDir, folder: Path, *, settings: DemoSettings, config: FeatureConfig,

@@ -9,6 +9,7 @@
 * :mod:`~genrelens.inspection.aggregate` — per-genre aggregates of local explanations and the
   mapping from component scores to descriptors.
 * :mod:`~genrelens.inspection.pipeline` — ``genrelens global RUN``.
+* :mod:`~genrelens.inspection.result` — its result (``GlobalResult``), writer and reader.
 * :mod:`~genrelens.inspection.tabular` — ``genrelens tabular train``: a gradient-boosting baseline
   on GTZAN's feature tables with ALE curves.
 * :mod:`~genrelens.inspection.segments` — the held-out segments of a run (shared with
