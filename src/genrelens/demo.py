@@ -249,7 +249,8 @@ def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache
         ("global", lambda: _global(run, cache=cache, settings=s, progress=progress),
          {"per_class": s.global_per_class, "ale_per_class": s.ale_per_class,
           "n_samples": s.n_samples, "n_bootstrap": s.n_bootstrap, "seed": s.seed},
-         [run.path("checkpoint.pt"), run.path("split.json")], ["global/summary.json"], False),
+         [run.path("checkpoint.pt"), run.path("split.json")],
+         ["global/summary.json", "global/index.json"], False),
     ]
     stages.append(
         ("quality", lambda: _quality(run, cache=cache, settings=s, progress=progress),
@@ -257,7 +258,7 @@ def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache
           "subsets": s.quality_subsets, "fills": s.quality_fills, "seeds": s.quality_seeds,
           "n_samples": s.n_samples, "seed": s.seed},
          [run.path("checkpoint.pt"), run.path("split.json")],
-         ["xai/summary.json", "xai/sanity_cascading.csv"], False))
+         ["xai/summary.json", "xai/sanity_cascading.csv", "xai/index.json"], False))
     if real_music is not None:
         stages.append(
             ("real-music", lambda: _real_music(run, real_music, settings=s, config=config,
