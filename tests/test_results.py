@@ -151,6 +151,14 @@ def test_quality_figures_are_drawn_from_the_result(tmp_path):
     lines = {line.get_label(): line.get_ydata().tolist() for line in fig.axes[0].get_lines()}
     assert lines == {"occlusion": [0.9, 0.5, 0.1], "random": [0.9, 0.5, 0.1]}
     assert display.plot_removal_curves(result, curve="deletion", kind="tf_grid") is None
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    left, right = fig.subplots(1, 2)  # onto given axes, as every plot_* function
+    assert display.plot_removal_curves(result, curve="insertion", kind="time", ax=left) is fig
+    assert display.plot_cascading(*result.cascading_curves(), threshold=0.5, ax=right) is fig
+    assert [line.get_label() for line in right.get_lines()][:2] == ["occlusion", "random"]
+    assert left.get_lines()[0].get_ydata().tolist() == [0.1, 0.5, 0.9]
 
 
 def test_aggregate_heat_map_places_each_genre_and_component(tmp_path):

@@ -619,7 +619,7 @@ def plot_genre_ale(result: Any, genre: str) -> Any:
                            title=f"{genre}: top descriptors")
 
 
-def plot_aggregate(result: Any, *, method: str, kind: str) -> Any:
+def plot_aggregate(result: Any, *, method: str, kind: str, ax: Any = None) -> Any:
     """Draw a genre x component heat map of a global view's mean signed scores.
 
     Parameters
@@ -627,6 +627,7 @@ def plot_aggregate(result: Any, *, method: str, kind: str) -> Any:
     result : GlobalResult
     method, kind : str
         The aggregated method (a hybrid's view) and component kind.
+    ax : matplotlib Axes, optional
 
     Returns
     -------
@@ -642,11 +643,11 @@ def plot_aggregate(result: Any, *, method: str, kind: str) -> Any:
     for row in result.aggregate:
         if row["method"] == method and row["kind"] == kind:
             matrix[classes.index(row["genre"]), row["index"]] = row["mean"]
-    return plot_matrix(matrix, row_labels=classes, col_labels=names,
+    return plot_matrix(matrix, row_labels=classes, col_labels=names, ax=ax,
                        title=f"mean {method} score for the genre's class ({kind})")
 
 
-def plot_removal_curves(result: Any, *, curve: str, kind: str) -> Any:
+def plot_removal_curves(result: Any, *, curve: str, kind: str, ax: Any = None) -> Any:
     """Draw the mean deletion or insertion curves of every method of an explanation-quality
     result for one component kind (Samek et al. 2017; the random baseline dashed).
 
@@ -656,6 +657,7 @@ def plot_removal_curves(result: Any, *, curve: str, kind: str) -> Any:
         From :func:`genrelens.evaluate.xai.evaluate_explanations`.
     curve : {"deletion", "insertion"}
     kind : str
+    ax : matplotlib Axes, optional
 
     Returns
     -------
@@ -668,13 +670,13 @@ def plot_removal_curves(result: Any, *, curve: str, kind: str) -> Any:
         return None
     length = len(next(iter(curves.values())))
     done = "removed" if curve == "deletion" else "restored"
-    return plot_curves(np.linspace(0, 1, length), curves,
+    return plot_curves(np.linspace(0, 1, length), curves, ax=ax,
                        xlabel=f"fraction of components {done}",
                        ylabel="probability of the predicted class",
                        title=f"{curve} curves ({kind})")
 
 
-def plot_localisation(result: Any) -> Any:
+def plot_localisation(result: Any, *, ax: Any = None) -> Any:
     """Draw how well each method and kind of an explanation-quality result localises the
     ground-truth cues: rank accuracy minus its chance level (Arras et al. 2022).
 
@@ -687,7 +689,7 @@ def plot_localisation(result: Any) -> Any:
     if not rows:
         return None
     labels = [f"{r['method']} / {r['kind']}" for r in rows]
-    return plot_bars(np.array([r["rank_accuracy_over_chance"] for r in rows]), labels,
+    return plot_bars(np.array([r["rank_accuracy_over_chance"] for r in rows]), labels, ax=ax,
                      horizontal=True, ylabel="rank accuracy minus chance",
                      title="localisation of the synthetic cues")
 
@@ -697,6 +699,7 @@ def plot_cascading(
     curves: Mapping[tuple[str, str], np.ndarray],
     *,
     threshold: float | None = None,
+    ax: Any = None,
 ) -> Any:
     """Draw the cascading randomisation test (Adebayo et al. 2018) of component scores.
 
@@ -712,6 +715,7 @@ def plot_cascading(
         ``{(method, kind): spearman_abs at each step}``
         (:func:`genrelens.evaluate.quality.cascading_curves`).
     threshold : float, optional
+    ax : matplotlib Axes, optional
 
     Returns
     -------
@@ -722,7 +726,7 @@ def plot_cascading(
     if not kinds or len(layers) < 2:
         return None
     lines = {method: v for (method, kind), v in curves.items() if kind == kinds[0]}
-    return plot_randomization_curves(layers, lines, threshold=threshold,
+    return plot_randomization_curves(layers, lines, threshold=threshold, ax=ax,
                                      title=f"cascading randomisation ({kinds[0]})")
 
 
