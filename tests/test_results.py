@@ -222,3 +222,15 @@ def test_cli_prints_from_the_result_it_computed(tmp_path, monkeypatch, capsys):
     assert "  band energy rises P(blues) (rank score 0.3000)" in text
     assert text.rstrip().endswith(f"16 + 48 model evaluations in 1.5 s -> {tmp_path / 'g'}")
     assert not (run / "xai").exists()  # nothing was read back from disk
+
+
+def test_report_names_a_folder_written_without_an_index(tmp_path):
+    from genrelens.report import build_context
+
+    write_quality(_quality_result(), tmp_path / "xai", plots=False)
+    (tmp_path / "xai" / "index.json").unlink()  # as written before the index existed
+    context = build_context(tmp_path)
+    assert context["quality"] is None
+    reason = context["left_out"]["xai/index.json"]
+    assert "xai/ has no index.json" in reason and "`genrelens evaluate-xai RUN` again" in reason
+

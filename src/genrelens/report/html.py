@@ -750,10 +750,10 @@ def _table_order(path: Path) -> tuple[int, str]:
     return (_FIRST_TABLES.index(name) if name in _FIRST_TABLES else len(_FIRST_TABLES), name)
 
 
-def _json_files_section(files: RunFiles, folder: str) -> dict[str, Any] | None:
+def _json_files_section(files: RunFiles, folder: str, *, command: str) -> dict[str, Any] | None:
     from genrelens import display
 
-    listed = _indexed_files(files, folder)
+    listed = _indexed_files(files, folder, command=command)
     if listed is None:
         return None
     root = files.root / folder
@@ -790,15 +790,22 @@ def _json_files_section(files: RunFiles, folder: str) -> dict[str, Any] | None:
     return out if out["figures"] or out["tables"] else None
 
 
-def _indexed_files(files: RunFiles, folder: str) -> dict[str, list[Path]] | None:
+def _indexed_files(files: RunFiles, folder: str, *,
+                   command: str) -> dict[str, list[Path]] | None:
     """The readable files ``FOLDER/index.json`` lists (:func:`genrelens.results.write_index`):
     ``tables`` (CSV), ``data`` (the summary and every JSON file) and ``figures`` (PNG), sorted;
-    None without a readable index (the section is "not computed" or its file left out)."""
+    None without a readable index (the section is "not computed", or the index is left out
+    naming ``command``, which writes it)."""
     from genrelens.results import FILE_ROLES, INDEX_FILE, check_index
 
     if files.folder(folder) is None:  # absent, or a link out of the run (recorded)
         return None
     path = Path(folder) / INDEX_FILE
+    if files.file(path) is None and not os.path.lexists(files.root / path):
+        files.leave_out(path, f"{folder}/ has no {INDEX_FILE} listing its files (genrelens "
+                              f"writes one since the global view and explanation quality became "
+                              f"result objects): run `{command}` again to show them")
+        return None
     data = files.json(path)
     if data is None:
         return None
@@ -948,8 +955,8 @@ def build_context(run_dir: str | os.PathLike[str], *, max_audio_seconds: float =
         "training": _training_section(files),
         "metrics": _metrics_section(files),
         "explanations": _explanations_section(files, config, max_audio_seconds),
-        "global_": _json_files_section(files, "global"),
-        "quality": _json_files_section(files, "xai"),
+        "global_": _json_files_section(files, "global", command="genrelens global RUN"),
+        "quality": _json_files_section(files, "xai", command="genrelens evaluate-xai RUN"),
         "real_music": _real_music_section(files),
         "feature_config": _table(None, ["", "value"], sorted(config.to_dict().items())),
         "left_out": dict(files.left_out),
