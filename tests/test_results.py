@@ -178,7 +178,11 @@ def test_index_errors_name_the_file_and_what_to_do(tmp_path):
         QualityResult.from_dir(tmp_path)
     index = json.loads((tmp_path / "index.json").read_text())
     (tmp_path / "index.json").write_text(json.dumps({**index, "schema_version": 99}))
-    with pytest.raises(GenrelensError, match="not an index of schema .* version 1"):
+    with pytest.raises(GenrelensError, match=r"not an index of schema .* version 1 \(found "
+                                              r"\('genrelens.output-index', 99\)\)"):
+        GlobalResult.from_dir(tmp_path)
+    (tmp_path / "index.json").write_text("[]")
+    with pytest.raises(GenrelensError, match=r"index.json is not an index .*\(found list\)"):
         GlobalResult.from_dir(tmp_path)
     with pytest.raises(GenrelensError, match="lies outside it"):
         write_index(tmp_path, result="global", files={"tables": ["../elsewhere.csv"]})

@@ -157,14 +157,15 @@ def check_index(index: Any, *, path: str | os.PathLike[str],
     GenrelensError
         When the index is of another schema or version, or of another result.
     """
-    found = (index.get("schema"), index.get("schema_version")) if isinstance(index, dict) else None
-    if found != (INDEX_SCHEMA, INDEX_VERSION):
+    if not isinstance(index, dict) or (index.get("schema"), index.get("schema_version")) != (
+            INDEX_SCHEMA, INDEX_VERSION):
+        found = ((index.get("schema"), index.get("schema_version")) if isinstance(index, dict)
+                 else type(index).__name__)
         raise GenrelensError(
             f"{os.fspath(path)} is not an index of schema {INDEX_SCHEMA!r} version "
             f"{INDEX_VERSION} (found {found}): run the command again with this version of "
             "genrelens."
         )
-    assert isinstance(index, dict)  # checked above
     if result is not None and index.get("result") != result:
         raise GenrelensError(f"{os.fspath(path)} indexes a {index.get('result')!r} result, not "
                              f"a {result!r} one: name the folder of a {result!r} result.")
