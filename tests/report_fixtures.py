@@ -21,7 +21,7 @@ from genrelens.config import FeatureConfig
 from genrelens.data.splits import Split
 from genrelens.explain import components as comp
 from genrelens.explain.explanation import Explanation
-from genrelens.glob.ale import ALEResult
+from genrelens.inspection.ale import ALEResult
 from genrelens.run import RunDir
 
 CLASSES = ("blues", "classical", "metal")
@@ -169,6 +169,15 @@ def make_run(
                                         ("gradcam", "dense", [1.0, 0.8, 0.7, 0.6]),
                                         ("random", "tf_grid", [0.02, -0.01, 0.03, 0.0]))
             for k, (layer, value) in enumerate(zip(layers, curve))])
+        # the indexes through which the report finds them (genrelens.results)
+        from genrelens.results import write_index
+
+        write_index(root / "global", result="global",
+                    files={"tables": ["aggregate.csv"], "data": ["per_genre.json"],
+                           "ale": ["ale_centroid.json"]})
+        write_index(root / "xai", result="quality",
+                    files={"tables": ["sanity.csv", "sanity_cascading.csv"],
+                           "data": ["deletion.json"]})
         # the planted-cue benchmark on real music (genrelens bench-xai --out RUN/bench-xai)
         rows = [{"cue_kind": cue, "level": "all", "method": method, "kind": "tf_grid",
                  "fill": fill, "n": 3, "point_component": p, "chance_component": 0.05}

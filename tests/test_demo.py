@@ -75,13 +75,17 @@ def test_quality_stage_takes_its_seeds_from_the_settings(tmp_path, monkeypatch):
     seen = {}
 
     def fake_evaluate_xai(root, **kwargs):
+        from genrelens.evaluate.quality import TABLES, QualityResult
+
         seen.update(kwargs)
-        return {"n_segments": 1}
+        return QualityResult(params={"n_segments": 1, "kinds": ["time"]},
+                             **{name: () for name in TABLES}, curves={}, findings={},
+                             seconds=2.5)
 
     monkeypatch.setattr(xai, "evaluate_xai", fake_evaluate_xai)
     settings = DemoSettings(quality_seeds=5, quality_checks=3)
     out = demo._quality(RunDir(tmp_path), cache=tmp_path / "cache", settings=settings,
                         progress=False)
-    assert out == {"n_segments": 1}
+    assert out == {"n_segments": 1, "seconds": 2.5}  # the numbers of the result's summary
     assert seen["seeds"] == 5 and seen["n_check"] == 3
     assert DemoSettings().quality_seeds == 2  # the demo's measured default is unchanged

@@ -164,7 +164,7 @@ def test_torch_masks_equal_numpy_masks(monkeypatch):
 
 
 def test_descriptor_edits_run_on_the_model_device():
-    from genrelens.glob.descriptors import Loudness, descriptor_ale
+    from genrelens.inspection.descriptors import Loudness, descriptor_ale
 
     x = np.stack([_logmel(i) for i in range(6)])
     model = DeviceProbe(META)

@@ -149,7 +149,7 @@ def test_stems_removed_give_silence_in_the_compression():
 
 
 def test_descriptors_measure_and_edit_in_db_for_log10_input():
-    from genrelens.glob.descriptors import BandEnergy, Loudness, SpectralTilt
+    from genrelens.inspection.descriptors import BandEnergy, Loudness, SpectralTilt
 
     y = np.stack([_tones(), 0.5 * _tones()])
     db_config = dataclasses.replace(SMALL, compression="db")

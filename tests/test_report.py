@@ -19,6 +19,7 @@ from report_fixtures import (  # noqa: F401  (session fixtures)
 from genrelens.errors import GenrelensError
 from genrelens.report import audio_data_uri, build_context, render_report
 from genrelens.report.html import tables_from_json
+from genrelens.results import write_index
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +82,9 @@ def test_cascading_png_of_the_stage_is_replaced_by_the_drawing(full_run, tmp_pat
                            "DwADhgGAWjR9awAAAABJRU5ErkJggg==")  # 1 x 1 pixel
     for name in ("sanity_cascading.png", "deletion_time.png"):
         (run / "xai" / name).write_bytes(png)
+    write_index(run / "xai", result="quality", files={
+        "tables": ["sanity_cascading.csv"],
+        "figures": ["sanity_cascading.png", "deletion_time.png"]})
     quality = build_context(run)["quality"]
     assert [f["caption"] for f in quality["figures"]] == [
         "deletion_time.png (figure saved by the stage)"]
@@ -236,7 +240,7 @@ def test_ale_figures_are_titled_after_the_descriptor_with_units(full_run):  # no
 
 def test_ale_plot_labels_units_and_keeps_text_and_legend_clear_of_the_curves():
     from genrelens import display
-    from genrelens.glob.ale import ALEResult
+    from genrelens.inspection.ale import ALEResult
 
     grid = np.linspace(-12.0, 3.0, 6)
     names = tuple(f"genre number {k}" for k in range(10))
@@ -310,7 +314,7 @@ def test_run_record_lists_stages_in_pipeline_order_with_their_true_status(tmp_pa
 
 
 def test_ale_figures_follow_the_descriptors_numeric_order(tmp_path):
-    from genrelens.glob.ale import ALEResult
+    from genrelens.inspection.ale import ALEResult
 
     grid = np.linspace(-40.0, -10.0, 4)
     for low, high in ((1203, 2518), (275, 575), (63, 131)):
@@ -320,6 +324,9 @@ def test_ale_figures_follow_the_descriptors_numeric_order(tmp_path):
                   feature_values=grid, params={"units": ["dB"], "output": "probabilities"},
                   n_evaluations=1, seconds=0.0).save(
             tmp_path / "global" / "ale" / f"band_energy_{low}-{high}_Hz_.json")
+    write_index(tmp_path / "global", result="global",
+                files={"ale": sorted(p.relative_to(tmp_path / "global")
+                                     for p in (tmp_path / "global" / "ale").iterdir())})
     figures = build_context(tmp_path)["global_"]["figures"]
     assert [f["title"] for f in figures] == [
         "ALE of band energy 63–131 Hz", "ALE of band energy 275–575 Hz",

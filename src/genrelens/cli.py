@@ -1041,9 +1041,9 @@ def _add_global(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_global(args: argparse.Namespace) -> int:
-    from genrelens.glob.pipeline import global_view
+    from genrelens.inspection.pipeline import global_view
 
-    summary = global_view(
+    result = global_view(
         args.run, out=args.out, data=args.data, cache=args.cache, method=args.method,
         kinds=_csv_list(args.components), per_class=args.per_class,
         ale_per_class=args.ale_per_class, n_samples=args.samples, fill=args.fill,
@@ -1052,13 +1052,13 @@ def _cmd_global(args: argparse.Namespace) -> int:
         random_state=args.seed, plots=not args.no_plots, progress=not args.no_progress,
         device=args.device,
     )
-    for genre, items in summary["findings"].items():
+    for genre, items in result.findings.items():
         print(printable(f"{genre}:"))
         for item in items:
             print(printable(f"  {item['text']} (rank score {item['importance']:.4f})"))
-    cost = summary["cost"]
+    cost = result.cost
     print(printable(f"{cost['local_evaluations']} + {cost['ale_evaluations']} model evaluations in "
-          f"{cost['seconds']:.1f} s -> {summary['out']}"))
+          f"{cost['seconds']:.1f} s -> {args.outputs(args)[0]}"))
     return 0
 
 
@@ -1108,9 +1108,9 @@ def _add_evaluate_xai(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
-    from genrelens.evaluate.xai import cascading_curves, evaluate_xai
+    from genrelens.evaluate.xai import evaluate_xai
 
-    summary = evaluate_xai(
+    result = evaluate_xai(
         args.run, out=args.out, data=args.data, cache=args.cache, per_class=args.per_class,
         methods=_csv_list(args.methods), kinds=_csv_list(args.components),
         n_samples=args.samples, fill=args.fill, n_subsets=args.subsets,
@@ -1118,30 +1118,30 @@ def _cmd_evaluate_xai(args: argparse.Namespace) -> int:
         cascading=not args.no_cascading, random_state=args.seed, plots=not args.no_plots,
         progress=not args.no_progress, device=args.device,
     )
-    print(printable(f"{summary['n_segments']} segments, fill {summary['fill']}"))
+    params = result.params
+    print(printable(f"{params['n_segments']} segments, fill {params['fill']}"))
     print(f"{'method':<12} {'kind':<10} {'del AUC':>8} {'ins AUC':>8} {'faith r':>8}")
-    for row in summary["faithfulness"]:
+    for row in result.faithfulness:
         print(f"{row['method']:<12} {row['kind']:<10} {row['deletion_auc']:8.3f} "
               f"{row['insertion_auc']:8.3f} {row['faithfulness_corr']:8.3f}")
-    for row in summary["faithfulness"]:
-        if row["flagged"] > 0:
-            print(f"off-manifold? {row['method']:<12} {row['kind']:<10} "
-                  f"{row['edge_share']:.0%} of the positive relevance on the grid's borders "
-                  f"({row['edge_area']:.0%} of the area) in {row['flagged']:.0%} of explanations; "
-                  f"p(class) with all off {row['off_probability']:.2f} vs "
-                  f"{row['full_probability']:.2f} (fill {summary['fill']})")
-    for row in summary["sanity"]:
+    for row in result.off_manifold:
+        print(f"off-manifold? {row['method']:<12} {row['kind']:<10} "
+              f"{row['edge_share']:.0%} of the positive relevance on the grid's borders "
+              f"({row['edge_area']:.0%} of the area) in {row['flagged']:.0%} of explanations; "
+              f"p(class) with all off {row['off_probability']:.2f} vs "
+              f"{row['full_probability']:.2f} (fill {params['fill']})")
+    for row in result.sanity:
         verdict = "passes" if row["passes"] else "FAILS"
         print(f"sanity {row['method']:<12} {row['kind']:<8} |rho| {row['spearman_abs']:.2f} "
               f"{verdict}")
-    for (method, kind), curve in cascading_curves(summary["sanity_cascading"])[1].items():
+    for (method, kind), curve in result.cascading_curves()[1].items():
         print(f"cascading {method:<12} {kind:<8} |rho| {' '.join(f'{v:.2f}' for v in curve)} "
               "(layers re-initialised from the output down)")
-    for row in summary["groundtruth"]:
+    for row in result.groundtruth:
         print(f"cues {row['method']:<12} {row['kind']:<8} rank acc {row['rank_accuracy']:.3f} "
               f"(chance {row['chance']:.3f}), mass {row['mass_accuracy']:.3f}, pointing "
               f"{row['pointing_game']:.2f}")
-    print(printable(f"{summary['seconds']:.1f} s -> {summary['out']}"))
+    print(printable(f"{result.seconds:.1f} s -> {args.outputs(args)[0]}"))
     return 0
 
 
@@ -1362,7 +1362,7 @@ def _add_tabular(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_tabular_train(args: argparse.Namespace) -> int:
     from genrelens.data.splits import Split
-    from genrelens.glob.tabular import train_tabular
+    from genrelens.inspection.tabular import train_tabular
 
     metrics = train_tabular(
         args.features,

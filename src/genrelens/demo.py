@@ -249,7 +249,8 @@ def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache
         ("global", lambda: _global(run, cache=cache, settings=s, progress=progress),
          {"per_class": s.global_per_class, "ale_per_class": s.ale_per_class,
           "n_samples": s.n_samples, "n_bootstrap": s.n_bootstrap, "seed": s.seed},
-         [run.path("checkpoint.pt"), run.path("split.json")], ["global/summary.json"], False),
+         [run.path("checkpoint.pt"), run.path("split.json")],
+         ["global/summary.json", "global/index.json"], False),
     ]
     stages.append(
         ("quality", lambda: _quality(run, cache=cache, settings=s, progress=progress),
@@ -257,7 +258,7 @@ def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache
           "subsets": s.quality_subsets, "fills": s.quality_fills, "seeds": s.quality_seeds,
           "n_samples": s.n_samples, "seed": s.seed},
          [run.path("checkpoint.pt"), run.path("split.json")],
-         ["xai/summary.json", "xai/sanity_cascading.csv"], False))
+         ["xai/summary.json", "xai/sanity_cascading.csv", "xai/index.json"], False))
     if real_music is not None:
         stages.append(
             ("real-music", lambda: _real_music(run, real_music, settings=s, config=config,
@@ -416,25 +417,30 @@ def _explain(run: RunDir, data_path: Path, *, settings: DemoSettings,
 
 
 def _global(run: RunDir, *, cache: Path, settings: DemoSettings, progress: bool) -> dict[str, Any]:
-    from genrelens.glob.pipeline import global_view
+    from genrelens.inspection.pipeline import global_view
 
-    summary = global_view(run.root, out=run.path("global"), cache=cache,
-                          per_class=settings.global_per_class,
-                          ale_per_class=settings.ale_per_class, n_samples=settings.n_samples,
-                          n_bootstrap=settings.n_bootstrap, random_state=settings.seed,
-                          progress=progress)
-    return {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
+    result = global_view(run.root, out=run.path("global"), cache=cache,
+                         per_class=settings.global_per_class,
+                         ale_per_class=settings.ale_per_class, n_samples=settings.n_samples,
+                         n_bootstrap=settings.n_bootstrap, random_state=settings.seed,
+                         progress=progress)
+    return _scalars(result)
 
 
 def _quality(run: RunDir, *, cache: Path, settings: DemoSettings, progress: bool) -> dict[str, Any]:
     from genrelens.evaluate.xai import evaluate_xai
 
-    summary = evaluate_xai(run.root, out=run.path("xai"), cache=cache,
-                           per_class=settings.quality_per_class, n_samples=settings.n_samples,
-                           n_check=settings.quality_checks, seeds=settings.quality_seeds,
-                           n_subsets=settings.quality_subsets, fills=settings.quality_fills,
-                           random_state=settings.seed, progress=progress)
-    return {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
+    result = evaluate_xai(run.root, out=run.path("xai"), cache=cache,
+                          per_class=settings.quality_per_class, n_samples=settings.n_samples,
+                          n_check=settings.quality_checks, seeds=settings.quality_seeds,
+                          n_subsets=settings.quality_subsets, fills=settings.quality_fills,
+                          random_state=settings.seed, progress=progress)
+    return _scalars(result)
+
+
+def _scalars(result: Any) -> dict[str, Any]:
+    """The numbers and strings of a result's summary: the stage's record in the manifest."""
+    return {k: v for k, v in result.to_dict().items() if isinstance(v, (int, float, str))}
 
 
 def _real_music(run: RunDir, folder: Path, *, settings: DemoSettings, config: FeatureConfig,

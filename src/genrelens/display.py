@@ -41,6 +41,11 @@ __all__ = [
     "plot_curves",
     "plot_randomization_curves",
     "plot_ale_panels",
+    "plot_genre_ale",
+    "plot_aggregate",
+    "plot_removal_curves",
+    "plot_localisation",
+    "plot_cascading",
     "plot_histogram",
     "plot_stacked_counts",
     "explanation_config",
@@ -513,7 +518,7 @@ def readable_name(name: str) -> str:
 
 
 def ale_labels(result: Any) -> tuple[list[str], str]:
-    """The axis labels of an :class:`~genrelens.glob.ale.ALEResult`: each feature's readable
+    """The axis labels of an :class:`~genrelens.inspection.ale.ALEResult`: each feature's readable
     name with its unit (``params["units"]``, e.g. dB, dB/oct, BPM), and the y label naming the
     output's unit ("change in probability" for probabilities, else "change in <output>")."""
     units = result.params.get("units") or [""] * result.order
@@ -530,7 +535,7 @@ def plot_ale_result(
     ax: Any = None,
     title: str | None = None,
 ) -> Any:
-    """Draw a :class:`~genrelens.glob.ale.ALEResult`: curves (1-D) or a heat map (2-D).
+    """Draw a :class:`~genrelens.inspection.ale.ALEResult`: curves (1-D) or a heat map (2-D).
 
     First order: :func:`plot_ale` of the chosen outputs (default all) with bands and the rug of
     the data. Second order: the surface of one output (the first of ``outputs``, default the
@@ -591,6 +596,138 @@ def plot_ale_panels(
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def plot_genre_ale(result: Any, genre: str) -> Any:
+    """Draw a genre's top descriptors of a global view: their ALE curves for its class.
+
+    Parameters
+    ----------
+    result : GlobalResult
+        From :func:`genrelens.inspection.pipeline.global_analysis`.
+    genre : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None when the genre has no ranked descriptor.
+    """
+    items = result.findings.get(genre) or []
+    if not items:
+        return None
+    return plot_ale_panels([result.ale[item["descriptor"]] for item in items], output=genre,
+                           title=f"{genre}: top descriptors")
+
+
+def plot_aggregate(result: Any, *, method: str, kind: str, ax: Any = None) -> Any:
+    """Draw a genre x component heat map of a global view's mean signed scores.
+
+    Parameters
+    ----------
+    result : GlobalResult
+    method, kind : str
+        The aggregated method (a hybrid's view) and component kind.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None for the time-frequency grid or more than 40 components (too many columns for a
+        readable table; the numbers are in the result's ``aggregate``).
+    """
+    names = list(result.component_names[kind])
+    if kind == "tf_grid" or len(names) > 40:
+        return None
+    classes = list(result.class_names)
+    matrix = np.full((len(classes), len(names)), np.nan)
+    for row in result.aggregate:
+        if row["method"] == method and row["kind"] == kind:
+            matrix[classes.index(row["genre"]), row["index"]] = row["mean"]
+    return plot_matrix(matrix, row_labels=classes, col_labels=names, ax=ax,
+                       title=f"mean {method} score for the genre's class ({kind})")
+
+
+def plot_removal_curves(result: Any, *, curve: str, kind: str, ax: Any = None) -> Any:
+    """Draw the mean deletion or insertion curves of every method of an explanation-quality
+    result for one component kind (Samek et al. 2017; the random baseline dashed).
+
+    Parameters
+    ----------
+    result : QualityResult
+        From :func:`genrelens.evaluate.xai.evaluate_explanations`.
+    curve : {"deletion", "insertion"}
+    kind : str
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None when no method was evaluated on ``kind``.
+    """
+    curves = {row["method"]: np.asarray(result.curves[f"{row['method']}/{kind}"][f"{curve}_curve"])
+              for row in result.faithfulness if row["kind"] == kind}
+    if not curves:
+        return None
+    length = len(next(iter(curves.values())))
+    done = "removed" if curve == "deletion" else "restored"
+    return plot_curves(np.linspace(0, 1, length), curves, ax=ax,
+                       xlabel=f"fraction of components {done}",
+                       ylabel="probability of the predicted class",
+                       title=f"{curve} curves ({kind})")
+
+
+def plot_localisation(result: Any, *, ax: Any = None) -> Any:
+    """Draw how well each method and kind of an explanation-quality result localises the
+    ground-truth cues: rank accuracy minus its chance level (Arras et al. 2022).
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None without ground truth.
+    """
+    rows = result.groundtruth
+    if not rows:
+        return None
+    labels = [f"{r['method']} / {r['kind']}" for r in rows]
+    return plot_bars(np.array([r["rank_accuracy_over_chance"] for r in rows]), labels, ax=ax,
+                     horizontal=True, ylabel="rank accuracy minus chance",
+                     title="localisation of the synthetic cues")
+
+
+def plot_cascading(
+    layers: Sequence[str],
+    curves: Mapping[tuple[str, str], np.ndarray],
+    *,
+    threshold: float | None = None,
+    ax: Any = None,
+) -> Any:
+    """Draw the cascading randomisation test (Adebayo et al. 2018) of component scores.
+
+    One line per method: its scores of the first component kind (dense maps are left to the
+    table), against the layers re-initialised, with the pass threshold dashed
+    (:func:`plot_randomization_curves`).
+
+    Parameters
+    ----------
+    layers : sequence of str
+        The layer re-initialised last at each step (``""``: the trained model).
+    curves : mapping
+        ``{(method, kind): spearman_abs at each step}``
+        (:func:`genrelens.evaluate.quality.cascading_curves`).
+    threshold : float, optional
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None without a curve of component scores of at least two steps.
+    """
+    kinds = sorted({kind for _, kind in curves} - {"dense"})
+    if not kinds or len(layers) < 2:
+        return None
+    lines = {method: v for (method, kind), v in curves.items() if kind == kinds[0]}
+    return plot_randomization_curves(layers, lines, threshold=threshold, ax=ax,
+                                     title=f"cascading randomisation ({kinds[0]})")
 
 
 def plot_curves(

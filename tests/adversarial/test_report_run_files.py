@@ -20,6 +20,7 @@ from PIL import Image
 from genrelens import cli
 from genrelens._io import write_json
 from genrelens.report import build_context, render_report
+from genrelens.results import write_index
 
 SR = 8000  # not the feature rate: the report draws no log-mel, which keeps these tests fast
 
@@ -64,6 +65,7 @@ def test_report_embeds_no_file_from_outside_the_run(tmp_path, outside, capsys):
     }})
     _write(run / "global" / "mine.png", _png_bytes("blue"))
     (run / "global" / "leak.png").symlink_to(outside / "photo.png")
+    write_index(run / "global", result="global", files={"figures": ["mine.png", "leak.png"]})
     (run / "xai").symlink_to(outside, target_is_directory=True)
 
     assert cli.main(["report", str(run)]) == 0
@@ -95,6 +97,9 @@ def test_report_renders_the_intact_part_of_damaged_files(tmp_path):
     _write(run / "global" / "cut.png", png[: len(png) // 2])
     _write(run / "global" / "not-a-png.png", b"GIF89a\x01\x00\x01\x00")
     _write(run / "global" / "fine.png", png)
+    write_index(run / "xai", result="quality", files={"tables": ["table.csv"]})
+    write_index(run / "global", result="global",
+                files={"figures": ["cut.png", "not-a-png.png", "fine.png"]})
 
     context = build_context(run)
     left_out = context["left_out"]

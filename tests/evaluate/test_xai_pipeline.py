@@ -8,11 +8,13 @@ import torch
 from torch import nn
 
 from genrelens.config import FeatureConfig
+from genrelens.evaluate.quality import QualityResult, cascading_curves, write_quality
 from genrelens.evaluate.sanity import randomizable_layers
-from genrelens.evaluate.xai import cascading_curves, evaluate_explanations
+from genrelens.evaluate.xai import evaluate_explanations
 from genrelens.explain.components import frequency_bands
-from genrelens.glob.ale import ALEResult
-from genrelens.glob.pipeline import global_analysis
+from genrelens.inspection.ale import ALEResult
+from genrelens.inspection.pipeline import global_analysis
+from genrelens.inspection.result import GlobalResult, write_global
 from genrelens.models import get_model
 
 CONFIG = FeatureConfig(n_mels=24, segment_seconds=1.0)
@@ -62,12 +64,16 @@ def _data(per_class=2, seed=0):
 def test_evaluate_explanations_on_a_model_with_known_answers(tmp_path):
     x, labels, masks = _data(per_class=1)
     model = BandModel().eval()
-    summary = evaluate_explanations(
-        model, x, labels, class_names=["a", "b", "c"], config=CONFIG, out=tmp_path,
+    result = evaluate_explanations(
+        model, x, labels, class_names=["a", "b", "c"], config=CONFIG,
         cue_masks=masks, kinds=("time", "frequency"), n_samples=64, n_subsets=20,
-        n_check=1, seeds=2, fills=("min", "mean"), ig_steps=8, batch_size=64, plots=True,
+        n_check=1, seeds=2, fills=("min", "mean"), ig_steps=8, batch_size=64,
         fill="min",  # the cues last a third of the clip: a median infill would keep part of them
     )
+    assert not any(tmp_path.iterdir())  # the compute function writes nothing
+    write_quality(result, tmp_path)
+    assert QualityResult.from_dir(tmp_path) == result  # write -> read round trip
+    summary = result.to_dict()
     assert summary["model_accuracy_on_segments"] == 1.0
     faith = {(r["method"], r["kind"]): r for r in summary["faithfulness"]}
     assert {m for m, _ in faith} == {"lime", "kernel_shap", "occlusion", "gradcam", "ig", "random"}
@@ -101,7 +107,7 @@ def test_evaluate_explanations_on_a_model_with_known_answers(tmp_path):
     assert cascade[("occlusion", "frequency", 1)]["layer"] == "head"
     for name in ("faithfulness.csv", "sanity.csv", "stability.csv", "groundtruth.csv", "cost.csv",
                  "curves.json", "summary.json", "deletion_frequency.png", "groundtruth.png",
-                 "sanity_cascading.csv", "sanity_cascading.png"):
+                 "sanity_cascading.csv", "sanity_cascading.png", "index.json"):
         assert (tmp_path / name).stat().st_size > 0
     header = (tmp_path / "faithfulness.csv").read_text().splitlines()[0]
     assert header.startswith("method,kind,fill,n,deletion_auc")
@@ -117,7 +123,9 @@ def test_cascading_sanity_check_on_a_small_cnn(tmp_path):
     kw = dict(class_names=["a", "b", "c"], config=CONFIG, methods=("occlusion", "gradcam"),
               kinds=("tf_grid",), n_subsets=5, n_check=2, seeds=1, fills=("min",),
               batch_size=64)
-    summary = evaluate_explanations(model, x[:2], labels[:2], out=tmp_path / "a", **kw)
+    result = evaluate_explanations(model, x[:2], labels[:2], **kw)
+    write_quality(result, tmp_path / "a")
+    summary = result.to_dict()
     text = (tmp_path / "a" / "sanity_cascading.csv").read_text()
     assert text.splitlines()[0] == "method,kind,layer,n_layers_randomized,spearman,spearman_abs,n"
     rows = summary["sanity_cascading"]
@@ -137,10 +145,11 @@ def test_cascading_sanity_check_on_a_small_cnn(tmp_path):
     assert (tmp_path / "a" / "sanity_cascading.png").stat().st_size > 0
     # the same seed gives the same file; without cascading only the two ends, same sanity
     # check (but for the random baseline, drawn afresh at every step)
-    evaluate_explanations(model, x[:2], labels[:2], out=tmp_path / "b", plots=False, **kw)
+    write_quality(evaluate_explanations(model, x[:2], labels[:2], **kw), tmp_path / "b",
+                  plots=False)
     assert (tmp_path / "b" / "sanity_cascading.csv").read_text() == text
-    ends = evaluate_explanations(model, x[:2], labels[:2], out=tmp_path / "c", plots=False,
-                                 cascading=False, **kw)
+    assert not list((tmp_path / "b").glob("*.png"))
+    ends = evaluate_explanations(model, x[:2], labels[:2], cascading=False, **kw).to_dict()
     assert [r["layer"] for r in ends["sanity_cascading"][:2]] == ["", layers[0]]
     assert {r["n_layers_randomized"] for r in ends["sanity_cascading"]} == {0, len(layers)}
     assert ([r for r in ends["sanity"] if r["method"] != "random"]
@@ -151,20 +160,24 @@ def test_evaluate_explanations_errors(tmp_path):
     x, labels, _ = _data(1)
     with pytest.raises(Exception, match="methods="):
         evaluate_explanations(BandModel(), x, labels, class_names=["a", "b", "c"], config=CONFIG,
-                              out=tmp_path, methods=["magic"])
+                              methods=["magic"])
     with pytest.raises(Exception, match="cue_masks has 1"):
         evaluate_explanations(BandModel(), x, labels, class_names=["a", "b", "c"], config=CONFIG,
-                              out=tmp_path, cue_masks=[None])
+                              cue_masks=[None])
 
 
 def test_global_analysis_finds_each_class_band(tmp_path):
     x, labels, _ = _data(per_class=6, seed=1)
-    summary = global_analysis(
-        BandModel().eval(), x, labels, class_names=["a", "b", "c"], config=CONFIG, out=tmp_path,
+    result = global_analysis(
+        BandModel().eval(), x, labels, class_names=["a", "b", "c"], config=CONFIG,
         kinds=("frequency", "time"), per_class=2, n_samples=64, n_bands=5, top_k=2,
         descriptors=["loudness"], n_bins=4, n_bootstrap=10, batch_size=64,
         fill="min",  # the cues last a third of the clip: a median infill would keep part of them
     )
+    assert not any(tmp_path.iterdir())  # the compute function writes nothing
+    write_global(result, tmp_path)
+    assert GlobalResult.from_dir(tmp_path) == result  # write -> read round trip
+    summary = result.to_dict()
     for c, genre in enumerate(["a", "b", "c"]):
         top = summary["findings"][genre][0]
         extent = BANDS.extents[BAND_OF_CLASS[c]]
@@ -186,4 +199,4 @@ def test_global_analysis_finds_each_class_band(tmp_path):
     assert summary["cost"]["ale_evaluations"] > 0
     with pytest.raises(Exception, match="kinds="):
         global_analysis(BandModel(), x, labels, class_names=["a", "b", "c"], config=CONFIG,
-                        out=tmp_path, kinds=("time",))
+                        kinds=("time",))

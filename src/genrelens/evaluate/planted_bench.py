@@ -240,7 +240,7 @@ def _build_dataset(files: list[Path], *, config: FeatureConfig, cue_kinds: Seque
     from genrelens.audio import load_audio
     from genrelens.data.planted import LEVELS, plant, random_cue
     from genrelens.features import log_mel
-    from genrelens.glob.segments import progress_bar
+    from genrelens.inspection.segments import progress_bar
 
     rng = np.random.default_rng(seed)
     n_seg = config.segment_samples
@@ -363,7 +363,7 @@ def _explain_all(models: dict[str, Any], data: dict[str, Any], chosen: list[int]
                  methods: Sequence[str], kinds: Sequence[str], fills: Sequence[str],
                  n_samples: int, seed: int, progress: bool) -> list[dict[str, Any]]:
     from genrelens.explain.engine import inference_model
-    from genrelens.glob.segments import progress_bar
+    from genrelens.inspection.segments import progress_bar
 
     out.mkdir(parents=True, exist_ok=True)
     fast = {kind: inference_model(loaded.model) for kind, loaded in models.items()}

@@ -11,27 +11,9 @@ Methods: ``lime`` and ``kernel_shap`` (computed from ONE set of model evaluation
 component scores), ``random``. The explained class is the class the model predicts for the
 segment, except for ground truth, which uses the true class (whose cue is marked).
 
-Tables written to ``OUT`` (default ``RUN/xai/``)::
-
-    faithfulness.csv  method, kind: deletion / insertion AUC (mean, std), faithfulness
-                      correlation, label-flip rate after removing the top-k, n, fill, and the
-                      off-manifold signs (:mod:`~.manifold`): ``edge_share`` of the positive
-                      relevance on the grid's borders beside their ``edge_area``, ``flagged``
-                      (share of explanations with ``edge_share >= EDGE_RATIO * edge_area``),
-                      ``off_probability`` (the class's probability with every component off)
-                      beside ``full_probability`` (the input as it is)
-    curves.json       mean deletion / insertion curves per method and kind (+ PNG per kind)
-    sanity.csv        Spearman (signed, absolute) between explanations of the trained and a
-                      fully re-initialised model, passes (threshold in the file)
-    sanity_cascading.csv
-                      the same as the layers are re-initialised one after another from the
-                      output layer down (step 0: the trained model explained again; the last
-                      step is the full randomisation of sanity.csv) (+ PNG)
-    stability.csv     mean pairwise Spearman across seeds and across fills
-    groundtruth.csv   relevance mass / rank accuracy / pointing game vs the chance level
-                      (only for datasets with cue masks, e.g. ``genrelens data synth``)
-    cost.csv          model evaluations and seconds per explanation
-    summary.json      all parameters and headline findings
+The study returns a :class:`~genrelens.evaluate.quality.QualityResult`;
+:func:`~genrelens.evaluate.quality.write_quality` writes its tables, curves and plots
+(``RUN/xai/`` by default; listed there and in ``RUN/xai/index.json``).
 
 All model runs on edited inputs go through :mod:`genrelens.explain.engine` (explanations,
 deletion/insertion, random subsets); gradient methods use autograd.
@@ -41,21 +23,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from genrelens._io import write_csv_rows, write_json
 from genrelens._validation import check_random_state
 from genrelens.errors import ParameterError
 from genrelens.evaluate.manifold import EDGE_RATIO
+from genrelens.evaluate.quality import QualityResult, write_quality
 from genrelens.explain import registry
 from genrelens.explain.fill import DEFAULT_FILL
 
-__all__ = ["evaluate_xai", "evaluate_explanations", "cascading_curves", "cascading_figure",
-           "XAI_METHODS", "XAI_KINDS", "project_maps", "paint_scores"]
+__all__ = ["evaluate_xai", "evaluate_explanations", "XAI_METHODS", "XAI_KINDS", "project_maps",
+           "paint_scores"]
 
 #: Methods evaluated: each on its own (the hybrid is evaluated as its two views, whose
 #: evaluations are shared when both are asked).
@@ -71,10 +52,12 @@ def evaluate_xai(
     data: str | os.PathLike[str] | None = None,
     cache: str | os.PathLike[str] | None = None,
     per_class: int = 2,
+    plots: bool = True,
     device: str = "cpu",
     **kwargs: Any,
-) -> dict[str, Any]:
-    """Evaluate the explanation methods on the held-out segments of ``RUN``.
+) -> QualityResult:
+    """Evaluate the explanation methods on the held-out segments of ``RUN`` and write the
+    result (:func:`~genrelens.evaluate.quality.write_quality`).
 
     Parameters
     ----------
@@ -86,6 +69,8 @@ def evaluate_xai(
         Override the run's dataset and cache folders.
     per_class : int
         Test segments per class.
+    plots : bool
+        Write the PNG figures.
     device : str, default "cpu"
         Where the model runs (:func:`genrelens.device.resolve_device`).
     **kwargs
@@ -93,19 +78,21 @@ def evaluate_xai(
 
     Returns
     -------
-    dict
-        The content of ``summary.json``.
+    QualityResult
+        The result written (with the run and set as its ``source``).
     """
-    from genrelens.glob.segments import analyse_segments, run_segments, segment_cue_mask
+    from genrelens.inspection.segments import analyse_segments, run_segments, segment_cue_mask
 
     seed = kwargs.get("random_state", 0)
     segs = run_segments(run, data=data, cache=cache, per_class=per_class, random_state=seed,
                         device=device)
     masks = [segment_cue_mask(segs, i) for i in range(len(segs.features))]
-    return analyse_segments(
-        evaluate_explanations, segs, out=out, default_out="xai",
+    result = analyse_segments(
+        evaluate_explanations, segs,
         cue_masks=None if all(m is None for m in masks) else masks, **kwargs,
     )
+    write_quality(result, out if out is not None else segs.run / "xai", plots=plots)
+    return result
 
 
 def evaluate_explanations(
@@ -115,7 +102,6 @@ def evaluate_explanations(
     *,
     class_names: Sequence[str],
     config: Any,
-    out: str | os.PathLike[str],
     cue_masks: Sequence[np.ndarray | None] | None = None,
     methods: Sequence[str] = XAI_METHODS,
     kinds: Sequence[str] = XAI_KINDS,
@@ -130,10 +116,11 @@ def evaluate_explanations(
     cascading: bool = True,
     random_state: int = 0,
     batch_size: int | str = "auto",
-    plots: bool = True,
     progress: bool = False,
-) -> dict[str, Any]:
+) -> QualityResult:
     """Measure faithfulness, sanity, stability, ground truth and cost of explanation methods.
+
+    Pure: writes nothing (:func:`~genrelens.evaluate.quality.write_quality` does).
 
     Parameters
     ----------
@@ -144,8 +131,6 @@ def evaluate_explanations(
         True classes.
     class_names : sequence of str
     config : FeatureConfig
-    out : path-like
-        Output folder.
     cue_masks : sequence of (bool (n_mels, n_frames) or None), optional
         Ground-truth masks per segment (None: no ground-truth table).
     methods : sequence of str
@@ -174,17 +159,15 @@ def evaluate_explanations(
         and the fully re-initialised one.
     random_state : int
     batch_size : int or "auto"
-    plots : bool
     progress : bool
 
     Returns
     -------
-    dict
-        The content of ``summary.json`` (also written).
+    QualityResult
     """
     from genrelens.evaluate.sanity import SANITY_THRESHOLD
     from genrelens.explain.engine import evaluate, inference_model
-    from genrelens.glob.segments import progress_bar
+    from genrelens.inspection.segments import progress_bar
 
     start = time.perf_counter()
     fill = DEFAULT_FILL if fill is None else fill  # xai kinds are cells: never stems
@@ -204,7 +187,6 @@ def evaluate_explanations(
                              "at least one segment and one label each.")
     if cue_masks is not None and len(cue_masks) != n:
         raise ParameterError(f"cue_masks has {len(cue_masks)} entries for {n} segments.")
-    out = Path(out)
     rng = check_random_state(random_state)
     fast = inference_model(model)
     xt = _tensor(logmel)
@@ -267,33 +249,22 @@ def evaluate_explanations(
                   "evaluations_per_explanation": float(np.mean([c[0] for c in v])),
                   "seconds_per_explanation": float(np.mean([c[1] for c in v]))}
                  for (m, k), v in sorted(cost.items(), key=_order)]
-    write_csv_rows(out / "faithfulness.csv", faith_rows)
-    write_csv_rows(out / "groundtruth.csv", gt_rows)
-    write_csv_rows(out / "sanity.csv", sanity)
-    write_csv_rows(out / "sanity_cascading.csv", cascading_rows)
-    write_csv_rows(out / "stability.csv", stability)
-    write_csv_rows(out / "cost.csv", cost_rows)
     curves = {f"{m}/{k}": {key: np.mean(v[key], axis=0).tolist()
                            for key in ("deletion_curve", "insertion_curve")}
               for (m, k), v in faith.items()}
-    write_json(out / "curves.json", curves)
-    if plots:
-        _plots(out, faith, gt_rows, kinds, cascading_rows)
-    summary = {
-        "out": str(out), "n_segments": int(n), "methods": all_methods, "kinds": kinds,
-        "fill": str(fill), "n_samples": n_samples, "n_subsets": n_subsets,
-        "flip_k": list(flip_k), "n_check": int(len(check)), "check_kind": kind,
-        "seeds": seeds, "fills": list(fills), "cascading": cascading,
-        "random_state": random_state,
-        "sanity_threshold": SANITY_THRESHOLD, "class_names": list(class_names),
-        "model_accuracy_on_segments": float(np.mean(predicted == labels)),
-        "faithfulness": faith_rows, "sanity": sanity, "sanity_cascading": cascading_rows,
-        "stability": stability,
-        "groundtruth": gt_rows, "cost": cost_rows, "findings": _findings(gt_rows, sanity),
-        "seconds": time.perf_counter() - start,
-    }
-    write_json(out / "summary.json", summary)
-    return summary
+    return QualityResult(
+        params={"n_segments": int(n), "methods": all_methods, "kinds": kinds,
+                "fill": str(fill), "n_samples": n_samples, "n_subsets": n_subsets,
+                "flip_k": list(flip_k), "n_check": int(len(check)), "check_kind": kind,
+                "seeds": seeds, "fills": list(fills), "cascading": cascading,
+                "random_state": random_state, "sanity_threshold": SANITY_THRESHOLD,
+                "class_names": list(class_names),
+                "model_accuracy_on_segments": float(np.mean(predicted == labels))},
+        faithfulness=tuple(faith_rows), sanity=tuple(sanity),
+        sanity_cascading=tuple(cascading_rows), stability=tuple(stability),
+        groundtruth=tuple(gt_rows), cost=tuple(cost_rows), curves=curves,
+        findings=_findings(gt_rows, sanity), seconds=time.perf_counter() - start,
+    )
 
 
 class _Context:
@@ -448,7 +419,7 @@ def _randomization(ctx: _Context, logmel: np.ndarray, check: np.ndarray, comps: 
     dense maps of the predicted class): the steps of
     :func:`~genrelens.evaluate.sanity.randomization_curve`."""
     from genrelens.evaluate.sanity import randomization_curve
-    from genrelens.glob.segments import progress_bar
+    from genrelens.inspection.segments import progress_bar
 
     def explain(model: Any) -> dict[tuple[str, str], np.ndarray]:
         c = ctx if model is ctx.model else ctx.with_model(model)  # the trained one: memoized
@@ -486,66 +457,6 @@ def _cascading_rows(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "spearman_abs": step["correlations"][(method, kind)]["spearman_abs"],
              "n": step["correlations"][(method, kind)]["n"]}
             for method, kind in steps[0]["correlations"] for step in steps]
-
-
-def cascading_curves(
-    rows: Sequence[Mapping[str, Any]],
-) -> tuple[list[str], dict[tuple[str, str], np.ndarray]]:
-    """The cascading randomisation curves of the rows of ``sanity_cascading.csv``.
-
-    Parameters
-    ----------
-    rows : sequence of mappings
-        With ``method``, ``kind``, ``layer``, ``n_layers_randomized`` and ``spearman_abs``;
-        values may be strings, as read back from the CSV.
-
-    Returns
-    -------
-    layers : list of str
-        The layer re-initialised last at each step, in order (``""`` at step 0, the trained
-        model).
-    curves : dict
-        ``{(method, kind): spearman_abs at each step}`` (NaN where a step is missing).
-    """
-    layer: dict[int, str] = {}
-    values: dict[tuple[str, str], dict[int, float]] = {}
-    for row in rows:
-        k = int(row["n_layers_randomized"])
-        layer[k] = str(row["layer"])
-        key = (str(row["method"]), str(row["kind"]))
-        values.setdefault(key, {})[k] = float(row["spearman_abs"])
-    steps = sorted(layer)
-    return ([layer[k] for k in steps],
-            {key: np.array([v.get(k, np.nan) for k in steps]) for key, v in values.items()})
-
-
-def cascading_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
-    """The plot of the cascading randomisation test from the rows of ``sanity_cascading.csv``.
-
-    One line per method: its component scores of the check kind (dense maps are in the table
-    only), against the layers re-initialised, with the pass threshold dashed.
-
-    Parameters
-    ----------
-    rows : sequence of mappings
-        As for :func:`cascading_curves`.
-
-    Returns
-    -------
-    matplotlib.figure.Figure or None
-        None when the rows hold no curve of component scores with at least two steps.
-    """
-    from genrelens import display
-    from genrelens.evaluate.sanity import SANITY_THRESHOLD
-
-    layers, curves = cascading_curves(rows)
-    kinds = sorted({kind for _, kind in curves} - {"dense"})
-    if not kinds or len(layers) < 2:
-        return None
-    lines = {method: v for (method, kind), v in curves.items() if kind == kinds[0]}
-    return display.plot_randomization_curves(
-        layers, lines, threshold=SANITY_THRESHOLD,
-        title=f"cascading randomisation ({kinds[0]})")
 
 
 def _stability(ctx: _Context, logmel: np.ndarray, check: np.ndarray, comps: Any,
@@ -634,33 +545,6 @@ def _findings(gt_rows: list[dict[str, Any]], sanity: list[dict[str, Any]]) -> di
                                  "pointing_game")
         }
     return found
-
-
-def _plots(out: Path, faith: dict, gt_rows: list[dict[str, Any]], kinds: Sequence[str],
-           cascading_rows: list[dict[str, Any]]) -> None:
-    from genrelens import display
-
-    for kind in kinds:
-        for curve in ("deletion", "insertion"):
-            curves = {m: np.mean(v[f"{curve}_curve"], axis=0)
-                      for (m, k), v in sorted(faith.items(), key=_order) if k == kind}
-            if not curves:
-                continue
-            length = len(next(iter(curves.values())))
-            fig = display.plot_curves(np.linspace(0, 1, length), curves,
-                                      xlabel=f"fraction of components {'removed' if curve == 'deletion' else 'restored'}",
-                                      ylabel="probability of the predicted class",
-                                      title=f"{curve} curves ({kind})")
-            display.save_png(fig, out / f"{curve}_{kind}.png")
-    if gt_rows:
-        labels = [f"{r['method']} / {r['kind']}" for r in gt_rows]
-        fig = display.plot_bars(np.array([r["rank_accuracy_over_chance"] for r in gt_rows]), labels,
-                                horizontal=True, ylabel="rank accuracy minus chance",
-                                title="localisation of the synthetic cues")
-        display.save_png(fig, out / "groundtruth.png")
-    fig = cascading_figure(cascading_rows)
-    if fig is not None:
-        display.save_png(fig, out / "sanity_cascading.png")
 
 
 def project_maps(comps: Any, maps: np.ndarray) -> np.ndarray:

@@ -20,8 +20,9 @@ Files read (all optional), relative to the run directory:
 ``metrics.json``               classification metrics; any ``*confusion*`` 2-D list is drawn
 ``explanations/<track>/``      :class:`genrelens.explain.explanation.Explanation` pairs
                                (``*.json`` + ``*.npz``) and listenable ``*.wav`` files
-``global/*.json``, ``*.csv``   :class:`genrelens.glob.ale.ALEResult` files and tables
-``xai/*.json``, ``xai/*.csv``  tables (explanation quality with random baselines);
+``global/index.json``          the files of the global view (:mod:`genrelens.results`):
+                               :class:`genrelens.inspection.ale.ALEResult` files, tables, PNGs
+``xai/index.json``             the same for explanation quality with random baselines;
                                ``xai/sanity_cascading.csv`` is drawn and tabulated by step
 =============================  ===============================================================
 
@@ -749,15 +750,16 @@ def _table_order(path: Path) -> tuple[int, str]:
     return (_FIRST_TABLES.index(name) if name in _FIRST_TABLES else len(_FIRST_TABLES), name)
 
 
-def _json_files_section(files: RunFiles, folder: str) -> dict[str, Any] | None:
+def _json_files_section(files: RunFiles, folder: str, *, command: str) -> dict[str, Any] | None:
     from genrelens import display
 
-    root = files.folder(folder)
-    if root is None:
+    listed = _indexed_files(files, folder, command=command)
+    if listed is None:
         return None
+    root = files.root / folder
     out: dict[str, Any] = {"figures": [], "tables": []}
     drawn: set[Path] = set()  # files drawn from their data (paths without suffix)
-    for path in sorted(files.files(root, "*.csv", recursive=True), key=_table_order):
+    for path in sorted(listed["tables"], key=_table_order):
         rows = files.csv(path)
         if not rows:
             continue
@@ -767,7 +769,7 @@ def _json_files_section(files: RunFiles, folder: str) -> dict[str, Any] | None:
             drawn.add(path.with_suffix(""))
         out["tables"].append(table or _table(title, list(rows[0]),
                                              [[_number(v) for v in r.values()] for r in rows]))
-    for path in sorted(files.files(root, "*.json", recursive=True), key=_natural):
+    for path in sorted(listed["data"], key=_natural):
         data = files.json(path)
         title = path.relative_to(root).with_suffix("").as_posix()
         if isinstance(data, Mapping) and {"feature_names", "average", "grid_values"} <= set(data):
@@ -775,7 +777,7 @@ def _json_files_section(files: RunFiles, folder: str) -> dict[str, Any] | None:
             drawn.add(path.with_suffix(""))
         elif data is not None and not path.with_suffix(".csv").is_file():  # CSV shown above
             out["tables"].extend(tables_from_json(data, title=title))
-    for path in files.files(root, "*.png", recursive=True):
+    for path in listed["figures"]:
         if path.with_suffix("") in drawn:
             continue  # drawn above from its data
         png = files.png(path)
@@ -786,6 +788,37 @@ def _json_files_section(files: RunFiles, folder: str) -> dict[str, Any] | None:
             "caption": f"{path.relative_to(root).as_posix()} (figure saved by the stage)",
         })
     return out if out["figures"] or out["tables"] else None
+
+
+def _indexed_files(files: RunFiles, folder: str, *,
+                   command: str) -> dict[str, list[Path]] | None:
+    """The readable files ``FOLDER/index.json`` lists (:func:`genrelens.results.write_index`):
+    ``tables`` (CSV), ``data`` (the summary and every JSON file) and ``figures`` (PNG), sorted;
+    None without a readable index (the section is "not computed", or the index is left out
+    naming ``command``, which writes it)."""
+    from genrelens.results import FILE_ROLES, INDEX_FILE, check_index
+
+    if files.folder(folder) is None:  # absent, or a link out of the run (recorded)
+        return None
+    path = Path(folder) / INDEX_FILE
+    if files.file(path) is None and not os.path.lexists(files.root / path):
+        files.leave_out(path, f"{folder}/ has no {INDEX_FILE} listing its files (genrelens "
+                              f"writes one since the global view and explanation quality became "
+                              f"result objects): run `{command}` again to show them")
+        return None
+    data = files.json(path)
+    if data is None:
+        return None
+    try:
+        index = check_index(data, path=path)
+    except GenrelensError as exc:
+        files.leave_out(path, str(exc))
+        return None
+    names = {role: index["files"][role] for role in FILE_ROLES}
+    names["data"] = [index["summary"], *names["data"], *names.pop("ale")]
+    return {role: sorted(p for p in (files.root / folder / name for name in paths)
+                         if files.file(p) is not None)
+            for role, paths in names.items()}
 
 
 def _natural(path: Path) -> list[Any]:
@@ -799,7 +832,7 @@ def _natural(path: Path) -> list[Any]:
 def _cascading_table(title: str, rows: list[dict[str, str]]) -> dict[str, Any] | None:
     """The cascading randomisation test (``xai/sanity_cascading.csv``): one row per method and
     kind, one column per step, with its plot; None when the rows are not in that format."""
-    from genrelens.evaluate.xai import cascading_curves, cascading_figure
+    from genrelens.evaluate.quality import cascading_curves, cascading_figure
 
     try:
         layers, curves = cascading_curves(rows)
@@ -827,7 +860,7 @@ def _cascading_table(title: str, rows: list[dict[str, str]]) -> dict[str, Any] |
 def _ale_figures(data: Mapping[str, Any], display: Any) -> list[dict[str, Any]]:
     """The figure of a saved ALE result, titled after its descriptor (not its file), with the
     descriptor's unit on the x axis and the output's on the y axis."""
-    from genrelens.glob.ale import ALEResult
+    from genrelens.inspection.ale import ALEResult
 
     try:
         result = ALEResult.from_dict(dict(data))
@@ -922,8 +955,8 @@ def build_context(run_dir: str | os.PathLike[str], *, max_audio_seconds: float =
         "training": _training_section(files),
         "metrics": _metrics_section(files),
         "explanations": _explanations_section(files, config, max_audio_seconds),
-        "global_": _json_files_section(files, "global"),
-        "quality": _json_files_section(files, "xai"),
+        "global_": _json_files_section(files, "global", command="genrelens global RUN"),
+        "quality": _json_files_section(files, "xai", command="genrelens evaluate-xai RUN"),
         "real_music": _real_music_section(files),
         "feature_config": _table(None, ["", "value"], sorted(config.to_dict().items())),
         "left_out": dict(files.left_out),

@@ -78,7 +78,7 @@ from genrelens._validation import valid_logmel
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.features import from_db, to_db
-from genrelens.glob.ale import ALEResult, ale_from_evaluator
+from genrelens.inspection.ale import ALEResult, ale_from_evaluator
 
 __all__ = [
     "Descriptor",
@@ -324,7 +324,7 @@ def default_descriptors(
 
     The bands are those of :func:`genrelens.explain.components.frequency_bands` with
     ``n_bands`` (same edges), so the band scores of a local explanation map one-to-one onto
-    band-energy descriptors (see :mod:`genrelens.glob.aggregate`).
+    band-energy descriptors (see :mod:`genrelens.inspection.aggregate`).
 
     Returns
     -------
@@ -376,7 +376,7 @@ def descriptor_ale(
     descriptors : Descriptor or (Descriptor, Descriptor)
     class_names : sequence of str
     n_bins, n_bootstrap, confidence, random_state
-        As in :func:`genrelens.glob.ale.ale_from_evaluator`.
+        As in :func:`genrelens.inspection.ale.ale_from_evaluator`.
     output : {"probabilities", "logits", "raw"}
         What the curve shows (default: class probabilities).
     batch_size : int or "auto"

@@ -7,8 +7,8 @@ import pytest
 from genrelens.cli import main
 from genrelens.data.splits import Split
 from genrelens.errors import GenrelensError, ParameterError
-from genrelens.glob.ale import ALEResult
-from genrelens.glob.tabular import load_tabular_model, train_tabular
+from genrelens.inspection.ale import ALEResult
+from genrelens.inspection.tabular import load_tabular_model, train_tabular
 
 GENRES = ("blues", "jazz", "metal")
 
@@ -101,7 +101,7 @@ def test_cli_tabular_train(tmp_path, capsys):
 
 
 def test_cli_passes_no_verify_to_training(monkeypatch, tmp_path):
-    import genrelens.glob.tabular as tabular
+    import genrelens.inspection.tabular as tabular
     from genrelens import cli
 
     seen = {}

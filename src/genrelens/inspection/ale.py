@@ -36,7 +36,7 @@ of 0; empty bins (possible when many rows share a value) contribute a local effe
 The model is reached only through ``evaluate_at(rows, targets)``, which returns the model's
 outputs for the given rows with the feature set to the targets. For a table that is a column
 assignment (:func:`ale`); for audio it is an edit of the log-mel applied through the
-perturbation engine (:mod:`genrelens.glob.descriptors`).
+perturbation engine (:mod:`genrelens.inspection.descriptors`).
 
 References
 ----------

@@ -5,7 +5,7 @@
 default; the cache is prepared if needed) and selects a class-stratified, seeded sample of its
 segments. Helpers give a selected segment's waveform (for stem components) and, on the
 synthetic dataset, its ground-truth cue mask; :func:`analyse_segments` runs an analysis (the
-global view, the explanation-quality study) on the selection and records the run in its summary.
+global view, the explanation-quality study) on the selection and records the run in its result.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from genrelens._io import write_json
 from genrelens._validation import check_int, check_random_state
 from genrelens.errors import GenrelensError, ParameterError
 
@@ -149,44 +148,36 @@ def run_segments(
 
 
 def analyse_segments(
-    analysis: Callable[..., dict[str, Any]],
+    analysis: Callable[..., Any],
     segments: RunSegments,
-    *,
-    out: str | os.PathLike[str] | None,
-    default_out: str,
     **kwargs: Any,
-) -> dict[str, Any]:
+) -> Any:
     """Run an analysis of a run's model on the selected segments and record the run.
 
-    Calls ``analysis(model, logmel, labels, class_names=..., config=..., out=..., **kwargs)``
-    (e.g. :func:`genrelens.glob.pipeline.global_analysis`,
-    :func:`genrelens.evaluate.xai.evaluate_explanations`), adds ``run`` and ``set`` to the
-    summary it returns and rewrites ``summary.json`` in its ``out`` folder.
+    Calls ``analysis(model, logmel, labels, class_names=..., config=..., **kwargs)``
+    (e.g. :func:`genrelens.inspection.pipeline.global_analysis`,
+    :func:`genrelens.evaluate.xai.evaluate_explanations`) and sets the ``source`` of the
+    result it returns to the run and set.
 
     Parameters
     ----------
     analysis : callable
-        Returns the content of the ``summary.json`` it wrote, with the folder under ``"out"``.
+        Returns a result with a ``source`` field (a frozen dataclass).
     segments : RunSegments
-    out : path-like or None
-        Output folder; None: ``RUN/<default_out>``.
-    default_out : str
     **kwargs
         Passed to ``analysis``.
 
     Returns
     -------
-    dict
-        The summary, with ``run`` and ``set``.
+    result
+        The result, with ``source={"run": ..., "set": ...}``.
     """
-    summary = analysis(
+    result = analysis(
         segments.loaded.model, segments.features.logmel, segments.features.labels,
-        class_names=segments.class_names, config=segments.config,
-        out=Path(out) if out is not None else segments.run / default_out, **kwargs,
+        class_names=segments.class_names, config=segments.config, **kwargs,
     )
-    summary.update(run=str(segments.run), set=segments.set_name)
-    write_json(Path(summary["out"]) / "summary.json", summary)
-    return summary
+    return dataclasses.replace(result, source={"run": str(segments.run),
+                                               "set": segments.set_name})
 
 
 def segment_waveform(segments: RunSegments, i: int) -> np.ndarray:

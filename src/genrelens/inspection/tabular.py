@@ -5,7 +5,7 @@ Kaggle feature table (``features_30_sec.csv`` or ``features_3_sec.csv``, read by
 :func:`genrelens.data.tabular.load_feature_table`) with a *track-level* split (every 3-s row of
 a track stays in that track's set), reports accuracy on the validation and test tracks
 (for the 3-s table also per track, averaging the probabilities of the track's rows), and
-computes first-order ALE curves (:func:`genrelens.glob.ale.ale`) of every feature on the test
+computes first-order ALE curves (:func:`genrelens.inspection.ale.ale`) of every feature on the test
 rows. Features are ranked by the size of their ALE effect (the data-weighted standard
 deviation of the centred curve, averaged over classes — an ALE analogue of Greenwell et al.'s
 (2018) partial-dependence importance), and the curves of the top features are saved and
@@ -48,7 +48,7 @@ from genrelens._io import atomic_path, write_csv_rows, write_json
 from genrelens._io import safe_file_name as _safe
 from genrelens._validation import check_int
 from genrelens.errors import GenrelensError
-from genrelens.glob.ale import ALEResult, ale
+from genrelens.inspection.ale import ALEResult, ale
 
 __all__ = [
     "table_dataset",

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from genrelens.glob.aggregate import aggregate_scores
+from genrelens.inspection.aggregate import aggregate_scores
 
 
 def test_aggregate_counts_and_leaves_the_spread_of_one_segment_undefined():

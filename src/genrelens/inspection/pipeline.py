@@ -3,26 +3,21 @@
 The chain (the hybrid method: :mod:`genrelens.explain.hybrid` locally, ALE globally):
 
 1. **Local explanations** of a class-stratified sample of held-out segments
-   (:func:`genrelens.glob.segments.run_segments`), by default with the hybrid method (LIME and
+   (:func:`genrelens.inspection.segments.run_segments`), by default with the hybrid method (LIME and
    KernelSHAP from one set of model evaluations), for each component kind asked for
    (frequency bands, time segments, time-frequency grid, HPSS stems).
-2. **Aggregation** per genre (:func:`genrelens.glob.aggregate.aggregate_scores`): mean signed
+2. **Aggregation** per genre (:func:`genrelens.inspection.aggregate.aggregate_scores`): mean signed
    and mean absolute score of every component for the genre's own class, with spread.
 3. **Ranking** of the audio descriptors per genre from the aggregated KernelSHAP scores
-   (:func:`genrelens.glob.aggregate.rank_descriptors`; band scores -> band energies, see the
+   (:func:`genrelens.inspection.aggregate.rank_descriptors`; band scores -> band energies, see the
    mapping there).
-4. **ALE curves** (:func:`genrelens.glob.descriptors.descriptor_ale`) of every descriptor that
+4. **ALE curves** (:func:`genrelens.inspection.descriptors.descriptor_ale`) of every descriptor that
    is in some genre's top-k, over a larger sample of held-out segments; each genre's figure
    shows its top-k curves for its own class, with the data distribution as a rug.
 
-Files written to ``OUT`` (default ``RUN/global/``)::
-
-    aggregate.csv / aggregate.json       per method, kind, genre, component: mean, mean_abs, std, n
-    aggregate_<method>_<kind>.png        genre x component heat map of the mean signed score
-    descriptor_ranking.csv               per genre: rank, descriptor, importance (projection)
-    ale/<descriptor>.json / .png         ALE of each ranked descriptor, all classes
-    genres/<genre>.png                   the genre's top-k ALE curves for its class
-    summary.json                         parameters, cost, per-genre findings in words
+The chain returns a :class:`~genrelens.inspection.result.GlobalResult`;
+:func:`~genrelens.inspection.result.write_global` writes its files (``RUN/global/`` by
+default; listed there and in ``RUN/global/index.json``).
 """
 
 from __future__ import annotations
@@ -30,17 +25,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from genrelens._io import safe_file_name as _safe
-from genrelens._io import write_csv_rows, write_json
 from genrelens._validation import check_int, check_random_state
 from genrelens.errors import ParameterError
 from genrelens.explain import registry
 from genrelens.explain.fill import DEFAULT_FILL
+from genrelens.inspection.result import GlobalResult, write_global
 
 __all__ = ["global_view", "global_analysis", "KINDS"]
 
@@ -58,10 +51,11 @@ def global_view(
     ale_per_class: int = 20,
     top_k: int = 3,
     random_state: int = 0,
+    plots: bool = True,
     progress: bool = False,
     device: str = "cpu",
     **kwargs: Any,
-) -> dict[str, Any]:
+) -> GlobalResult:
     """Compute and write the global view of ``RUN`` (see the module docstring).
 
     Parameters
@@ -79,29 +73,33 @@ def global_view(
     top_k : int
         Descriptors per genre with ALE curves.
     random_state : int
+    plots : bool
+        Write the PNG figures.
     progress : bool
     device : str, default "cpu"
         Where the model runs (:func:`genrelens.device.resolve_device`).
     **kwargs
         Passed to :func:`global_analysis` (``method``, ``kinds``, ``n_samples``, ``fill``,
         ``n_bands``, ``descriptors``, ``n_bins``, ``n_bootstrap``, ``ale_output``,
-        ``batch_size``, ``plots``).
+        ``batch_size``).
 
     Returns
     -------
-    dict
-        The content of ``summary.json``.
+    GlobalResult
+        The result written (with the run and set as its ``source``).
     """
-    from genrelens.glob.segments import analyse_segments, run_segments, segment_waveform
+    from genrelens.inspection.segments import analyse_segments, run_segments, segment_waveform
 
     _check_counts(per_class=per_class, ale_per_class=ale_per_class, top_k=top_k)
     segs = run_segments(run, data=data, cache=cache, per_class=max(per_class, ale_per_class),
                         random_state=random_state, progress=progress, device=device)
-    return analyse_segments(
-        global_analysis, segs, out=out, default_out="global",
-        waveform=lambda i: segment_waveform(segs, i), per_class=per_class, top_k=top_k,
-        random_state=random_state, progress=progress, **kwargs,
+    result = analyse_segments(
+        global_analysis, segs, waveform=lambda i: segment_waveform(segs, i),
+        per_class=per_class, top_k=top_k, random_state=random_state, progress=progress,
+        **kwargs,
     )
+    write_global(result, out if out is not None else segs.run / "global", plots=plots)
+    return result
 
 
 def global_analysis(
@@ -111,7 +109,6 @@ def global_analysis(
     *,
     class_names: Sequence[str],
     config: Any,
-    out: str | os.PathLike[str],
     waveform: Callable[[int], np.ndarray] | None = None,
     method: str = "hybrid",
     kinds: Sequence[str] = ("frequency", "time"),
@@ -126,10 +123,11 @@ def global_analysis(
     ale_output: str = "probabilities",
     random_state: int = 0,
     batch_size: int | str = "auto",
-    plots: bool = True,
     progress: bool = False,
-) -> dict[str, Any]:
+) -> GlobalResult:
     """The global view of ``model`` on given segments (what :func:`global_view` runs on a run).
+
+    Pure: writes nothing (:func:`~genrelens.inspection.result.write_global` does).
 
     Parameters
     ----------
@@ -142,8 +140,6 @@ def global_analysis(
         True class of each segment (the genre it is aggregated under).
     class_names : sequence of str
     config : FeatureConfig
-    out : path-like
-        Output folder.
     waveform : callable, optional
         ``waveform(i) -> (segment_samples,)`` audio of segment ``i``; needed for ``"stems"``.
     method : {"hybrid", "kernel_shap", "lime", "occlusion"}
@@ -169,22 +165,23 @@ def global_analysis(
         edits barely move them); logits show the same effects unsquashed.
     random_state : int
     batch_size : int or "auto"
-    plots : bool
     progress : bool
 
     Returns
     -------
-    dict
-        The content of ``summary.json`` (also written).
+    GlobalResult
     """
     from genrelens.explain.api import explain
     from genrelens.explain.engine import inference_model
-    from genrelens.glob.aggregate import aggregate_scores, descriptor_directions, rank_descriptors
-    from genrelens.glob.descriptors import default_descriptors, descriptor_ale
-    from genrelens.glob.segments import progress_bar
+    from genrelens.inspection.aggregate import (
+        aggregate_scores,
+        descriptor_directions,
+        rank_descriptors,
+    )
+    from genrelens.inspection.descriptors import default_descriptors, descriptor_ale
+    from genrelens.inspection.segments import progress_bar
 
     start = time.perf_counter()
-    out = Path(out)
     class_names = tuple(class_names)
     kinds = list(kinds)
     unknown = sorted(set(kinds) - set(KINDS))
@@ -238,8 +235,6 @@ def global_analysis(
         for row in aggregate_scores(np.stack(stack), local_labels, class_names=class_names,
                                     component_names=names, kind=kind):
             rows.append({"method": view, **row})
-    write_csv_rows(out / "aggregate.csv", rows)
-    write_json(out / "aggregate.json", rows)
 
     # ranking from the primary scores (hybrid: KernelSHAP), frequency (+ stems) kinds
     primary = registry.method(method).primary
@@ -259,7 +254,6 @@ def global_analysis(
         top[genre] = ranked[:top_k]
         ranking_rows += [{"genre": genre, "rank": r + 1, "descriptor": n, "importance": v}
                          for r, (n, v) in enumerate(ranked)]
-    write_csv_rows(out / "descriptor_ranking.csv", ranking_rows)
 
     # ALE of every descriptor in some genre's top-k, over all loaded segments
     wanted = sorted({n for items in top.values() for n, _ in items} | set(descriptors))
@@ -270,11 +264,7 @@ def global_analysis(
                              output=ale_output, batch_size=batch_size)
         cost["ale_evaluations"] += res.n_evaluations
         ale_results[name] = res
-        path = res.save(out / "ale" / f"{_safe(name)}.json")
-        if plots:
-            from genrelens import display
 
-            display.save_png(display.plot_ale_result(res), path.with_suffix(".png"))
     def what(genre: str) -> str:
         return f"P({genre})" if ale_output == "probabilities" else f"the {ale_output} of {genre}"
 
@@ -293,28 +283,18 @@ def global_analysis(
                         f"{what(genre)} by {change:+.3f}",
             })
         findings[genre] = items
-        if plots and items:
-            from genrelens import display
-
-            fig = display.plot_ale_panels([ale_results[i["descriptor"]] for i in items],
-                                          output=genre, title=f"{genre}: top descriptors")
-            display.save_png(fig, out / "genres" / f"{_safe(genre)}.png")
-    if plots:
-        _plot_aggregates(rows, class_names, comps_of_kind, out)
-    summary = {
-        "out": str(out), "method": method, "kinds": kinds,
-        "fill": DEFAULT_FILL if fill is None else fill, "n_samples": n_samples, "n_bands": n_bands, "top_k": top_k,
-        "n_bins": n_bins, "n_bootstrap": n_bootstrap, "ale_output": ale_output,
-        "random_state": random_state,
-        "n_local_segments": int(len(local)), "n_ale_segments": int(len(logmel)),
-        "class_names": list(class_names), "findings": findings,
-        "cost": {**cost, "seconds": time.perf_counter() - start},
-        "descriptor_mapping": "see genrelens.glob.aggregate (band scores -> band energies, "
-                              "all bands -> loudness, log-frequency slope -> spectral tilt, "
-                              "harmonic minus percussive stems -> hp_balance; tempo unranked)",
-    }
-    write_json(out / "summary.json", summary)
-    return summary
+    return GlobalResult(
+        params={"method": method, "kinds": kinds,
+                "fill": DEFAULT_FILL if fill is None else fill, "n_samples": n_samples,
+                "n_bands": n_bands, "top_k": top_k, "n_bins": n_bins,
+                "n_bootstrap": n_bootstrap, "ale_output": ale_output,
+                "random_state": random_state},
+        class_names=class_names,
+        component_names={kind: tuple(comps.names) for kind, comps in comps_of_kind.items()},
+        aggregate=tuple(rows), ranking=tuple(ranking_rows), ale=ale_results, findings=findings,
+        n_local_segments=int(len(local)), n_ale_segments=int(len(logmel)),
+        cost={**cost, "seconds": time.perf_counter() - start},
+    )
 
 
 def _check_counts(**counts: int) -> None:
@@ -327,20 +307,3 @@ def _stratified_subset(labels: np.ndarray, per_class: int, random_state: int) ->
     rng = check_random_state(random_state)
     picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=int)
-
-
-def _plot_aggregates(rows: list[dict[str, Any]], class_names: Sequence[str],
-                     comps_of_kind: dict[str, Any], out: Path) -> None:
-    from genrelens import display
-
-    for view, kind in sorted({(r["method"], r["kind"]) for r in rows}):
-        names = comps_of_kind[kind].names
-        matrix = np.full((len(class_names), len(names)), np.nan)
-        for r in rows:
-            if r["method"] == view and r["kind"] == kind:
-                matrix[class_names.index(r["genre"]), r["index"]] = r["mean"]
-        if kind == "tf_grid" or len(names) > 40:
-            continue  # too many columns for a readable table; see aggregate.csv
-        fig = display.plot_matrix(matrix, row_labels=list(class_names), col_labels=list(names),
-                                  title=f"mean {view} score for the genre's class ({kind})")
-        display.save_png(fig, out / f"aggregate_{view}_{kind}.png")

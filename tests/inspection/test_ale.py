@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from genrelens.errors import ParameterError
-from genrelens.glob.ale import (
+from genrelens.inspection.ale import (
     ALEResult,
     accumulate_first_order,
     ale,

@@ -4,7 +4,7 @@ import torch
 
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
-from genrelens.glob.descriptors import (
+from genrelens.inspection.descriptors import (
     BandEnergy,
     HarmonicPercussiveBalance,
     Loudness,

@@ -11,7 +11,7 @@ absolute score means the component matters but in both directions.
 
 From local scores to descriptors (the hybrid method)
 ----------------------------------------------------
-Each audio descriptor of :mod:`genrelens.glob.descriptors` edits the input along a direction
+Each audio descriptor of :mod:`genrelens.inspection.descriptors` edits the input along a direction
 in the space of some component kind. Its importance for genre ``g`` is the mean, over the
 segments of ``g``, of the absolute projection of the segment's scores for ``g`` onto that
 direction, ``|<s, e>| / ||e||`` (:func:`rank_descriptors`):
@@ -30,7 +30,7 @@ tempo               (none)                     not ranked: no component kind mov
 The projection is exact for an additive surrogate (KernelSHAP/LIME scores are the
 coefficients of one): moving every band along ``e`` changes the surrogate by ``<s, e>``. It is a
 ranking heuristic, not an effect size; the ALE curves of the top-ranked descriptors
-(:func:`genrelens.glob.descriptors.descriptor_ale`) then show the actual effect.
+(:func:`genrelens.inspection.descriptors.descriptor_ale`) then show the actual effect.
 
 References
 ----------
@@ -127,7 +127,7 @@ def descriptor_directions(components: Any, descriptors: Sequence[Any]) -> dict[s
     dict
         ``{descriptor name: (n_components,) vector}``.
     """
-    from genrelens.glob.descriptors import (
+    from genrelens.inspection.descriptors import (
         BandEnergy,
         HarmonicPercussiveBalance,
         Loudness,
