@@ -72,7 +72,7 @@ from genrelens.explain.explainers import (
     make_explainer,
 )
 from genrelens.explain.explanation import Explanation
-from genrelens.explain.fill import resolve_fill
+from genrelens.explain.fill import Fill, resolve_fill
 
 __all__ = ["explain"]
 
@@ -84,7 +84,7 @@ def explain(
     *,
     method: str | Explainer,
     components: Components | None = None,
-    fill: str | float | np.ndarray | None = None,
+    fill: str | float | np.ndarray | Fill | None = None,
     n_samples: int | None = None,
     random_state: int | np.random.Generator | None = 0,
     output: str = "probabilities",
@@ -125,7 +125,7 @@ def explain(
     components : Components, optional
         Default ``components.tf_grid(n_time=10, n_freq=8)`` for the input's shape (fewer when
         the input is smaller).
-    fill : str, number, array or None
+    fill : str, number, array, Fill or None
         What "off" means (see :mod:`genrelens.explain.fill`); for IG, the baseline. None:
         :data:`~genrelens.explain.fill.DEFAULT_FILL`, chosen on real music (``"remove"`` for
         stems).

@@ -35,11 +35,16 @@ and silence is ``config.floor_db`` (``10 * log10(amin / ref)``, -100 dB at the d
 ``"texture"``           ``"local_median"`` with the clip's own fluctuation: Gaussian noise
                         with each band's robust spread around its running median
                         (1.4826 × the median absolute deviation over frames), drawn from
-                        a seed taken from ``random_state`` (recorded). A smooth infill
-                        has no texture, and a model can read a steady, fluctuation-free
-                        band as a sustained tone (see below)
+                        its own seed, :data:`TEXTURE_SEED` (recorded), not from
+                        ``random_state``: the same clip gets the same fill whatever the
+                        sampling seed, so explanations with different seeds remove
+                        towards the same input (another seed: :func:`texture_fill`). A
+                        smooth infill has no texture, and a model can read a steady,
+                        fluctuation-free band as a sustained tone (see below)
 a number                a constant in input values (dB by default)
 an array                a user array ``(n_mels, n_frames)`` in input values
+a :class:`Fill`         used as it is (its array must have the input's shape), e.g.
+                        ``texture_fill(logmel, seed=3)``
 ``"remove"``            stems only: a switched-off part is removed from the mixture (its
                         STFT is zero); ``"min"`` means the same for stems
 ``None`` (default)      :data:`DEFAULT_FILL` for cells, ``"remove"`` for stems
@@ -72,13 +77,17 @@ from typing import Any
 
 import numpy as np
 
+from genrelens._validation import check_int
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 
-__all__ = ["Fill", "resolve_fill", "FILL_KINDS", "DEFAULT_FILL"]
+__all__ = ["Fill", "resolve_fill", "texture_fill", "FILL_KINDS", "DEFAULT_FILL", "TEXTURE_SEED"]
 
 #: The fill of every perturbation method and IG's baseline when none is given (see above).
 DEFAULT_FILL = "texture"
+
+#: The seed of ``fill="texture"``'s noise: fixed, so that the fill depends on the clip only.
+TEXTURE_SEED = 0
 
 FILL_KINDS = ("min", "clip_min", "mean", "noise", "blur", "band_median", "local_median",
               "ring_median", "texture",
@@ -125,7 +134,7 @@ class Fill:
 
 
 def resolve_fill(
-    fill: str | float | np.ndarray | None,
+    fill: str | float | np.ndarray | Fill | None,
     logmel: np.ndarray,
     *,
     config: FeatureConfig,
@@ -137,14 +146,14 @@ def resolve_fill(
 
     Parameters
     ----------
-    fill : str, number, array or None
+    fill : str, number, array, Fill or None
         See the module docstring; None is :data:`DEFAULT_FILL` (``"remove"`` for stems).
     logmel : np.ndarray, shape (n_mels, n_frames)
         The clip being explained, in input values.
     config : FeatureConfig
         For ``config.silence`` and the unit recorded with constants.
     rng : np.random.Generator
-        Source of the noise seed.
+        Source of ``"noise"``'s seed (``"texture"`` has its own, :data:`TEXTURE_SEED`).
     stems : bool
         True for stem components: only ``"min"``/``"remove"`` are meaningful.
     sigma : (float, float), optional
@@ -191,18 +200,21 @@ def resolve_fill(
             o = max(g + 1, round(x.shape[1] * outer))
             return Fill("ring_median", _ring_median(x, gap=g, outer=o), {"gap": g, "outer": o})
         if fill == "texture":
-            base = _local_median(x)
-            seed = int(rng.integers(2**31))
-            spread = _robust_spread(x - base)
-            noise = np.random.default_rng(seed).standard_normal(x.shape)
-            array = (base + spread * noise).astype(np.float32)
-            return Fill("texture", array, {"width": _local_width(x), "seed": seed})
+            return texture_fill(x)
         raise ParameterError(
             f"fill={fill!r} is unknown: expected 'min', 'clip_min', 'mean', 'noise', 'blur', "
             "'band_median', 'local_median', 'ring_median', 'texture', a number (a constant "
             f"input value, in {config.unit}) or an array "
             "(n_mels, n_frames)."
         )
+    if isinstance(fill, Fill):
+        if fill.array is None or fill.array.shape != x.shape:
+            raise ParameterError(
+                f"fill is a Fill of kind {fill.kind!r} with an array of shape "
+                f"{None if fill.array is None else fill.array.shape}: expected one built for "
+                f"this input, of shape {x.shape} (n_mels, n_frames)."
+            )
+        return fill
     if isinstance(fill, (int, float, np.integer, np.floating)) and not isinstance(fill, bool):
         value = float(fill)
         if not np.isfinite(value):
@@ -222,6 +234,31 @@ def resolve_fill(
             f"fill array contains NaN or infinite values: expected finite values in {config.unit}."
         )
     return Fill("array", array, {})
+
+
+def texture_fill(logmel: np.ndarray, *, seed: int = TEXTURE_SEED) -> Fill:
+    """The ``"texture"`` fill of ``logmel`` with the noise seed ``seed``.
+
+    Each mel band's running median (as ``"local_median"``) plus Gaussian noise with the
+    band's robust spread around it (see the module docstring). ``fill="texture"`` is
+    ``texture_fill(logmel)``; pass the result as ``fill=`` to use another seed.
+
+    Parameters
+    ----------
+    logmel : np.ndarray, shape (n_mels, n_frames)
+        The clip being explained, in input values.
+    seed : int
+        Seed of the noise (non-negative); recorded in ``params``.
+    """
+    seed = check_int("seed", seed, minimum=0)
+    x = np.asarray(logmel, dtype=np.float32)
+    if x.ndim != 2:
+        raise ParameterError(f"logmel has shape {x.shape}: expected (n_mels, n_frames).")
+    base = _local_median(x)
+    spread = _robust_spread(x - base)
+    noise = np.random.default_rng(seed).standard_normal(x.shape)
+    array = (base + spread * noise).astype(np.float32)
+    return Fill("texture", array, {"width": _local_width(x), "seed": seed})
 
 
 def _local_width(x: np.ndarray) -> int:
