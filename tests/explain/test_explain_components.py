@@ -234,6 +234,30 @@ def test_texture_fill_keeps_each_bands_level_and_fluctuation_and_takes_out_event
     assert f.params == {"width": smooth.params["width"], "seed": TEXTURE_SEED}
 
 
+def test_ring_texture_takes_out_events_too_long_for_the_texture_fill():
+    n = 130
+    rng = np.random.default_rng(0)
+    x = np.tile(np.linspace(-80, -20, 8, dtype=np.float32)[:, None], (1, n))
+    x += rng.normal(0, 2.0, x.shape).astype(np.float32)
+    event = x.copy()
+    event[2:5, 50:80] += 30.0  # 0.7 s: longer than half the local median's window (43 frames)
+    level = np.median(x, axis=1)[2:5]
+    texture = resolve_fill("texture", event, config=CONFIG, rng=rng)
+    ring = resolve_fill("ring_texture", event, config=CONFIG, rng=rng)
+    assert (texture.array[2:5, 60:70].mean(axis=1) - level).min() > 20.0  # kept at its centre
+    assert np.abs(ring.array[2:5, 50:80].mean(axis=1) - level).max() < 3.0  # taken out
+    # the ring median's level plus the texture's noise (the same seed, recorded)
+    median = resolve_fill("ring_median", event, config=CONFIG, rng=rng)
+    assert ring.kind == "ring_texture"
+    assert ring.params == {"gap": median.params["gap"], "outer": median.params["outer"],
+                           "seed": TEXTURE_SEED}
+    residual = ring.array - median.array
+    noise = np.random.default_rng(TEXTURE_SEED).standard_normal(x.shape)
+    np.testing.assert_allclose(residual, residual[:, :1] / noise[:, :1] * noise, atol=1e-3)
+    with pytest.raises(ParameterError, match="around='edge'"):
+        texture_fill(event, around="edge")
+
+
 def test_texture_fill_has_its_own_seed_not_the_sampling_one():
     x = logmel()
     fills = [resolve_fill("texture", x, config=CONFIG, rng=np.random.default_rng(s))

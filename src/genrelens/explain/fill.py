@@ -41,6 +41,10 @@ and silence is ``config.floor_db`` (``10 * log10(amin / ref)``, -100 dB at the d
                         towards the same input (another seed: :func:`texture_fill`). A
                         smooth infill has no texture, and a model can read a steady,
                         fluctuation-free band as a sustained tone (see below)
+``"ring_texture"``      ``"ring_median"`` with the same texture (seeded as ``"texture"``):
+                        also takes out events too long for the local median's window (a
+                        0.6-s roll of bursts is longer than half of it and stays in
+                        ``"texture"``'s level, at its centre)
 a number                a constant in input values (dB by default)
 an array                a user array ``(n_mels, n_frames)`` in input values
 a :class:`Fill`         used as it is (its array must have the input's shape), e.g.
@@ -90,7 +94,7 @@ DEFAULT_FILL = "texture"
 TEXTURE_SEED = 0
 
 FILL_KINDS = ("min", "clip_min", "mean", "noise", "blur", "band_median", "local_median",
-              "ring_median", "texture",
+              "ring_median", "texture", "ring_texture",
               "constant", "array", "remove")
 
 
@@ -195,16 +199,16 @@ def resolve_fill(
         if fill == "local_median":
             return Fill("local_median", _local_median(x), {"width": _local_width(x)})
         if fill == "ring_median":
-            gap, outer = _RING
-            g = max(1, round(x.shape[1] * gap))
-            o = max(g + 1, round(x.shape[1] * outer))
+            g, o = _ring_radii(x)
             return Fill("ring_median", _ring_median(x, gap=g, outer=o), {"gap": g, "outer": o})
         if fill == "texture":
             return texture_fill(x)
+        if fill == "ring_texture":
+            return texture_fill(x, around="ring")
         raise ParameterError(
             f"fill={fill!r} is unknown: expected 'min', 'clip_min', 'mean', 'noise', 'blur', "
-            "'band_median', 'local_median', 'ring_median', 'texture', a number (a constant "
-            f"input value, in {config.unit}) or an array "
+            "'band_median', 'local_median', 'ring_median', 'texture', 'ring_texture', a "
+            f"number (a constant input value, in {config.unit}) or an array "
             "(n_mels, n_frames)."
         )
     if isinstance(fill, Fill):
@@ -236,12 +240,15 @@ def resolve_fill(
     return Fill("array", array, {})
 
 
-def texture_fill(logmel: np.ndarray, *, seed: int = TEXTURE_SEED) -> Fill:
+def texture_fill(logmel: np.ndarray, *, seed: int = TEXTURE_SEED,
+                 around: str = "local") -> Fill:
     """The ``"texture"`` fill of ``logmel`` with the noise seed ``seed``.
 
-    Each mel band's running median (as ``"local_median"``) plus Gaussian noise with the
-    band's robust spread around it (see the module docstring). ``fill="texture"`` is
-    ``texture_fill(logmel)``; pass the result as ``fill=`` to use another seed.
+    Each mel band's running median (as ``"local_median"``; ``around="ring"``: its median
+    around each frame, as ``"ring_median"``, the fill ``"ring_texture"``) plus Gaussian noise
+    with the band's robust spread around it (see the module docstring).
+    ``fill="texture"`` is ``texture_fill(logmel)``; pass the result as ``fill=`` to use
+    another seed.
 
     Parameters
     ----------
@@ -249,16 +256,25 @@ def texture_fill(logmel: np.ndarray, *, seed: int = TEXTURE_SEED) -> Fill:
         The clip being explained, in input values.
     seed : int
         Seed of the noise (non-negative); recorded in ``params``.
+    around : {"local", "ring"}
+        The level the noise is added to.
     """
     seed = check_int("seed", seed, minimum=0)
     x = np.asarray(logmel, dtype=np.float32)
     if x.ndim != 2:
         raise ParameterError(f"logmel has shape {x.shape}: expected (n_mels, n_frames).")
-    base = _local_median(x)
+    if around == "local":
+        kind, base, params = "texture", _local_median(x), {"width": _local_width(x)}
+    elif around == "ring":
+        g, o = _ring_radii(x)
+        kind, base, params = "ring_texture", _ring_median(x, gap=g, outer=o), {"gap": g,
+                                                                                "outer": o}
+    else:
+        raise ParameterError(f"around={around!r} is invalid: expected 'local' or 'ring'.")
     spread = _robust_spread(x - base)
     noise = np.random.default_rng(seed).standard_normal(x.shape)
     array = (base + spread * noise).astype(np.float32)
-    return Fill("texture", array, {"width": _local_width(x), "seed": seed})
+    return Fill(kind, array, {**params, "seed": seed})
 
 
 def _local_width(x: np.ndarray) -> int:
@@ -290,6 +306,13 @@ def _constant(kind: str, value: float, x: np.ndarray, config: FeatureConfig) -> 
 
 #: ``ring_median``'s gap and outer radius as fractions of the clip's frames.
 _RING = (0.12, 0.4)
+
+
+def _ring_radii(x: np.ndarray) -> tuple[int, int]:
+    """``ring_median``'s gap and outer radius in frames for the clip ``x``."""
+    gap, outer = _RING
+    g = max(1, round(x.shape[1] * gap))
+    return g, max(g + 1, round(x.shape[1] * outer))
 
 
 def _ring_median(x: np.ndarray, *, gap: int, outer: int) -> np.ndarray:
