@@ -11,7 +11,12 @@ import torch
 from genrelens.config import FeatureConfig
 from genrelens.data.planted import PlantedCue
 from genrelens.errors import ParameterError
-from genrelens.evaluate.planted_bench import _score_views, bench_xai, summarise_rows
+from genrelens.evaluate.planted_bench import (
+    RANDOM_DRAWS,
+    _score_views,
+    bench_xai,
+    summarise_rows,
+)
 from genrelens.explain import components as C
 from genrelens.explain import registry
 from genrelens.explain.api import explain
@@ -63,6 +68,41 @@ def test_scores_of_a_model_that_reads_only_the_box(fill):
     assert all(r["n"] == 1 for r in table)
     pooled = next(r for r in table if r["method"] == "occlusion" and r["cue_kind"] == "all")
     assert pooled["random_point_component"] == by["random"]["point_component"]
+
+
+def test_random_baseline_is_the_mean_over_draws_of_an_analytic_chance():
+    # 4 equal components and a box that is exactly the first: a random explanation points
+    # at it, puts its positive mass in it and ranks it with probability / share 1/4 and
+    # mean rank 2.5 = (M + 1) / (H + 1)
+    config = FeatureConfig(n_mels=16)
+    comps = C.tf_grid(n_mels=16, n_frames=20, n_time=2, n_freq=2, config=config)
+    mask = np.asarray(comps.map) == 0
+    x = np.random.default_rng(0).normal(-50, 5, (16, 20)).astype(np.float32)
+    model = _box_model(mask)
+    views = {"occlusion": explain(model, x, method="occlusion", components=comps, fill="min",
+                                  output="logits", config=config, class_names=("none", "tonal"))}
+    base = {"cue_kind": "tonal", "level": "loud", "kind": "tf_grid", "fill": "min"}
+
+    def random_row(n_random, seed):
+        rows = _score_views(views, model, x, comps, mask, target=1, fill="min",
+                            rng=np.random.default_rng(seed), batch_size=8, base=base,
+                            n_random=n_random)
+        return next(r for r in rows if r["method"] == "random")
+
+    many = random_row(1000, 0)  # standard errors 0.014 (shares), 0.035 (rank)
+    assert many["chance_component"] == 0.25 and many["chance_rank"] == 2.5
+    for key, expected, tol in (("point_component", 0.25, 0.05), ("point_cell", 0.25, 0.05),
+                               ("mass", 0.25, 0.05), ("mass_ratio", 1.0, 0.2),
+                               ("rank", 2.5, 0.12)):
+        assert many[key] == pytest.approx(expected, abs=tol), key
+    # one draw is all or nothing; the default averages RANDOM_DRAWS of them
+    assert {random_row(1, s)["point_component"] for s in range(12)} == {0.0, 1.0}
+    default = _score_views(views, model, x, comps, mask, target=1, fill="min",
+                           rng=np.random.default_rng(5), batch_size=8, base=base)[-1]
+    assert default["point_component"] * RANDOM_DRAWS == pytest.approx(
+        round(default["point_component"] * RANDOM_DRAWS))
+    again = random_row(RANDOM_DRAWS, 5)
+    assert all(again[k] == default[k] for k in ("point_component", "mass", "rank"))
 
 
 @pytest.mark.slow

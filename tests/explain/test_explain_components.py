@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers_explain import CONFIG, N_FRAMES, N_MELS, logmel
+from helpers_explain import CONFIG, N_FRAMES, N_MELS, TinyCNN, logmel
 
 from genrelens import features
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
-from genrelens.explain import components
+from genrelens.explain import components, explain
 from genrelens.explain.engine import mask_inputs
-from genrelens.explain.fill import resolve_fill
+from genrelens.explain.fill import TEXTURE_SEED, resolve_fill, texture_fill
 
 
 def test_tf_grid_map_layout_and_extents():
@@ -221,17 +221,73 @@ def test_texture_fill_keeps_each_bands_level_and_fluctuation_and_takes_out_event
     f = resolve_fill("texture", event, config=CONFIG, rng=np.random.default_rng(1))
     assert f.kind == "texture" and f.array.dtype == np.float32 and f.array.shape == x.shape
     # the band's level (the running median) with its own spread, not a smooth curve
-    assert np.all(np.abs(f.array.mean(axis=1, keepdims=True) - level) < 0.3 * spread)
-    np.testing.assert_allclose(f.array.std(axis=1, keepdims=True), spread, rtol=0.35)
+    assert np.all(np.abs(f.array.mean(axis=1, keepdims=True) - level) < 0.4 * spread)
     smooth = resolve_fill("local_median", event, config=CONFIG, rng=np.random.default_rng(1))
+    # the texture is the seed's standard normal noise scaled by each band's robust spread
+    residual = f.array - smooth.array
+    noise = np.random.default_rng(TEXTURE_SEED).standard_normal(x.shape)
+    scale = residual[:, :1] / noise[:, :1]
+    np.testing.assert_allclose(residual, scale * noise, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(scale, spread, rtol=0.3)
     assert np.all(smooth.array.std(axis=1) < 0.6 * spread[:, 0])  # the median is smooth
     # the event is gone: its cells are back at their band's level
     assert np.abs(f.array[2:5, 60:70].mean(axis=1) - level[2:5, 0]).max() < 3.0
-    # seeded from the rng, recorded, and the same seed gives the same fill
-    again = resolve_fill("texture", event, config=CONFIG, rng=np.random.default_rng(1))
-    other = resolve_fill("texture", event, config=CONFIG, rng=np.random.default_rng(2))
-    assert np.array_equal(f.array, again.array) and not np.array_equal(f.array, other.array)
-    assert set(f.params) == {"width", "seed"} and f.params["width"] == smooth.params["width"]
+    assert f.params == {"width": smooth.params["width"], "seed": TEXTURE_SEED}
+
+
+def test_ring_texture_takes_out_events_too_long_for_the_texture_fill():
+    n = 130
+    rng = np.random.default_rng(0)
+    x = np.tile(np.linspace(-80, -20, 8, dtype=np.float32)[:, None], (1, n))
+    x += rng.normal(0, 2.0, x.shape).astype(np.float32)
+    event = x.copy()
+    event[2:5, 50:80] += 30.0  # 0.7 s: longer than half the local median's window (43 frames)
+    level = np.median(x, axis=1)[2:5]
+    texture = resolve_fill("texture", event, config=CONFIG, rng=rng)
+    ring = resolve_fill("ring_texture", event, config=CONFIG, rng=rng)
+    assert (texture.array[2:5, 60:70].mean(axis=1) - level).min() > 20.0  # kept at its centre
+    assert np.abs(ring.array[2:5, 50:80].mean(axis=1) - level).max() < 3.0  # taken out
+    # the ring median's level plus the texture's noise (the same seed, recorded)
+    median = resolve_fill("ring_median", event, config=CONFIG, rng=rng)
+    assert ring.kind == "ring_texture"
+    assert ring.params == {"gap": median.params["gap"], "outer": median.params["outer"],
+                           "seed": TEXTURE_SEED}
+    residual = ring.array - median.array
+    noise = np.random.default_rng(TEXTURE_SEED).standard_normal(x.shape)
+    np.testing.assert_allclose(residual, residual[:, :1] / noise[:, :1] * noise, atol=1e-3)
+    with pytest.raises(ParameterError, match="around='edge'"):
+        texture_fill(event, around="edge")
+
+
+def test_texture_fill_has_its_own_seed_not_the_sampling_one():
+    x = logmel()
+    fills = [resolve_fill("texture", x, config=CONFIG, rng=np.random.default_rng(s))
+             for s in (1, 2)]
+    assert np.array_equal(fills[0].array, fills[1].array)  # whatever the sampling rng
+    assert np.array_equal(fills[0].array, texture_fill(x, seed=TEXTURE_SEED).array)
+    other = texture_fill(x, seed=3)  # another seed: the same level and spread, other noise
+    assert other.params["seed"] == 3 and not np.array_equal(other.array, fills[0].array)
+    assert resolve_fill(other, x, config=CONFIG, rng=np.random.default_rng(0)) is other
+    # through explain(): two random_states, one fill (recorded), different samples
+    model = TinyCNN()
+    c = components.tf_grid(n_mels=N_MELS, n_frames=N_FRAMES, n_time=4, n_freq=2)
+    a, b = (explain(model, x, method="kernel_shap", components=c, n_samples=40,
+                    random_state=s) for s in (7, 8))
+    assert np.array_equal(a.fill.array, b.fill.array) and a.fill.params["seed"] == TEXTURE_SEED
+    assert not np.allclose(a.scores, b.scores)
+    again = explain(model, x, method="kernel_shap", components=c, n_samples=40, random_state=7)
+    assert np.array_equal(again.scores, a.scores)
+    mine = explain(model, x, method="kernel_shap", components=c, n_samples=40, random_state=7,
+                   fill=other)
+    assert mine.fill.params["seed"] == 3 and not np.allclose(mine.scores, a.scores)
+
+
+def test_a_fill_object_must_fit_the_input():
+    built = texture_fill(np.zeros((4, 9), np.float32))
+    with pytest.raises(ParameterError, match=r"Fill of kind 'texture'.*shape \(4, 9\)"):
+        resolve_fill(built, logmel(), config=CONFIG, rng=np.random.default_rng(0))
+    with pytest.raises(ParameterError, match="seed=-1"):
+        texture_fill(logmel(), seed=-1)
 
 
 @pytest.mark.parametrize("bad", ["loud", np.zeros((3, 3)), float("nan"), True])

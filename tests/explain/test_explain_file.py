@@ -51,7 +51,7 @@ def test_summary_names_the_prediction_and_the_top_components(occlusion_time):
 
 
 def test_a_checkpoint_file_and_a_loaded_model_give_the_same_explanations(tiny_run):
-    # the same segments in each call: the default fill ("texture") is drawn from per-job seeds
+    # the same segment in each call
     def segment_1(source):
         return genrelens.explain_file(source, tiny_run / "clip.wav", method="occlusion",
                                       kind="time", segment_index=[1], batch_size=8).segments[0]

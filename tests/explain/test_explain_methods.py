@@ -480,3 +480,36 @@ def test_sampled_kernel_shap_approaches_exact_shapley_values():
 
     small, large = error(100), error(1600)
     assert large < 0.1 and large < 0.5 * small
+
+
+def test_leverage_design_draws_every_size_alike_and_estimates_the_shapley_values():
+    # the sizes of its paired draws are uniform over 1..M-1, and weighted by design_weights
+    # they follow the Shapley kernel's sizes
+    m = 30
+    r = shap_mod.leverage_size_probabilities(m)
+    np.testing.assert_allclose(r, np.r_[0, np.full(m - 1, 1 / (m - 1)), 0], rtol=1e-14)
+    z = shap_mod.sample_paired(np.random.default_rng(0), 40002, m, size_probabilities=r)
+    s = z.sum(axis=1)[2:]
+    np.testing.assert_allclose(np.bincount(s, minlength=m + 1) / 40000, r, atol=0.005)
+    w = shap_mod.design_weights(z, r)[2:]
+    h = np.bincount(s, weights=w, minlength=m + 1)
+    np.testing.assert_allclose(h / h.sum(), shap_mod.shapley_size_probabilities(m), atol=0.01)
+    # through explain(): exact on an additive model (any positive weights), efficient and
+    # converging to the exact Shapley values of an interaction model
+    c = grid(5, 4)
+    additive = AdditiveModel(c, weights(3, 20))
+    x = logmel(1)
+    exp = explain(additive, x, method="kernel_shap", components=c, n_samples=400,
+                  sampling="leverage", output="logits")
+    assert exp.params["design"] == "leverage"
+    np.testing.assert_allclose(exp.scores, additive.contributions(x, FLOOR), atol=1e-8)
+    c = grid(4, 3)  # M = 12
+    model = InteractionModel(c, np.zeros((1, 12)))
+    kw = dict(method="kernel_shap", components=c, output="logits", fill=-80.0)
+    exact = explain(model, logmel(5), n_samples=4096, **kw).scores
+    errors = [np.abs(explain(model, logmel(5), n_samples=1600, random_state=s,
+                             sampling="leverage", **kw).scores - exact).max()
+              for s in range(3)]
+    assert np.mean(errors) < 0.1 * np.abs(exact).max()
+    with pytest.raises(ParameterError, match="sampling='leverage' is invalid"):
+        explain(additive, x, method="lime", components=grid(5, 4), sampling="leverage")

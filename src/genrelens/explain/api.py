@@ -72,7 +72,7 @@ from genrelens.explain.explainers import (
     make_explainer,
 )
 from genrelens.explain.explanation import Explanation
-from genrelens.explain.fill import resolve_fill
+from genrelens.explain.fill import Fill, resolve_fill
 
 __all__ = ["explain"]
 
@@ -84,7 +84,7 @@ def explain(
     *,
     method: str | Explainer,
     components: Components | None = None,
-    fill: str | float | np.ndarray | None = None,
+    fill: str | float | np.ndarray | Fill | None = None,
     n_samples: int | None = None,
     random_state: int | np.random.Generator | None = 0,
     output: str = "probabilities",
@@ -125,7 +125,7 @@ def explain(
     components : Components, optional
         Default ``components.tf_grid(n_time=10, n_freq=8)`` for the input's shape (fewer when
         the input is smaller).
-    fill : str, number, array or None
+    fill : str, number, array, Fill or None
         What "off" means (see :mod:`genrelens.explain.fill`); for IG, the baseline. None:
         :data:`~genrelens.explain.fill.DEFAULT_FILL`, chosen on real music (``"remove"`` for
         stems).
@@ -135,7 +135,8 @@ def explain(
         evaluations are at most this (duplicates run once). Occlusion (``M + 1`` evaluations)
         and the gradient methods do not take it.
     random_state : int, Generator or None, default 0
-        Seed of the one generator used for sampling and the noise fill.
+        Seed of the one generator used for sampling and the ``"noise"`` fill (``"texture"``
+        has its own fixed seed: the same input gets the same fill whatever this seed).
     output : {"probabilities", "logits", "raw"}, default "probabilities"
         What the scores explain; ``exp.prediction`` is always the probabilities (``"raw"``:
         the raw outputs).
@@ -153,10 +154,12 @@ def explain(
         LIME kernel width (default ``0.25 sqrt(M)`` for L2, ``0.25`` for cosine), distance
         (``"l2"`` or ``"cosine"``, default ``"l2"``) and ridge penalty (default 1.0); LIME and
         the hybrid only.
-    sampling : {"uniform", "shapley", "mixture"}, optional
+    sampling : {"uniform", "shapley", "mixture", "leverage"}, optional
         The sample design: LIME's (``"uniform"``, LIME's default), the Shapley kernel's
-        (``"shapley"``, KernelSHAP's default) or the hybrid's (``"mixture"``, allowed for LIME
-        and KernelSHAP, the hybrid's only design; see :mod:`genrelens.explain.hybrid`).
+        (``"shapley"``, KernelSHAP's default), the hybrid's (``"mixture"``, allowed for LIME
+        and KernelSHAP, the hybrid's only design; see :mod:`genrelens.explain.hybrid`) or the
+        leverage-score design (``"leverage"``, every coalition size alike; KernelSHAP only,
+        see :mod:`genrelens.explain.shap`).
     tol : float, optional
         Stop sampling in rounds once the scores are stable to ``tol`` (see module docstring).
     round_size : int, optional

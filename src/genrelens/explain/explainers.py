@@ -103,7 +103,7 @@ class SampledExplainer(Explainer):
 
     def sampler(self, m: int, rng: np.random.Generator) -> tuple[Sample, str]:
         """``sample(n, first) -> z`` for ``m`` components, and the design's name
-        (``"uniform"``, ``"enumeration"``, ``"mixture"`` or ``"sampled"``)."""
+        (``"uniform"``, ``"enumeration"``, ``"mixture"``, ``"leverage"`` or ``"sampled"``)."""
         if self.sampling == "uniform":
             def uniform(n: int, first: bool) -> np.ndarray:
                 z = lime.sample_uniform(rng, n, m)
@@ -116,6 +116,10 @@ class SampledExplainer(Explainer):
             return (lambda n, first: shap.all_coalitions(m)), "enumeration"
         if self.sampling == "mixture":
             return (lambda n, first: hybrid.sample_mixture(rng, n, m, constraints=first)), "mixture"
+        if self.sampling == "leverage":
+            r = shap.leverage_size_probabilities(m)
+            return (lambda n, first: shap.sample_paired(rng, n, m, size_probabilities=r,
+                                                        constraints=first)), "leverage"
         return (lambda n, first: shap.sample_shapley(rng, n, m, constraints=first)), "sampled"
 
     def round_size_for(self, m: int) -> int:
@@ -199,7 +203,8 @@ class Lime(WeightedExplainer):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class KernelShap(SampledExplainer):
     """KernelSHAP (Lundberg & Lee 2017): exact Shapley values by enumeration when
-    ``n_samples >= 2^M``, else paired Shapley-kernel samples (or the mixture); the efficiency
+    ``n_samples >= 2^M``, else paired Shapley-kernel samples (or the mixture, or the leverage
+    design); the efficiency
     constraint holds exactly."""
 
     name: ClassVar[str] = "kernel_shap"
@@ -319,6 +324,8 @@ def _fit_shap(z: np.ndarray, y: np.ndarray, design: str) -> tuple[np.ndarray, di
         weights = shap.shapley_kernel(z)
     elif design == "mixture":
         weights = hybrid.kernel_shap_weights(z)
+    elif design == "leverage":
+        weights = shap.design_weights(z, shap.leverage_size_probabilities(z.shape[1]))
     else:
         weights = np.ones(z.shape[0])
     phi = shap.fit_kernel_shap(z, y, weights=weights, f_full=y[0], f_empty=y[1])

@@ -35,11 +35,20 @@ and silence is ``config.floor_db`` (``10 * log10(amin / ref)``, -100 dB at the d
 ``"texture"``           ``"local_median"`` with the clip's own fluctuation: Gaussian noise
                         with each band's robust spread around its running median
                         (1.4826 × the median absolute deviation over frames), drawn from
-                        a seed taken from ``random_state`` (recorded). A smooth infill
-                        has no texture, and a model can read a steady, fluctuation-free
-                        band as a sustained tone (see below)
+                        its own seed, :data:`TEXTURE_SEED` (recorded), not from
+                        ``random_state``: the same clip gets the same fill whatever the
+                        sampling seed, so explanations with different seeds remove
+                        towards the same input (another seed: :func:`texture_fill`). A
+                        smooth infill has no texture, and a model can read a steady,
+                        fluctuation-free band as a sustained tone (see below)
+``"ring_texture"``      ``"ring_median"`` with the same texture (seeded as ``"texture"``):
+                        also takes out events too long for the local median's window (a
+                        0.6-s roll of bursts is longer than half of it and stays in
+                        ``"texture"``'s level, at its centre)
 a number                a constant in input values (dB by default)
 an array                a user array ``(n_mels, n_frames)`` in input values
+a :class:`Fill`         used as it is (its array must have the input's shape), e.g.
+                        ``texture_fill(logmel, seed=3)``
 ``"remove"``            stems only: a switched-off part is removed from the mixture (its
                         STFT is zero); ``"min"`` means the same for stems
 ``None`` (default)      :data:`DEFAULT_FILL` for cells, ``"remove"`` for stems
@@ -72,16 +81,20 @@ from typing import Any
 
 import numpy as np
 
+from genrelens._validation import check_int
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 
-__all__ = ["Fill", "resolve_fill", "FILL_KINDS", "DEFAULT_FILL"]
+__all__ = ["Fill", "resolve_fill", "texture_fill", "FILL_KINDS", "DEFAULT_FILL", "TEXTURE_SEED"]
 
 #: The fill of every perturbation method and IG's baseline when none is given (see above).
 DEFAULT_FILL = "texture"
 
+#: The seed of ``fill="texture"``'s noise: fixed, so that the fill depends on the clip only.
+TEXTURE_SEED = 0
+
 FILL_KINDS = ("min", "clip_min", "mean", "noise", "blur", "band_median", "local_median",
-              "ring_median", "texture",
+              "ring_median", "texture", "ring_texture",
               "constant", "array", "remove")
 
 
@@ -125,7 +138,7 @@ class Fill:
 
 
 def resolve_fill(
-    fill: str | float | np.ndarray | None,
+    fill: str | float | np.ndarray | Fill | None,
     logmel: np.ndarray,
     *,
     config: FeatureConfig,
@@ -137,14 +150,14 @@ def resolve_fill(
 
     Parameters
     ----------
-    fill : str, number, array or None
+    fill : str, number, array, Fill or None
         See the module docstring; None is :data:`DEFAULT_FILL` (``"remove"`` for stems).
     logmel : np.ndarray, shape (n_mels, n_frames)
         The clip being explained, in input values.
     config : FeatureConfig
         For ``config.silence`` and the unit recorded with constants.
     rng : np.random.Generator
-        Source of the noise seed.
+        Source of ``"noise"``'s seed (``"texture"`` has its own, :data:`TEXTURE_SEED`).
     stems : bool
         True for stem components: only ``"min"``/``"remove"`` are meaningful.
     sigma : (float, float), optional
@@ -186,23 +199,26 @@ def resolve_fill(
         if fill == "local_median":
             return Fill("local_median", _local_median(x), {"width": _local_width(x)})
         if fill == "ring_median":
-            gap, outer = _RING
-            g = max(1, round(x.shape[1] * gap))
-            o = max(g + 1, round(x.shape[1] * outer))
+            g, o = _ring_radii(x)
             return Fill("ring_median", _ring_median(x, gap=g, outer=o), {"gap": g, "outer": o})
         if fill == "texture":
-            base = _local_median(x)
-            seed = int(rng.integers(2**31))
-            spread = _robust_spread(x - base)
-            noise = np.random.default_rng(seed).standard_normal(x.shape)
-            array = (base + spread * noise).astype(np.float32)
-            return Fill("texture", array, {"width": _local_width(x), "seed": seed})
+            return texture_fill(x)
+        if fill == "ring_texture":
+            return texture_fill(x, around="ring")
         raise ParameterError(
             f"fill={fill!r} is unknown: expected 'min', 'clip_min', 'mean', 'noise', 'blur', "
-            "'band_median', 'local_median', 'ring_median', 'texture', a number (a constant "
-            f"input value, in {config.unit}) or an array "
+            "'band_median', 'local_median', 'ring_median', 'texture', 'ring_texture', a "
+            f"number (a constant input value, in {config.unit}) or an array "
             "(n_mels, n_frames)."
         )
+    if isinstance(fill, Fill):
+        if fill.array is None or fill.array.shape != x.shape:
+            raise ParameterError(
+                f"fill is a Fill of kind {fill.kind!r} with an array of shape "
+                f"{None if fill.array is None else fill.array.shape}: expected one built for "
+                f"this input, of shape {x.shape} (n_mels, n_frames)."
+            )
+        return fill
     if isinstance(fill, (int, float, np.integer, np.floating)) and not isinstance(fill, bool):
         value = float(fill)
         if not np.isfinite(value):
@@ -222,6 +238,43 @@ def resolve_fill(
             f"fill array contains NaN or infinite values: expected finite values in {config.unit}."
         )
     return Fill("array", array, {})
+
+
+def texture_fill(logmel: np.ndarray, *, seed: int = TEXTURE_SEED,
+                 around: str = "local") -> Fill:
+    """The ``"texture"`` fill of ``logmel`` with the noise seed ``seed``.
+
+    Each mel band's running median (as ``"local_median"``; ``around="ring"``: its median
+    around each frame, as ``"ring_median"``, the fill ``"ring_texture"``) plus Gaussian noise
+    with the band's robust spread around it (see the module docstring).
+    ``fill="texture"`` is ``texture_fill(logmel)``; pass the result as ``fill=`` to use
+    another seed.
+
+    Parameters
+    ----------
+    logmel : np.ndarray, shape (n_mels, n_frames)
+        The clip being explained, in input values.
+    seed : int
+        Seed of the noise (non-negative); recorded in ``params``.
+    around : {"local", "ring"}
+        The level the noise is added to.
+    """
+    seed = check_int("seed", seed, minimum=0)
+    x = np.asarray(logmel, dtype=np.float32)
+    if x.ndim != 2:
+        raise ParameterError(f"logmel has shape {x.shape}: expected (n_mels, n_frames).")
+    if around == "local":
+        kind, base, params = "texture", _local_median(x), {"width": _local_width(x)}
+    elif around == "ring":
+        g, o = _ring_radii(x)
+        kind, base, params = "ring_texture", _ring_median(x, gap=g, outer=o), {"gap": g,
+                                                                                "outer": o}
+    else:
+        raise ParameterError(f"around={around!r} is invalid: expected 'local' or 'ring'.")
+    spread = _robust_spread(x - base)
+    noise = np.random.default_rng(seed).standard_normal(x.shape)
+    array = (base + spread * noise).astype(np.float32)
+    return Fill(kind, array, {**params, "seed": seed})
 
 
 def _local_width(x: np.ndarray) -> int:
@@ -253,6 +306,13 @@ def _constant(kind: str, value: float, x: np.ndarray, config: FeatureConfig) -> 
 
 #: ``ring_median``'s gap and outer radius as fractions of the clip's frames.
 _RING = (0.12, 0.4)
+
+
+def _ring_radii(x: np.ndarray) -> tuple[int, int]:
+    """``ring_median``'s gap and outer radius in frames for the clip ``x``."""
+    gap, outer = _RING
+    g = max(1, round(x.shape[1] * gap))
+    return g, max(g + 1, round(x.shape[1] * outer))
 
 
 def _ring_median(x: np.ndarray, *, gap: int, outer: int) -> np.ndarray:

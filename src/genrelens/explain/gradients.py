@@ -62,7 +62,7 @@ from genrelens.device import model_device, to_numpy
 from genrelens.errors import ParameterError
 from genrelens.explain.engine import OUTPUTS, ModelFn
 from genrelens.explain.explanation import Explanation
-from genrelens.explain.fill import resolve_fill
+from genrelens.explain.fill import Fill, resolve_fill
 from genrelens.models.inference import check_outputs
 
 __all__ = [
@@ -139,7 +139,7 @@ def integrated_gradients(
     model: ModelFn,
     logmel: np.ndarray | torch.Tensor,
     *,
-    fill: str | float | np.ndarray | None = None,
+    fill: str | float | np.ndarray | Fill | None = None,
     config: FeatureConfig | None = None,
     targets: int | Sequence[int] | None = None,
     output: str = "probabilities",
@@ -153,12 +153,12 @@ def integrated_gradients(
 
     Parameters
     ----------
-    fill : str, number, array or None
+    fill : str, number, array, Fill or None
         The baseline, resolved by :func:`genrelens.explain.fill.resolve_fill` exactly as the
         perturbation methods resolve "off" (None: ``DEFAULT_FILL``; ``"min"`` = silence,
         ``config.silence``; ``"mean"``, ``"clip_min"``, ``"noise"``, ``"blur"``,
         ``"band_median"``, ``"local_median"``, ``"ring_median"``, ``"texture"``, a number,
-        an array).
+        an array, a :class:`~genrelens.explain.fill.Fill`).
     config : FeatureConfig, optional
         Default ``FeatureConfig(n_mels=logmel.shape[0])``.
     random_state : int, Generator or None

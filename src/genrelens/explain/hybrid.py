@@ -81,8 +81,7 @@ def size_probabilities(n_components: int) -> np.ndarray:
     m = n_components
     uniform = lime.uniform_size_probabilities(m)
     uniform[0] = uniform[m] = 0.0
-    leverage = np.zeros(m + 1)
-    leverage[1:m] = 1.0 / (m - 1)
+    leverage = shap.leverage_size_probabilities(m)
     r: np.ndarray = UNIFORM_SHARE * uniform / uniform.sum() + (1 - UNIFORM_SHARE) * leverage
     probabilities: np.ndarray = r / r.sum()
     return probabilities

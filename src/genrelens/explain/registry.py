@@ -93,7 +93,8 @@ class Method:
 
 _METHODS = (
     Method("lime", False, _SAMPLED + _LIME, ("uniform", "mixture"), ("lime",)),
-    Method("kernel_shap", False, _SAMPLED, ("shapley", "mixture"), ("kernel_shap",)),
+    Method("kernel_shap", False, _SAMPLED, ("shapley", "mixture", "leverage"),
+           ("kernel_shap",)),
     Method("hybrid", False, _SAMPLED + _LIME, ("mixture",), ("kernel_shap", "lime")),
     Method("occlusion", False, ()),
     Method("gradcam", True, ()),
