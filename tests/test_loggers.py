@@ -82,10 +82,11 @@ def test_mlflow_logger_logs_metrics_and_figures(tmp_path, monkeypatch):
     assert [(m.step, m.value) for m in history] == [(1, 0.5)]
 
 
-def test_open_logger_none_and_log_epoch_send_the_row_without_epoch_and_best(tmp_path):
+def test_open_logger_none_and_log_epoch_sends_the_row_without_epoch_and_best(tmp_path):
     from genrelens.loggers import LOGGER_CHOICES, log_epoch, open_logger
 
-    assert open_logger("none", run_dir=tmp_path) is None and LOGGER_CHOICES[0] == "none"
+    with open_logger("none", run_dir=tmp_path) as logger:
+        assert logger is None and LOGGER_CHOICES[0] == "none"
     log_epoch(None, {"epoch": 1, "valid_loss": 0.5})  # no logger: nothing to send
     sent = []
 
@@ -96,4 +97,5 @@ def test_open_logger_none_and_log_epoch_send_the_row_without_epoch_and_best(tmp_
     log_epoch(Recorder(), {"epoch": 4, "train_loss": 1.5, "valid_loss": 0.5, "best": 1})
     assert sent == [(4, {"train_loss": 1.5, "valid_loss": 0.5})]
     with pytest.raises(ParameterError, match="logger='wandb' is invalid"):
-        open_logger("wandb", run_dir=tmp_path)
+        with open_logger("wandb", run_dir=tmp_path):
+            pass

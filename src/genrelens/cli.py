@@ -762,9 +762,9 @@ def _add_logger_option(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--logger", choices=LOGGER_CHOICES, default="none",
-        help=f"send each epoch's losses, accuracies and rate to TensorBoard (event files in "
-        f"RUN/{TENSORBOARD_FOLDER}; needs the tensorboard package) or to the active MLflow run "
-        "(needs mlflow); default none (history.csv is always written)",
+        help=f"send each training epoch's losses, accuracies and rate to TensorBoard (event "
+        f"files in RUN/{TENSORBOARD_FOLDER}; needs the tensorboard package) or to the active "
+        "MLflow run (needs mlflow); default none (history.csv is always written)",
     )
 
 
@@ -817,11 +817,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(printable(f"genrelens train: warning: {message}"), file=sys.stderr)
 
     # rank 0 logs (torchrun); an absent package is reported before anything is trained
-    logger = open_logger(args.logger if int(os.environ.get("RANK", "0")) == 0 else "none",
-                         run_dir=args.out)
-    with warnings.catch_warnings(), contextlib.ExitStack() as stack:
-        if logger is not None:
-            stack.callback(logger.close)
+    with warnings.catch_warnings(), open_logger(
+        args.logger if int(os.environ.get("RANK", "0")) == 0 else "none", run_dir=args.out,
+    ) as logger:
         warnings.showwarning = show
         if transfer:
             return _train_transfer(args, config=config, split=split, logger=logger)
@@ -1438,6 +1436,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         help="let stages replace results that were made with other parameters",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_logger_option(parser)
     parser.set_defaults(func=_cmd_demo, outputs=lambda args: [_demo_out(args)])
 
 
@@ -1462,6 +1461,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         cache_dir=args.cache,
         overwrite=args.overwrite,
         progress=not args.no_progress,
+        logger=args.logger,
     )
     print(printable(report.absolute()))
     return 0

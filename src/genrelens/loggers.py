@@ -16,8 +16,9 @@ Bring your own (Weights & Biases, a CSV writer, a test double) by implementing t
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -132,8 +133,10 @@ LOGGER_CHOICES = ("none", *LOGGERS)
 TENSORBOARD_FOLDER = "tensorboard"
 
 
-def open_logger(name: str, *, run_dir: str | os.PathLike[str]) -> Logger | None:
-    """The logger ``genrelens train --logger NAME`` trains run directory ``run_dir`` with.
+@contextlib.contextmanager
+def open_logger(name: str, *, run_dir: str | os.PathLike[str]) -> Iterator[Logger | None]:
+    """The logger ``--logger NAME`` of ``genrelens train`` (and ``demo``) trains run directory
+    ``run_dir`` with, closed on exit.
 
     ``"none"``: no logger (``None``); ``"tensorboard"``: event files in
     ``RUN/tensorboard`` (``tensorboard --logdir`` on the runs' parent folder compares runs);
@@ -144,12 +147,17 @@ def open_logger(name: str, *, run_dir: str | os.PathLike[str]) -> Logger | None:
     ParameterError
         For a name not in :data:`LOGGER_CHOICES`.
     GenrelensError
-        When the logger's package is not installed (the message names it).
+        When the logger's package is not installed (the message names it), on entry.
     """
     if name == "none":
-        return None
+        yield None
+        return
     kwargs = {"log_dir": Path(run_dir) / TENSORBOARD_FOLDER} if name == "tensorboard" else {}
-    return make_logger(name, **kwargs)
+    logger = make_logger(name, **kwargs)
+    try:
+        yield logger
+    finally:
+        logger.close()
 
 
 def log_epoch(logger: Logger | None, row: Mapping[str, float]) -> None:
