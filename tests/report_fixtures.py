@@ -25,6 +25,8 @@ from genrelens.inspection.ale import ALEResult
 from genrelens.run import RunDir
 
 CLASSES = ("blues", "classical", "metal")
+#: Segments of the track explained as `genrelens explain` does (a whole-track timeline).
+N_SEGMENTS = 3
 
 
 def _tone(rng: np.random.Generator, seconds: float, sr: int, freq: float) -> np.ndarray:
@@ -128,13 +130,22 @@ def make_run(
                 sf.write(folder / "original.wav", y, config.sr, subtype="PCM_16")
                 sf.write(folder / "lime-time_top3.wav", y * 0.5, config.sr, subtype="PCM_16")
             else:  # the layout of `genrelens explain` (genrelens.explain.track.write_track)
+                import dataclasses
+
                 from genrelens.explain.track import TrackExplanation, write_track
 
-                results = {key: TrackExplanation(key[0], key[1], (exp,), np.array([0]), config)
-                           for key, exp in found.items() if key[1] in ("time", "dense")}
-                write_track(results, y[None, :], folder,
+                # three segments, each louder than the last, each with its own prediction
+                audio = np.stack([y * 0.5 ** (2 - s) for s in range(N_SEGMENTS)])
+                inputs = [log_mel(a, config=config) for a in audio]
+                preds = [pred, *rng.dirichlet(np.ones(n), size=N_SEGMENTS - 1)]
+                results = {key: TrackExplanation(key[0], key[1], tuple(
+                    dataclasses.replace(exp, logmel=inputs[s], prediction=preds[s],
+                                        scores=exp.scores * (1.0 + s))
+                    for s in range(N_SEGMENTS)), np.arange(N_SEGMENTS), config)
+                    for key, exp in found.items() if key[1] in ("time", "dense")}
+                write_track(results, audio, folder,
                             summary={"track_id": tid, "label": labels[tid]})
-                sf.write(folder / "original.wav", y, config.sr, subtype="PCM_16")
+                sf.write(folder / "original.wav", audio[-1], config.sr, subtype="PCM_16")
         (root / "global").mkdir(exist_ok=True)
         grid = np.linspace(0, 1, 6)
         ALEResult(feature_names=("spectral centroid",), output_names=tuple(classes),

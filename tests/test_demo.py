@@ -89,3 +89,45 @@ def test_quality_stage_takes_its_seeds_from_the_settings(tmp_path, monkeypatch):
     assert out == {"n_segments": 1, "seconds": 2.5}  # the numbers of the result's summary
     assert seen["seeds"] == 5 and seen["n_check"] == 3
     assert DemoSettings().quality_seeds == 2  # the demo's measured default is unchanged
+
+
+def test_train_stage_trains_with_the_chosen_logger_and_closes_it(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from genrelens import demo, loggers
+    from genrelens.config import FeatureConfig
+    from genrelens.data.splits import Split
+    from genrelens.run import RunDir
+    from genrelens.training import run as training_run
+
+    made, seen = [], {}
+
+    class Recording:
+        def __init__(self, log_dir):
+            self.log_dir, self.closed = log_dir, False
+            made.append(self)
+
+        def log_scalars(self, values, *, step): ...
+        def log_figure(self, name, figure, *, step): ...
+
+        def close(self):
+            self.closed = True
+
+    def fake_train_run(data, **kwargs):
+        seen.update(kwargs)
+        assert kwargs["logger"] is None or not kwargs["logger"].closed  # open while training
+        return SimpleNamespace(fit=SimpleNamespace(best_epoch=1, epochs_run=2, seconds=0.5))
+
+    monkeypatch.setitem(loggers.LOGGERS, "tensorboard", Recording)
+    monkeypatch.setattr(training_run, "train_run", fake_train_run)
+    run = RunDir(tmp_path / "run")
+    Split(name="random", train=("a",), valid=("b",), test=("c",)).save(run.path("split.json"))
+    out = demo._train(run, tmp_path, cache=tmp_path / "cache", settings=DemoSettings(),
+                      config=FeatureConfig(), progress=False, logger="tensorboard")
+    assert out == {"best_epoch": 1, "epochs_run": 2, "seconds": 0.5}
+    (logger,) = made
+    assert seen["logger"] is logger and logger.closed
+    assert logger.log_dir == run.root / "tensorboard"
+    demo._train(run, tmp_path, cache=tmp_path / "cache", settings=DemoSettings(),
+                config=FeatureConfig(), progress=False)
+    assert seen["logger"] is None and len(made) == 1  # the default: no logger

@@ -80,3 +80,22 @@ def test_mlflow_logger_logs_metrics_and_figures(tmp_path, monkeypatch):
         log_explanation(logger, _explanation(), step=1)
     history = mlflow.tracking.MlflowClient().get_metric_history(run.info.run_id, "valid_loss")
     assert [(m.step, m.value) for m in history] == [(1, 0.5)]
+
+
+def test_open_logger_none_and_log_epoch_sends_the_row_without_epoch_and_best(tmp_path):
+    from genrelens.loggers import LOGGER_CHOICES, log_epoch, open_logger
+
+    with open_logger("none", run_dir=tmp_path) as logger:
+        assert logger is None and LOGGER_CHOICES[0] == "none"
+    log_epoch(None, {"epoch": 1, "valid_loss": 0.5})  # no logger: nothing to send
+    sent = []
+
+    class Recorder(FigureLogger):
+        def log_scalars(self, values, *, step):
+            sent.append((step, values))
+
+    log_epoch(Recorder(), {"epoch": 4, "train_loss": 1.5, "valid_loss": 0.5, "best": 1})
+    assert sent == [(4, {"train_loss": 1.5, "valid_loss": 0.5})]
+    with pytest.raises(ParameterError, match="logger='wandb' is invalid"):
+        with open_logger("wandb", run_dir=tmp_path):
+            pass

@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 from report_fixtures import (  # noqa: F401  (session fixtures)
     CLASSES,
+    N_SEGMENTS,
     full_run,
     hostile_run,
     partial_run,
@@ -216,11 +217,84 @@ def test_colour_scales_are_shared_across_methods_of_a_kind_and_with_the_bars(ful
         assert float(scale) == pytest.approx(peaks[key], rel=1e-5)
 
 
+def _section(text: str, name: str) -> str:
+    start = text.index(f'<section id="{name}">')
+    return text[start:text.index("</section>", start)]
+
+
 def test_genre_examples_share_one_db_range(full_report):
     _, text = full_report
-    ranges = re.findall(r'data-db-range="([^"]*)"', text)
+    ranges = re.findall(r'data-db-range="([^"]*)"', _section(text, "dataset"))
     assert len(ranges) == len(CLASSES) and len(set(ranges)) == 1
     assert f"on the colour scale of every example ({ranges[0]})" in text
+
+
+def test_explained_spectrograms_share_one_db_range_over_every_track_and_segment(full_report):
+    from genrelens.display import shared_db_range
+    from genrelens.explain.explanation import Explanation
+
+    run, text = full_report
+    body = _section(text, "explanations")
+    ranges = re.findall(r'data-db-range="([^"]*)"', body)
+    # the `explain` track: its input, 2 overlays, the timeline; the folder of files: its
+    # input and 5 overlays (the stems' matrix has no spectrogram)
+    assert len(ranges) == (1 + 2 + 1) + (1 + 5) and len(set(ranges)) == 1
+    exps = {p: Explanation.load(p) for p in (run / "explanations").rglob("*.json")
+            if p.name != "summary.json"}
+    low, high = shared_db_range([e.logmel for e in exps.values()])
+    assert ranges[0] == f"{low:.1f} to {high:.1f} dB"
+    # the shown (first, quietest) segment is drawn on the range its louder segments set
+    shown = max(e.logmel.max() for p, e in exps.items() if p.parent.name == "000")
+    assert high == pytest.approx(shown + 20 * np.log10(4), abs=0.5)
+    assert f"on the colour scale of every explained spectrogram ({ranges[0]})" in body
+
+
+def test_whole_track_timeline_shows_every_segment_on_shared_scales(full_run):  # noqa: F811
+    from genrelens.display import relevance_map, shared_limit
+    from genrelens.explain.explanation import Explanation
+
+    tracks = build_context(full_run)["explanations"]
+    assert [t["timeline"] is None for t in tracks] == [False, True]  # `explain` layout / files
+    timeline = tracks[0]["timeline"]
+    folder = next(p.parent for p in (full_run / "explanations").rglob("summary.json"))
+    segments = [{p.stem: Explanation.load(p) for p in sorted(seg.glob("*.json"))}
+                for seg in sorted((folder / "segments").iterdir())]
+    assert timeline["n_segments"] == len(segments) == N_SEGMENTS
+    assert timeline["segment_classes"] == [
+        CLASSES[int(np.argmax(seg["lime_time"].prediction))] for seg in segments]
+    target = CLASSES.index(timeline["target"])
+    assert target == int(np.argmax(np.mean([s["lime_time"].prediction for s in segments], 0)))
+    # one colour scale per component kind (dense: per method) over all segments and methods
+    timed = sorted(m for m in segments[0] if m.endswith("_time"))
+    expected = {
+        "time": shared_limit([relevance_map(s[m], target)[0] for s in segments for m in timed]),
+        "dense gradcam": shared_limit([s["gradcam_dense"].to_map(target) for s in segments]),
+    }
+    scales = dict(part.split(" ±") for part in timeline["scales"].split("; "))
+    assert set(scales) == set(expected)
+    for key, limit in expected.items():
+        assert float(scales[key]) == pytest.approx(limit, rel=1e-5)
+    assert expected["time"] == pytest.approx(  # the last segment's scores are 3x the first's
+        3.0 * max(np.abs(segments[0][m].scores[target]).max() for m in timed), rel=1e-9)
+    html = (full_run / "report.html").read_text(encoding="utf-8")
+    assert f'alt="timeline of {tracks[0]["track_id"]}"' in html
+    assert f'data-scales="{timeline["scales"]}"' in html
+
+
+def test_track_timeline_places_segments_in_time_on_one_db_range_and_colour_scale():
+    from genrelens.display import TimelineRow, plot_track_timeline
+
+    logmels = [np.full((4, 10), -60.0 + 10 * i) for i in range(3)]
+    heats = [np.full((4, 10), 0.1 * (i + 1)) for i in range(3)]
+    fig = plot_track_timeline(logmels, [0.0, 3.0, 9.0], sr=100, hop_length=30,
+                              rows=[TimelineRow("lime", heats, 0.5, "score")],
+                              labels=["a", "b", "c"], db_range=(-80.0, 0.0))
+    top, row = (ax for ax in fig.axes if ax.get_label() != "<colorbar>")
+    assert [im.get_extent()[:2] for im in top.images] == [[0.0, 3.0], [3.0, 6.0], [9.0, 12.0]]
+    assert all(im.get_clim() == (-80.0, 0.0) for im in (*top.images, *row.images[0::2]))
+    assert [im.get_clim() for im in row.images[1::2]] == [(-0.5, 0.5)] * 3  # heat over grey
+    assert [t.get_text() for t in top.texts] == ["a", "b", "c"]
+    assert row.get_xlim() == (0.0, 12.0)
 
 
 def test_shared_db_range_spans_the_loudest_cell_down_to_top_db():

@@ -75,8 +75,13 @@ LAYOUT_JS = r"""
   const record = document.querySelector('#run table');
   return {
     groups,
-    dbRanges: Array.from(document.querySelectorAll('img[data-db-range]'))
+    dbRanges: Array.from(document.querySelectorAll('#dataset img[data-db-range]'))
       .map(i => i.dataset.dbRange),
+    explainedDbRanges: Array.from(document.querySelectorAll('#explanations img[data-db-range]'))
+      .map(i => i.dataset.dbRange),
+    timelines: Array.from(document.querySelectorAll('#explanations img[alt^="timeline of"]'))
+      .map(i => ({width: i.naturalWidth, height: i.naturalHeight, scales: i.dataset.scales,
+                  dbRange: i.dataset.dbRange})),
     titles: Array.from(document.querySelectorAll('img[data-title]')).map(i => i.dataset.title),
     tables: document.querySelectorAll('table').length,
     pres: document.querySelectorAll('pre').length,
@@ -97,6 +102,10 @@ def test_report_scales_titles_tables_and_stages_as_seen_in_chromium(browser, ful
     for key, scales in page["groups"].items():
         assert scales and None not in scales and len(set(scales)) == 1, (key, scales)
     assert len(page["dbRanges"]) == len(CLASSES) and len(set(page["dbRanges"])) == 1
+    assert len(page["explainedDbRanges"]) == 10 and len(set(page["explainedDbRanges"])) == 1
+    (timeline,) = page["timelines"]  # the track explained segment by segment
+    assert timeline["width"] > 900 and timeline["height"] > 300  # three panels, decoded
+    assert timeline["dbRange"] == page["explainedDbRanges"][0] and "time ±" in timeline["scales"]
     assert page["titles"] == ["ALE of spectral centroid"]  # the descriptor, not its file
     assert page["tables"] >= 15 and page["pres"] == 0  # tables, not dumps
     assert any(c.startswith("Thin evidence") for c in page["caveats"])

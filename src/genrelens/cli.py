@@ -745,6 +745,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--restart", action="store_true", help="discard a previous run in RUN")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the test evaluation")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_logger_option(parser)
     parser.add_argument(
         "--stream", action="store_true",
         help="memory-map the segments from consolidated files written once into the cache "
@@ -753,6 +754,17 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(  # torchrun: rank 0 holds the run directory for every rank
         func=_cmd_train,
         outputs=lambda args: [args.out] if os.environ.get("RANK", "0") == "0" else [],
+    )
+
+
+def _add_logger_option(parser: argparse.ArgumentParser) -> None:
+    from genrelens.loggers import LOGGER_CHOICES, TENSORBOARD_FOLDER
+
+    parser.add_argument(
+        "--logger", choices=LOGGER_CHOICES, default="none",
+        help=f"send each training epoch's losses, accuracies and rate to TensorBoard (event "
+        f"files in RUN/{TENSORBOARD_FOLDER}; needs the tensorboard package) or to the active "
+        "MLflow run (needs mlflow); default none (history.csv is always written)",
     )
 
 
@@ -770,6 +782,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import warnings
 
     from genrelens.errors import ParameterError
+    from genrelens.loggers import open_logger
     from genrelens.models.vgg import default_vgg16_weights_path
     from genrelens.training import TrainConfig
     from genrelens.training.run import train_run
@@ -803,15 +816,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         print(printable(f"genrelens train: warning: {message}"), file=sys.stderr)
 
-    with warnings.catch_warnings():
+    # rank 0 logs (torchrun); an absent package is reported before anything is trained
+    with warnings.catch_warnings(), open_logger(
+        args.logger if int(os.environ.get("RANK", "0")) == 0 else "none", run_dir=args.out,
+    ) as logger:
         warnings.showwarning = show
         if transfer:
-            return _train_transfer(args, config=config, split=split)
+            return _train_transfer(args, config=config, split=split, logger=logger)
         result = train_run(
             args.data, out=args.out, config=config, cache_dir=args.cache, split=split,
             restart=args.restart, evaluate=not args.no_evaluate, progress=not args.no_progress,
             stream=args.stream, feature_config=_feature_config_from_args(args),
-            device=args.device,
+            device=args.device, logger=logger,
         )
     fit = result.fit
     if int(os.environ.get("RANK", "0")) == 0:
@@ -855,13 +871,13 @@ def _transfer_model(args: argparse.Namespace) -> bool:
     return True
 
 
-def _train_transfer(args: argparse.Namespace, *, config, split) -> int:
+def _train_transfer(args: argparse.Namespace, *, config, split, logger) -> int:
     from genrelens.training.run import train_transfer_run
 
     result = train_transfer_run(
         args.data, out=args.out, config=config, weights=args.wheel or "wheel",
         cache_dir=args.cache, split=split, evaluate=not args.no_evaluate,
-        progress=not args.no_progress,
+        progress=not args.no_progress, logger=logger,
     )
     fit = result.fit
     embedded = (f"embeddings {result.embedding_seconds:.1f} s" if result.embedding_seconds
@@ -1420,6 +1436,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         help="let stages replace results that were made with other parameters",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_logger_option(parser)
     parser.set_defaults(func=_cmd_demo, outputs=lambda args: [_demo_out(args)])
 
 
@@ -1444,6 +1461,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         cache_dir=args.cache,
         overwrite=args.overwrite,
         progress=not args.no_progress,
+        logger=args.logger,
     )
     print(printable(report.absolute()))
     return 0

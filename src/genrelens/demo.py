@@ -142,6 +142,7 @@ def run_demo(
     cache_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    logger: str = "none",
 ) -> Path:
     """Run every stage of the demo into run directory ``out`` and return the report's path.
 
@@ -167,6 +168,10 @@ def run_demo(
         Allow stages to replace results made with other parameters.
     progress : bool
         Progress bars on stderr (one line per stage is always printed).
+    logger : str
+        Where the ``train`` stage also sends its training curves
+        (:func:`genrelens.loggers.open_logger`: ``"none"``, ``"tensorboard"``, ``"mlflow"``);
+        not a parameter of the results: a cached ``train`` stage logs nothing.
 
     Returns
     -------
@@ -195,7 +200,7 @@ def run_demo(
     )
     stages = _stages(run, settings=settings, config=config, cache=cache, data_path=data_path,
                      synthetic=data is None, progress=progress,
-                     real_music=None if real_music is None else Path(real_music))
+                     real_music=None if real_music is None else Path(real_music), logger=logger)
     total = len(stages)
     started = time.perf_counter()
     for number, (name, func, params, inputs, outputs, force) in enumerate(stages, start=1):
@@ -219,7 +224,7 @@ Stage = tuple[str, Callable[[], Any], dict[str, Any], list[Path], list[str], boo
 
 def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache: Path,
             data_path: Path, synthetic: bool, progress: bool,
-            real_music: Path | None = None) -> list[Stage]:
+            real_music: Path | None = None, logger: str = "none") -> list[Stage]:
     s = settings
     feat = config.to_dict()
     stages: list[Stage] = []
@@ -235,7 +240,7 @@ def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache
          {"config": feat, "cache": os.fspath(cache.absolute())}, [data_path], ["prepare.json"],
          False),
         ("train", lambda: _train(run, data_path, cache=cache, settings=s, config=config,
-                                 progress=progress),
+                                 progress=progress, logger=logger),
          {"config": feat, "epochs": s.epochs, "patience": s.patience,
           "batch_size": s.batch_size, "seed": s.seed},
          [run.path("split.json"), run.path("prepare.json")], ["checkpoint.pt", "history.csv"],
@@ -349,20 +354,21 @@ def _prepare(run: RunDir, data_path: Path, *, cache: Path, config: FeatureConfig
 
 
 def _train(run: RunDir, data_path: Path, *, cache: Path, settings: DemoSettings,
-           config: FeatureConfig, progress: bool) -> dict[str, Any]:
+           config: FeatureConfig, progress: bool, logger: str = "none") -> dict[str, Any]:
     import warnings
 
     from genrelens.data import Split
+    from genrelens.loggers import open_logger
     from genrelens.training.config import TrainConfig
     from genrelens.training.run import train_run
 
     train_config = TrainConfig(epochs=settings.epochs, patience=settings.patience,
                                batch_size=settings.batch_size, seed=settings.seed)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), open_logger(logger, run_dir=run.root) as opened:
         warnings.simplefilter("ignore", UserWarning)  # the split's warnings were said by "data"
         result = train_run(data_path, out=run.root, config=train_config, feature_config=config,
                            cache_dir=cache, split=Split.load(run.path("split.json")),
-                           evaluate=False, progress=progress)
+                           evaluate=False, progress=progress, logger=opened)
     fit = result.fit
     return {"best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "seconds": fit.seconds}
 

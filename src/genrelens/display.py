@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,6 +28,8 @@ __all__ = [
     "plot_waveform",
     "plot_logmel",
     "plot_overlay",
+    "plot_track_timeline",
+    "TimelineRow",
     "shared_limit",
     "shared_db_range",
     "plot_bars",
@@ -212,10 +214,8 @@ def plot_logmel(
     """
     fig, ax = _axes(ax, (6.0, 2.4), (0.75, 0.3, 0.45, 0.3))
     logmel = np.asarray(logmel)
-    seconds = logmel.shape[1] * hop_length / sr
-    low, high = db_range if db_range is not None else (None, None)
-    image = ax.imshow(logmel, origin="lower", aspect="auto", cmap="magma", vmin=low, vmax=high,
-                      extent=(0, seconds, -0.5, logmel.shape[0] - 0.5), interpolation="nearest")
+    image = _draw_logmel(ax, logmel, start=0.0, seconds_per_frame=hop_length / sr,
+                         db_range=db_range)
     _mel_ticks(ax, mel_hz)
     _decorate(ax, xlabel="time (s)", title=title)
     if colorbar:
@@ -234,6 +234,7 @@ def plot_overlay(
     title: str | None = None,
     limit: float | None = None,
     label: str = "attribution",
+    db_range: tuple[float, float] | None = None,
 ) -> Any:
     """Draw an attribution map ``heat`` over a greyscale log-mel, both ``(n_mels, n_frames)``.
 
@@ -248,20 +249,112 @@ def plot_overlay(
         otherwise a weak map is stretched to look as strong as a strong one.
     label : str
         The colour bar's label (the unit of ``heat``).
+    db_range : (float, float), optional
+        The grey scale of the log-mel, as in :func:`plot_logmel`.
     """
     fig, ax = _axes(ax, (6.0, 2.4), (0.75, 0.3, 0.45, 0.3))
-    logmel, heat = np.asarray(logmel), np.asarray(heat, dtype=float)
-    seconds = logmel.shape[1] * hop_length / sr
-    extent = (0, seconds, -0.5, logmel.shape[0] - 0.5)
-    ax.imshow(logmel, origin="lower", aspect="auto", cmap="gray", extent=extent,
-              interpolation="nearest")
-    limit = limit or shared_limit([heat])
-    masked = np.ma.masked_where(heat == 0, heat)
-    image = ax.imshow(masked, origin="lower", aspect="auto", cmap=ATTRIBUTION_CMAP, alpha=0.7,
-                      vmin=-limit, vmax=limit, extent=extent, interpolation="nearest")
+    heat = np.asarray(heat, dtype=float)
+    image = _draw_overlay(ax, np.asarray(logmel), heat, start=0.0,
+                          seconds_per_frame=hop_length / sr, limit=limit or shared_limit([heat]),
+                          db_range=db_range)
     _mel_ticks(ax, mel_hz)
     _decorate(ax, xlabel="time (s)", title=title)
     fig.colorbar(image, ax=ax, label=label, pad=0.01)
+    return fig
+
+
+def _draw_logmel(ax: Any, logmel: np.ndarray, *, start: float, seconds_per_frame: float,
+                 db_range: tuple[float, float] | None, cmap: str = "magma") -> Any:
+    """``logmel`` drawn from ``start`` seconds on (the image, for a colour bar)."""
+    low, high = db_range if db_range is not None else (None, None)
+    extent = (start, start + logmel.shape[1] * seconds_per_frame, -0.5, logmel.shape[0] - 0.5)
+    return ax.imshow(logmel, origin="lower", aspect="auto", cmap=cmap, vmin=low, vmax=high,
+                     extent=extent, interpolation="nearest")
+
+
+def _draw_overlay(ax: Any, logmel: np.ndarray, heat: np.ndarray, *, start: float,
+                  seconds_per_frame: float, limit: float,
+                  db_range: tuple[float, float] | None) -> Any:
+    """``heat`` on ``[-limit, limit]`` over ``logmel`` in grey, from ``start`` seconds on; cells
+    of 0 stay transparent (the heat image, for a colour bar)."""
+    _draw_logmel(ax, logmel, start=start, seconds_per_frame=seconds_per_frame,
+                 db_range=db_range, cmap="gray")
+    extent = (start, start + logmel.shape[1] * seconds_per_frame, -0.5, logmel.shape[0] - 0.5)
+    return ax.imshow(np.ma.masked_where(heat == 0, heat), origin="lower", aspect="auto",
+                     cmap=ATTRIBUTION_CMAP, alpha=0.7, vmin=-limit, vmax=limit, extent=extent,
+                     interpolation="nearest")
+
+
+class TimelineRow(NamedTuple):
+    """One row of :func:`plot_track_timeline`: a method's maps, one per segment."""
+
+    title: str
+    heats: Sequence[np.ndarray]
+    limit: float
+    label: str
+
+
+def plot_track_timeline(
+    logmels: Sequence[np.ndarray],
+    starts: Sequence[float],
+    *,
+    sr: int,
+    hop_length: int,
+    rows: Sequence[TimelineRow] = (),
+    labels: Sequence[str] | None = None,
+    mel_hz: np.ndarray | None = None,
+    db_range: tuple[float, float] | None = None,
+    unit: str = "dB",
+    title: str | None = None,
+) -> Any:
+    """A whole track: its segments' log-mels at their place in time, then one row per method
+    with each segment's attribution map over them.
+
+    Parameters
+    ----------
+    logmels : sequence of np.ndarray, shape (n_mels, n_frames)
+        The explained segments, in track order.
+    starts : sequence of float
+        Where each segment starts in the track, in seconds (overlapping segments are drawn
+        in order, a later one over an earlier one).
+    rows : sequence of TimelineRow
+        ``(title, heats, limit, label)``: one map per segment on the colour scale
+        ``[-limit, limit]`` (share it between the rows that are compared), the colour bar's
+        ``label``.
+    labels : sequence of str, optional
+        Written above each segment (e.g. the class the model predicts for it).
+    db_range : (float, float), optional
+        The log-mel colour scale of every panel; default :func:`shared_db_range` of
+        ``logmels``.
+    """
+    logmels = [np.asarray(m) for m in logmels]
+    step = hop_length / sr
+    db_range = db_range or shared_db_range(logmels)
+    fig = _figure(figsize=(11.0, 0.5 + 1.9 * (1 + len(rows))), layout="constrained")
+    axes = fig.subplots(1 + len(rows), 1, sharex=True, squeeze=False)[:, 0]
+    image = None
+    for logmel, start in zip(logmels, starts, strict=True):
+        image = _draw_logmel(axes[0], logmel, start=start, seconds_per_frame=step,
+                             db_range=db_range)
+    fig.colorbar(image, ax=axes[0], label=unit, pad=0.01)
+    _decorate(axes[0], title=title)
+    for ax, row in zip(axes[1:], rows):
+        for logmel, heat, start in zip(logmels, row.heats, starts, strict=True):
+            image = _draw_overlay(ax, logmel, np.asarray(heat, dtype=float), start=start,
+                                  seconds_per_frame=step, limit=row.limit, db_range=db_range)
+        fig.colorbar(image, ax=ax, label=row.label, pad=0.01)
+        ax.set_title(row.title, fontsize=9, loc="left")
+    ends = [start + m.shape[1] * step for m, start in zip(logmels, starts)]
+    for ax in axes:
+        _mel_ticks(ax, mel_hz)
+        for start in starts[1:]:
+            ax.axvline(start, color="white", linewidth=0.8, alpha=0.8)
+    axes[-1].set_xlim(min(starts), max(ends))
+    axes[-1].set_xlabel("time in the track (s)")
+    if labels is not None:
+        for text, start, end in zip(labels, starts, ends, strict=True):
+            axes[0].text((start + end) / 2, 0.97, text, transform=axes[0].get_xaxis_transform(),
+                         ha="center", va="top", fontsize=7, color="white")
     return fig
 
 
@@ -903,11 +996,13 @@ def plot_explanation_overlay(
     ax: Any = None,
     title: str | None = None,
     limit: float | None = None,
+    db_range: tuple[float, float] | None = None,
 ) -> Any:
     """Draw the explanation's :func:`relevance_map` for ``target`` over its log-mel.
 
     ``limit`` fixes the colour scale to ``[-limit, limit]`` (share it between the figures that
-    are compared); default the map's own largest ``|value|``.
+    are compared); default the map's own largest ``|value|``. ``db_range`` fixes the grey
+    scale of the log-mel (:func:`plot_logmel`).
     """
     from genrelens.features import mel_frequencies
 
@@ -924,6 +1019,7 @@ def plot_explanation_overlay(
         title=title or label,
         limit=limit,
         label=unit,
+        db_range=db_range,
     )
 
 

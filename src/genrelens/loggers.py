@@ -9,20 +9,23 @@ only where its package is installed (neither is a dependency of genrelens):
   (needs the ``tensorboard`` package): ``tensorboard --logdir LOG_DIR`` shows them.
 * :class:`MLflowLogger` logs metrics and figures to the active MLflow run (``mlflow``).
 
-:func:`make_logger` builds one by name and says what to install when its package is absent.
+:func:`make_logger` builds one by name and says what to install when its package is absent;
+:func:`open_logger` is the choice of ``genrelens train --logger`` for a run directory.
 Bring your own (Weights & Biases, a CSV writer, a test double) by implementing the protocol.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from genrelens.errors import GenrelensError, ParameterError
 
-__all__ = ["Logger", "TensorBoardLogger", "MLflowLogger", "make_logger", "log_explanation",
-           "LOGGERS"]
+__all__ = ["Logger", "TensorBoardLogger", "MLflowLogger", "make_logger", "open_logger",
+           "log_epoch", "log_explanation", "LOGGERS", "LOGGER_CHOICES", "TENSORBOARD_FOLDER"]
 
 
 @runtime_checkable
@@ -121,6 +124,48 @@ def make_logger(name: str, **kwargs: Any) -> Logger:
     if name not in LOGGERS:
         raise ParameterError(f"logger={name!r} is invalid: expected one of {sorted(LOGGERS)}.")
     return LOGGERS[name](**kwargs)
+
+
+#: Choices of ``genrelens train --logger``: no logger, or a name of :data:`LOGGERS`.
+LOGGER_CHOICES = ("none", *LOGGERS)
+
+#: Folder of a run directory that receives the TensorBoard event files of its training.
+TENSORBOARD_FOLDER = "tensorboard"
+
+
+@contextlib.contextmanager
+def open_logger(name: str, *, run_dir: str | os.PathLike[str]) -> Iterator[Logger | None]:
+    """The logger ``--logger NAME`` of ``genrelens train`` (and ``demo``) trains run directory
+    ``run_dir`` with, closed on exit.
+
+    ``"none"``: no logger (``None``); ``"tensorboard"``: event files in
+    ``RUN/tensorboard`` (``tensorboard --logdir`` on the runs' parent folder compares runs);
+    ``"mlflow"``: the active MLflow run (MLflow starts one when none is active).
+
+    Raises
+    ------
+    ParameterError
+        For a name not in :data:`LOGGER_CHOICES`.
+    GenrelensError
+        When the logger's package is not installed (the message names it), on entry.
+    """
+    if name == "none":
+        yield None
+        return
+    kwargs = {"log_dir": Path(run_dir) / TENSORBOARD_FOLDER} if name == "tensorboard" else {}
+    logger = make_logger(name, **kwargs)
+    try:
+        yield logger
+    finally:
+        logger.close()
+
+
+def log_epoch(logger: Logger | None, row: Mapping[str, float]) -> None:
+    """Send one epoch's row of ``history.csv`` to ``logger`` (if any): every number but
+    ``epoch`` (the step) and ``best`` (a flag)."""
+    if logger is not None:
+        logger.log_scalars({k: v for k, v in row.items() if k not in ("epoch", "best")},
+                           step=int(row["epoch"]))
 
 
 def log_explanation(

@@ -1,11 +1,20 @@
-"""Interop: ``Explanation.to_shap`` (shap's plots) and ``Components.to_feature_mask`` (captum)."""
+"""Interop: ``Explanation.to_shap`` for every method (shap's plots) and
+``Components.to_feature_mask`` (captum)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from helpers_explain import CONFIG, N_FRAMES, N_MELS, AdditiveModel, TinyCNN, logmel
+from helpers_explain import (
+    CONFIG,
+    N_FRAMES,
+    N_MELS,
+    AdditiveModel,
+    InteractionModel,
+    TinyCNN,
+    logmel,
+)
 
 from genrelens.errors import ParameterError
 from genrelens.explain import Explanation, components, explain
@@ -71,12 +80,101 @@ def test_shap_waterfall_draws_our_explanation():
     assert any(GRID.names[int(np.argmax(np.abs(sv.values)))] in t for t in texts)
 
 
-def test_to_shap_refuses_maps_and_non_additive_methods():
-    with pytest.raises(ParameterError, match="method='occlusion' has none"):
-        _explain("occlusion").to_shap()
+class AdditiveNet(torch.nn.Module):
+    """:class:`AdditiveModel` as a module (for the gradient methods): linear in the cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.additive = AdditiveModel(GRID, WEIGHTS)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.additive(batch)
+
+
+def _output(model, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.from_numpy(x)[None, None]).double().numpy()[0]
+
+
+def test_to_shap_of_occlusion_ends_at_f_x_and_starts_at_f_off_for_an_additive_model():
+    pytest.importorskip("shap")
+    model = AdditiveModel(GRID, WEIGHTS)
+    x = logmel(1)
+    exp = _explain("occlusion")
+    f_x, f_off = _output(model, x), _output(model, np.full_like(x, -60.0))
+    for c in (0, 1):
+        sv = exp.to_shap(c)
+        np.testing.assert_allclose(sv.values, model.contributions(x, -60.0)[c], atol=1e-9)
+        assert sv.base_values + sv.values.sum() == pytest.approx(f_x[c], abs=1e-9)
+        assert sv.base_values == pytest.approx(f_off[c], abs=1e-9)  # additive: exact
+        assert list(sv.feature_names) == list(GRID.names)
+
+
+def test_to_shap_of_occlusion_ends_at_f_x_whatever_the_interactions():
+    pytest.importorskip("shap")
+    model = InteractionModel(GRID, np.zeros((3, GRID.n_components)))
+    x = logmel(2)
+    exp = explain(model, x, method="occlusion", components=GRID, fill=-60.0, output="logits")
+    f_x, f_off = _output(model, x), _output(model, np.full_like(x, -60.0))
+    sv = exp.to_shap(2)
+    np.testing.assert_array_equal(sv.values, exp.scores[2])
+    assert sv.base_values + sv.values.sum() == pytest.approx(f_x[2], abs=1e-9)
+    assert abs(sv.base_values - f_off[2]) > 1e-3  # the interactions occlusion does not see
+
+
+def test_to_shap_of_integrated_gradients_sums_cells_per_component_from_f_baseline():
+    pytest.importorskip("shap")
+    net = AdditiveNet()
+    x = logmel(1)
+    exp = explain(net, x, method="ig", fill=-60.0, output="logits", config=CONFIG, n_steps=8)
+    f_x, f_off = _output(net, x), _output(net, np.full_like(x, -60.0))
+    for c in (0, 1):
+        sv = exp.to_shap(c, components=GRID)
+        # linear model: the path integral is exact, every cell of component j gives its share
+        np.testing.assert_allclose(sv.values, net.additive.contributions(x, -60.0)[c],
+                                   atol=1e-6)
+        assert sv.base_values == pytest.approx(f_off[c], abs=1e-9)
+        assert sv.base_values + sv.values.sum() == pytest.approx(f_x[c], rel=1e-7)  # float32
+        assert list(sv.feature_names) == list(GRID.names)
+
+
+def test_to_shap_of_grad_cam_sums_its_map_over_the_components_from_zero():
+    pytest.importorskip("shap")
     dense = explain(TinyCNN(), logmel(0), method="gradcam", config=CONFIG)
-    with pytest.raises(ParameterError, match="use to_map"):
+    sv = dense.to_shap(1, components=GRID)
+    expected = [dense.scores[1][GRID.map == j].sum() for j in range(GRID.n_components)]
+    np.testing.assert_allclose(sv.values, expected, rtol=1e-12)
+    assert sv.base_values == 0.0
+    assert sv.values.sum() == pytest.approx(dense.scores[1].sum(), rel=1e-12)  # grid covers all
+
+
+def test_to_shap_refuses_dense_maps_without_components_and_misused_components():
+    dense = explain(TinyCNN(), logmel(0), method="gradcam", config=CONFIG)
+    with pytest.raises(ParameterError, match="needs components="):
         dense.to_shap()
+    other = components.tf_grid(n_mels=N_MELS, n_frames=N_FRAMES - 4, n_time=2, n_freq=2,
+                               config=CONFIG)
+    with pytest.raises(ParameterError, match=r"maps has shape \(16, 20\)"):
+        dense.to_shap(0, components=other)
+    with pytest.raises(ParameterError, match="components= is for dense maps only"):
+        _explain("occlusion").to_shap(components=GRID)
+    no_base = Explanation(method="custom", scores=np.zeros((2, GRID.n_components)),
+                          prediction=np.array([0.5, 0.5]), logmel=logmel(0), components=GRID)
+    with pytest.raises(ParameterError, match="method='custom' has none"):
+        no_base.to_shap()
+
+
+def test_sum_cells_adds_each_components_cells_and_ignores_cells_of_none():
+    cmap = np.array(GRID.map)
+    cmap[0, :] = -1
+    partial = components.from_map(cmap, config=CONFIG)
+    maps = np.random.default_rng(0).normal(size=(3, N_MELS, N_FRAMES))
+    sums = partial.sum_cells(maps)
+    assert sums.shape == (3, partial.n_components)
+    for j in range(partial.n_components):
+        np.testing.assert_allclose(sums[:, j], maps[:, cmap == j].sum(axis=1), rtol=1e-12)
+    assert sums.sum() == pytest.approx(maps[:, 1:, :].sum(), rel=1e-9)
+    np.testing.assert_allclose(partial.sum_cells(maps[1]), sums[1])
 
 
 def test_feature_mask_has_the_model_inputs_shape_and_one_id_per_component():

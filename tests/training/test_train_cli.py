@@ -4,6 +4,7 @@ import contextlib
 import csv
 import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -116,3 +117,61 @@ def test_cli_errors_are_one_line(dataset, tmp_path, capsys, argv, message):
     assert cli.main(argv) == 3
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+class RecordingLogger:
+    """A logger double built as ``make_logger("tensorboard", log_dir=...)`` would build one."""
+
+    made: list["RecordingLogger"] = []
+
+    def __init__(self, log_dir):
+        self.log_dir, self.scalars, self.closed = log_dir, [], False
+        RecordingLogger.made.append(self)
+
+    def log_scalars(self, values, *, step):
+        self.scalars.append((step, dict(values)))
+
+    def log_figure(self, name, figure, *, step):
+        raise AssertionError("training sends no figures")
+
+    def close(self):
+        self.closed = True
+
+
+def test_train_logger_receives_every_epoch_of_history_csv(dataset, tmp_path, monkeypatch):
+    from genrelens import loggers
+
+    monkeypatch.setitem(loggers.LOGGERS, "tensorboard", RecordingLogger)
+    RecordingLogger.made.clear()
+    run = tmp_path / "logged"
+    argv = ["train", "--data", str(dataset / "data"), "--out", str(run), "--cache",
+            str(dataset / "runs" / "cache"), *TRAIN_ARGS, "--no-evaluate",
+            "--logger", "tensorboard"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert cli.main(argv) == 0
+    (logger,) = RecordingLogger.made
+    assert logger.log_dir == run / "tensorboard" and logger.closed
+    with open(run / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [step for step, _ in logger.scalars] == [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    for (_, values), row in zip(logger.scalars, rows, strict=True):
+        assert set(values) == set(row) - {"epoch", "best"}
+        for key in ("train_loss", "valid_loss", "valid_accuracy", "lr"):
+            assert values[key] == pytest.approx(float(row[key]), rel=1e-6)
+
+
+@pytest.mark.parametrize(("name", "module", "package"), [
+    ("tensorboard", "torch.utils.tensorboard", "pip install tensorboard"),
+    ("mlflow", "mlflow", "pip install mlflow"),
+])
+def test_train_logger_without_its_package_stops_before_training(dataset, tmp_path, capsys,
+                                                                 monkeypatch, name, module,
+                                                                 package):
+    monkeypatch.setitem(sys.modules, module, None)  # importing it now raises ImportError
+    run = tmp_path / "r"
+    argv = ["train", "--data", str(dataset / "data"), "--out", str(run), *TRAIN_ARGS,
+            "--logger", name]
+    assert cli.main(argv) == 3
+    err = capsys.readouterr().err
+    assert package in err and err.count("\n") == 1
+    assert not (run / "checkpoint.pt").exists() and not (run / "history.csv").exists()

@@ -446,7 +446,7 @@ def _score_views(views: dict[str, Any], fast: Any, x: np.ndarray, comps: Any, ma
         relevance_mass_accuracy,
     )
     from genrelens.evaluate.manifold import edge_share
-    from genrelens.evaluate.xai import paint_scores, project_maps
+    from genrelens.evaluate.xai import paint_scores
     from genrelens.explain.engine import evaluate_masks
     from genrelens.explain.fill import resolve_fill
 
@@ -465,7 +465,7 @@ def _score_views(views: dict[str, Any], fast: Any, x: np.ndarray, comps: Any, ma
     for method, exp in views.items():
         if exp.is_dense:
             cells = np.asarray(exp.scores)[exp.class_index(target)]
-            scores = project_maps(comps, cells[None])[0]
+            scores = comps.sum_cells(cells)
         else:
             scores = np.asarray(exp.scores)[target]
             cells = exp.to_map(target)

@@ -35,8 +35,7 @@ from genrelens.evaluate.quality import QualityResult, write_quality
 from genrelens.explain import registry
 from genrelens.explain.fill import DEFAULT_FILL
 
-__all__ = ["evaluate_xai", "evaluate_explanations", "XAI_METHODS", "XAI_KINDS", "project_maps",
-           "paint_scores"]
+__all__ = ["evaluate_xai", "evaluate_explanations", "XAI_METHODS", "XAI_KINDS", "paint_scores"]
 
 #: Methods evaluated: each on its own (the hybrid is evaluated as its two views, whose
 #: evaluations are shared when both are asked).
@@ -358,7 +357,7 @@ class _Context:
 
             views["occlusion"] = self._memoized(key("occlusion"), compute_occlusion)
         for (method, _), (maps, c) in dense.items():
-            views[method] = (project_maps(comps, maps), c)
+            views[method] = (comps.sum_cells(maps), c)
         n_classes = len(self.class_names)
         views["random"] = (rng.standard_normal((n_classes, comps.n_components)), (0.0, 0.0))
         return views
@@ -547,16 +546,6 @@ def _findings(gt_rows: list[dict[str, Any]], sanity: list[dict[str, Any]]) -> di
     return found
 
 
-def project_maps(comps: Any, maps: np.ndarray) -> np.ndarray:
-    """Dense maps ``(n_classes, n_mels, n_frames)`` summed over each component's cells."""
-    cmap = np.asarray(comps.map)
-    flat = maps.reshape(maps.shape[0], -1)
-    ids = cmap.ravel()
-    keep = ids >= 0
-    out = np.zeros((maps.shape[0], comps.n_components))
-    for c in range(maps.shape[0]):
-        out[c] = np.bincount(ids[keep], weights=flat[c, keep], minlength=comps.n_components)
-    return out
 
 
 def paint_scores(comps: Any, scores: np.ndarray) -> np.ndarray:

@@ -200,6 +200,37 @@ class Components:
         keep = np.concatenate([z, np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1)
         return keep, np.where(self.map < 0, z.shape[1], self.map).ravel()
 
+    def sum_cells(self, maps: np.ndarray) -> np.ndarray:
+        """Cell values ``(..., n_mels, n_frames)`` summed over each component's cells,
+        ``(..., M)``: a dense map (Grad-CAM, Integrated Gradients) seen through the components.
+
+        Cells of no component (``-1`` in :attr:`map`) count for none.
+
+        Raises
+        ------
+        ParameterError
+            For stem components (no cells), or when the last two axes of ``maps`` are not
+            :attr:`shape`.
+        """
+        if self.map is None:
+            raise ParameterError(
+                f"sum_cells() needs cell components; kind={self.kind!r} holds parts of the "
+                "mixture, not cells of the input."
+            )
+        maps = np.asarray(maps, dtype=np.float64)
+        if maps.shape[-2:] != self.shape:
+            raise ParameterError(
+                f"maps has shape {maps.shape}: expected (..., {self.shape[0]}, {self.shape[1]}), "
+                "the input shape of the components."
+            )
+        flat = maps.reshape(-1, self.map.size)
+        ids = self.map.ravel()
+        keep = ids >= 0
+        sums = np.stack([np.bincount(ids[keep], weights=row[keep], minlength=self.n_components)
+                         for row in flat])
+        out: np.ndarray = sums.reshape(*maps.shape[:-2], self.n_components)
+        return out
+
     def to_feature_mask(self, *, batch_size: int = 1) -> torch.Tensor:
         """The components as captum's ``feature_mask``: one integer id per input cell.
 

@@ -226,21 +226,41 @@ class Explanation:
         painted: np.ndarray = per_cell[cmap]
         return painted
 
-    def to_shap(self, class_: int | str | None = None) -> shap.Explanation:
+    def to_shap(self, class_: int | str | None = None, *,
+                components: Components | None = None) -> shap.Explanation:
         """The scores of one class as a ``shap.Explanation``, for shap's plots.
 
-        The additive attribution maps onto shap's model (Lundberg & Lee 2017): ``values`` are
-        the component scores of ``class_``, ``base_values`` the output the scores start from
-        (KernelSHAP and hybrid: ``fit["base_value"]``, the output with every component off;
-        LIME: ``fit["intercept"]``, so that base plus scores is LIME's local prediction),
-        ``data`` the components' activations in the explained input (all on: ones) and
-        ``feature_names`` the component names. ``shap.plots.waterfall(exp.to_shap())``
-        then draws the explanation of the predicted class.
+        shap's model is additive (Lundberg & Lee 2017): ``base_values`` plus the sum of
+        ``values`` is the output explained. ``values`` are the component scores of ``class_``
+        (dense maps: their sums over ``components``), ``data`` the components' activations in
+        the explained input (all on: ones), ``feature_names`` the component names, and
+        ``base_values`` the output the scores start from:
+
+        * KernelSHAP and hybrid: ``fit["base_value"]``, the output with every component off;
+        * LIME: ``fit["intercept"]``, so that base plus values is LIME's local prediction;
+        * occlusion (``f(x) - f(x without j)``, Zeiler & Fergus 2014): ``f(x)`` minus the sum
+          of the scores, so that the plot ends at the model's output on the explained input
+          (``fit["full_value"]``). For a model additive over the components this base is the
+          output with every component off and the scores are exact; otherwise the base
+          differs from that output by the interactions occlusion does not see;
+        * Integrated Gradients (Sundararajan et al. 2017): ``fit["f_baseline"]``, the output
+          on the baseline; base plus values is ``f(x)`` up to ``fit["completeness_gap"]`` and
+          the attribution of cells outside every component;
+        * Grad-CAM (Selvaraju et al. 2017): 0. Its map is a relevance, not a change of the
+          output: the values are summed relevance and the plot's end is their total, not
+          ``f(x)``.
+
+        ``shap.plots.waterfall(exp.to_shap())`` then draws the explanation of the predicted
+        class.
 
         Parameters
         ----------
         class_ : int, str or None
             Class index or name; ``None`` = the predicted class.
+        components : Components, optional
+            For dense maps (Grad-CAM, IG) only, required there: the cell components (e.g.
+            :func:`~genrelens.explain.components.tf_grid` of the input's shape) whose cells
+            are summed (:meth:`Components.sum_cells`).
 
         Returns
         -------
@@ -251,38 +271,65 @@ class Explanation:
         Raises
         ------
         ParameterError
-            When shap is not installed, for dense maps (Grad-CAM, IG: no components) and for
-            methods without a base value (occlusion scores are not additive).
+            When shap is not installed; for a dense map without ``components`` (or with stem
+            components, or of another shape); for ``components`` given with component scores;
+            for a method without a base value.
 
         References
         ----------
         Lundberg, S. M., & Lee, S.-I. (2017). A unified approach to interpreting model
         predictions. NeurIPS.
+        Zeiler, M. D., & Fergus, R. (2014). Visualizing and understanding convolutional
+        networks. ECCV.
+        Sundararajan, M., Taly, A., & Yan, Q. (2017). Axiomatic attribution for deep networks.
+        ICML.
+        Selvaraju, R. R., et al. (2017). Grad-CAM: Visual explanations from deep networks via
+        gradient-based localization. ICCV.
         """
-        base_of = {"kernel_shap": "base_value", "hybrid": "base_value", "lime": "intercept"}
-        if self.is_dense or self.components is None:
+        c = self.class_index(class_)
+        if self.is_dense:
+            if components is None:
+                raise ParameterError(
+                    f"to_shap() of a dense map (method={self.method!r}) needs components=: the "
+                    "cell components whose cells are summed, e.g. components.tf_grid(...) of "
+                    "the input's shape."
+                )
+            values = components.sum_cells(self.scores[c])
+        elif components is not None:
             raise ParameterError(
-                f"to_shap() needs component scores; method={self.method!r} gives a map of "
-                "cells: use to_map() instead."
+                f"components= is for dense maps only; method={self.method!r} has its own "
+                "components: leave it out."
             )
-        if self.method not in base_of or base_of[self.method] not in self.fit:
-            raise ParameterError(
-                f"to_shap() needs an additive explanation with a base value; method="
-                f"{self.method!r} has none: expected one of {sorted(base_of)}."
-            )
+        else:
+            components = self.components
+            values = self.scores[c].copy()
+        assert components is not None  # component scores always have their components
+        base = self._shap_base(c, values)
         try:
             import shap
         except ImportError as exc:
             raise ParameterError("to_shap() needs shap: pip install 'genrelens[compare]'.") from exc
-        c = self.class_index(class_)
-        base = np.broadcast_to(np.asarray(self.fit[base_of[self.method]], np.float64),
-                               (self.n_classes,))
         return shap.Explanation(
-            values=self.scores[c].copy(),
-            base_values=float(base[c]),
-            data=np.ones(self.components.n_components),
-            feature_names=list(self.components.names),
+            values=values,
+            base_values=base,
+            data=np.ones(components.n_components),
+            feature_names=list(components.names),
         )
+
+    def _shap_base(self, c: int, values: np.ndarray) -> float:
+        """The base value of :meth:`to_shap` for class ``c`` (see there)."""
+        if self.method == "gradcam":
+            return 0.0
+        keys = {"kernel_shap": "base_value", "hybrid": "base_value", "lime": "intercept",
+                "occlusion": "full_value", "ig": "f_baseline"}
+        if self.method not in keys or keys[self.method] not in self.fit:
+            raise ParameterError(
+                f"to_shap() needs an additive explanation with a base value; method="
+                f"{self.method!r} has none: expected one of {sorted([*keys, 'gradcam'])}."
+            )
+        value = np.broadcast_to(np.asarray(self.fit[keys[self.method]], np.float64),
+                                (self.n_classes,))[c]
+        return float(value - values.sum()) if self.method == "occlusion" else float(value)
 
     def as_method(self, name: str) -> Explanation:
         """The explanation whose primary ``scores`` are ``others[name]`` (e.g. hybrid's LIME)."""

@@ -26,6 +26,13 @@ Files read (all optional), relative to the run directory:
                                ``xai/sanity_cascading.csv`` is drawn and tabulated by step
 =============================  ===============================================================
 
+Explanations: each track shows one segment's input, output and method cards; a track explained
+by ``genrelens explain`` (``summary.json``, ``segments/<i>/``) also gets a whole-track timeline
+of every explained segment. Every explained spectrogram (cards, inputs, timelines, all tracks)
+is drawn on one dB range (:func:`genrelens.display.shared_db_range`), recorded in the page as
+``data-db-range``; colour scales are shared per component kind (``data-scale``,
+``data-scales``).
+
 A *table* file is JSON ``{"title": ..., "caption": ..., "columns": [...], "rows": [[...]]}``;
 lists of records and dicts of records or scalars are shown as tables too.
 
@@ -529,15 +536,17 @@ def _target_name(exp: Any) -> tuple[int, str]:
     return k, (exp.class_names[k] if exp.class_names else str(k))
 
 
-def _explanation_view(exp: Any, stem: str, limit: float) -> dict[str, Any]:
+def _explanation_view(exp: Any, stem: str, limit: float, *,
+                      db_range: tuple[tuple[float, float], str]) -> dict[str, Any]:
     """One method's card: its figures on the colour (and bar) scale ``limit`` shared by the
-    track's explanations of the same kind, and its facts."""
+    track's explanations of the same kind, the log-mel on the ``(range, its text)`` of every
+    explained spectrogram, and its facts."""
     from genrelens import display
     from genrelens.evaluate.manifold import manifold_check
 
     k, name = _target_name(exp)
     comp = exp.components
-    kind = comp.kind if comp is not None else "dense"
+    kind = _kind(exp)
     title = f"{exp.method} · {kind}"
     figures = []
     scale = {"scale": f"{limit:.6g}"}
@@ -549,7 +558,8 @@ def _explanation_view(exp: Any, stem: str, limit: float) -> dict[str, Any]:
     else:
         unit = "component score" if comp is not None else "attribution"
         figures.append({"uri": _png_uri(display.plot_explanation_overlay(
-            exp, target=k, title=f"attribution to {name}", limit=limit)), **scale,
+            exp, target=k, title=f"attribution to {name}", limit=limit,
+            db_range=db_range[0])), **scale, "db_range": db_range[1],
             "caption": f"The input log-mel in grey with the {exp.method} attribution to the "
                        f"predicted class {name} painted over it ({kind} components; red "
                        "supports the class, blue speaks against it; uncoloured cells score 0)."
@@ -591,6 +601,11 @@ def _explanation_view(exp: Any, stem: str, limit: float) -> dict[str, Any]:
     return {"title": title, "file": stem, "figures": figures, "warning": check["reason"],
             "scale_group": _scale_key(exp),
             "facts": _table(None, ["", "value"], facts)}
+
+
+def _kind(exp: Any) -> str:
+    """The explanation's component kind, ``"dense"`` for maps without components."""
+    return exp.components.kind if exp.components is not None else "dense"
 
 
 def _scale_key(exp: Any) -> str:
@@ -670,7 +685,7 @@ def _card_order(item: tuple[str, Any]) -> tuple[int, int, str]:
     from genrelens.explain.registry import KINDS, METHODS
 
     stem, exp = item
-    kind = exp.components.kind if exp.components is not None else "dense"
+    kind = _kind(exp)
     k = KINDS.index(kind) if kind in KINDS else len(KINDS)
     m = METHODS.index(exp.method) if exp.method in METHODS else len(METHODS)
     return k, m, stem
@@ -686,6 +701,68 @@ def _one_per_kind(paths: list[Path]) -> list[Path]:
     return list(chosen.values())
 
 
+def _segment_explanations(files: RunFiles,
+                          folder: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """Every explained segment of a track folder of ``genrelens explain``: ``(segment index,
+    {file stem: Explanation})`` in track order, and load errors."""
+    segments, errors = [], []
+    for seg in sorted(p for p in (folder / "segments").glob("*") if files.folder(p)):
+        exps, errs = _load_explanations(files, seg)
+        errors += [f"segment {seg.name}: {e}" for e in errs]
+        if exps and seg.name.isdigit():
+            segments.append((int(seg.name), dict(exps)))
+    return segments, errors
+
+
+def _timeline(track_id: str, segments: list[tuple[int, dict[str, Any]]],
+              summary: Mapping[str, Any], *, mel_hz: np.ndarray | None,
+              db_range: tuple[float, float], db_text: str) -> dict[str, Any]:
+    """The whole-track figure: every explained segment at its place in the track, the class
+    the model predicts for each, and one row per method and component kind with the maps of
+    the track's explained class, one colour scale per :func:`_scale_key` over all segments."""
+    from genrelens import display
+
+    first = next(iter(segments[0][1].values()))
+    cfg = display.explanation_config(first)
+    names = list(first.class_names or map(str, range(first.n_classes)))
+    target = _mapping(summary.get("target")).get("index")
+    if not (isinstance(target, int) and 0 <= target < first.n_classes):
+        target = int(np.argmax(np.mean([next(iter(e.values())).prediction
+                                        for _, e in segments], axis=0)))
+    shared = [stem for stem, _ in sorted(segments[0][1].items(), key=_card_order)
+              if all(stem in exps for _, exps in segments)]
+    rows, groups = [], {}
+    for stem in shared:
+        exps = [seg[stem] for _, seg in segments]
+        maps = [display.relevance_map(e, target) for e in exps]
+        rows.append((stem, exps[0], [m for m, _ in maps], maps[0][1]))
+        groups.setdefault(_scale_key(exps[0]), []).extend(m for m, _ in maps)
+    limits = {key: display.shared_limit(heats) for key, heats in groups.items()}
+    starts = [i * cfg.segment_hop_seconds for i, _ in segments]
+    predicted = [next(iter(e.values())).prediction for _, e in segments]
+    labels = [f"{names[int(np.argmax(p))]} {float(np.max(p)):.2f}" for p in predicted]
+    fig = display.plot_track_timeline(
+        [next(iter(e.values())).logmel for _, e in segments], starts, sr=cfg.sr,
+        hop_length=cfg.hop_length, mel_hz=mel_hz, db_range=db_range, unit=cfg.unit,
+        labels=labels, title=f"the explained segments of {track_id} (white: the class the "
+                             "model predicts for each, and its probability)",
+        rows=[display.TimelineRow(f"{e.method} · {_kind(e)}: attribution to "
+                                  f"{names[target]}", heats, limits[_scale_key(e)], unit)
+              for _, e, heats, unit in rows])
+    scales = "; ".join(f"{key} ±{limit:.6g}" for key, limit in limits.items())
+    return {
+        "uri": _png_uri(fig), "alt": f"timeline of {track_id}", "db_range": db_text,
+        "scales": scales, "n_segments": len(segments), "target": names[target],
+        "segment_classes": [names[int(np.argmax(p))] for p in predicted],
+        "caption": f"The whole track, {len(segments)} explained segments side by side "
+                   f"({starts[0]:g}–{starts[-1] + cfg.segment_seconds:g} s): top, the log-mel "
+                   "with the class the model predicts for each segment; below, each method's "
+                   f"attribution to {names[target]} (the class explained in this track), on "
+                   f"one colour scale per component kind across all segments and methods "
+                   f"({scales}) and the dB range of every explained spectrogram ({db_text}).",
+    }
+
+
 def _explanations_section(files: RunFiles, config: FeatureConfig,
                           max_seconds: float) -> list[dict[str, Any]] | None:
     from genrelens import display
@@ -695,15 +772,25 @@ def _explanations_section(files: RunFiles, config: FeatureConfig,
         return None
     labels = _track_labels(files)
     mel_hz = _mel_hz(config)
-    tracks = []
+    found = []
     for folder, summary, shown in _track_folders(files, root):
         exps, errors = _load_explanations(files, shown)
         wavs = files.files(folder, "*.wav")
+        segments: list[tuple[int, dict[str, Any]]] = []
         if shown != folder:
             wavs += _one_per_kind(files.files(shown, "*_top.wav"))
-        if not exps and not wavs and not errors:
-            continue
-        summary = summary or {}
+            segments, segment_errors = _segment_explanations(files, folder)
+            errors += [e for e in segment_errors if not e.startswith(f"segment {shown.name}:")]
+        if exps or wavs or errors:
+            found.append((folder, summary or {}, shown, exps, errors, wavs, segments))
+    # one dB range for every explained spectrogram (all tracks, all segments), so that equal
+    # colours are equal levels across tracks, as for the genre examples
+    db_range = display.shared_db_range(
+        [e.logmel for *_, exps, _, _, _ in found for _, e in exps]
+        + [next(iter(seg.values())).logmel for *_, segments in found for _, seg in segments])
+    db_text = f"{db_range[0]:.1f} to {db_range[1]:.1f} {config.unit}"
+    tracks = []
+    for folder, summary, shown, exps, errors, wavs, segments in found:
         track_id = str(summary.get("track_id") or next(
             (e.params["track_id"] for _, e in exps if "track_id" in e.params),
             folder.relative_to(root).as_posix()))
@@ -711,7 +798,8 @@ def _explanations_section(files: RunFiles, config: FeatureConfig,
                                 "true_label": summary.get("label") or labels.get(track_id),
                                 "segment": shown.name if shown != folder else None,
                                 "methods": [], "audio": [], "errors": errors,
-                                "predicted": None, "spectrogram": None}
+                                "predicted": None, "spectrogram": None, "db_range": db_text,
+                                "timeline": None}
         if exps:
             first = exps[0][1]
             k, name = _target_name(first)
@@ -722,13 +810,17 @@ def _explanations_section(files: RunFiles, config: FeatureConfig,
             order = np.argsort(-first.prediction)[:5]
             view["spectrogram"] = _png_uri(display.plot_logmel(
                 first.logmel, sr=cfg.sr, hop_length=cfg.hop_length, mel_hz=mel_hz,
-                title=f"input log-mel ({cfg.unit})", unit=cfg.unit))
+                title=f"input log-mel ({cfg.unit})", unit=cfg.unit, db_range=db_range))
             view["probs"] = _png_uri(display.plot_bars(
                 first.prediction[order], [names[i] for i in order], horizontal=True,
                 ylabel=first.output, title="model output, top 5"))
             limits = _shared_limits([e for _, e in exps])
             for stem, exp in sorted(exps, key=_card_order):
-                view["methods"].append(_explanation_view(exp, stem, limits[_scale_key(exp)]))
+                view["methods"].append(_explanation_view(exp, stem, limits[_scale_key(exp)],
+                                                         db_range=(db_range, db_text)))
+        if len(segments) > 1:
+            view["timeline"] = _timeline(track_id, segments, summary, mel_hz=mel_hz,
+                                         db_range=db_range, db_text=db_text)
         for wav in wavs:
             uri = _wav_uri(files, wav, max_seconds=max_seconds, sr=config.sr)
             if uri is not None:

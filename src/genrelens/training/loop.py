@@ -40,6 +40,7 @@ from genrelens._terminal import printable
 from genrelens.config import FeatureConfig
 from genrelens.device import model_device, resolve_device
 from genrelens.errors import CheckpointError, ParameterError
+from genrelens.loggers import Logger, log_epoch
 from genrelens.models import get_model, load_torchvision_vgg16, save_checkpoint
 from genrelens.models.checkpoint import read_checkpoint_dict
 from genrelens.models.layers import InputNorm
@@ -248,7 +249,7 @@ def fit(
     progress: bool = True,
     context: DistContext | None = None,
     device: str | torch.device | None = "auto",
-    logger: Any = None,
+    logger: Logger | None = None,
 ) -> FitResult:
     """Train a registered model, keep the best on validation, resume if ``run_dir`` holds a run.
 
@@ -428,9 +429,8 @@ def fit(
             "best": int(improved),
         }
         history.append(row)
-        if logger is not None and context.is_main:
-            logger.log_scalars({k: v for k, v in row.items() if k not in ("epoch", "best")},
-                               step=row["epoch"])
+        if context.is_main:
+            log_epoch(logger, row)
         finished = stopper.should_stop or epoch + 1 == config.epochs
         if show:
             tqdm.write(

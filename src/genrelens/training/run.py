@@ -44,6 +44,7 @@ from genrelens.config import FeatureConfig
 from genrelens.data.duplicates import Duplicates
 from genrelens.data.loading import Skip
 from genrelens.errors import DatasetError, ParameterError
+from genrelens.loggers import Logger
 from genrelens.run import RunDirError
 from genrelens.training.config import TrainConfig
 from genrelens.training.distributed import all_reduce_sum, setup, teardown
@@ -148,6 +149,7 @@ def train_run(
     progress: bool = True,
     stream: bool = False,
     device: str | torch.device | None = "auto",
+    logger: Logger | None = None,
 ) -> TrainRunResult:
     """Train a model on a dataset folder into run directory ``out`` (resuming if possible).
 
@@ -181,6 +183,8 @@ def train_run(
     device : str or torch.device, default "auto"
         Where training and the test evaluation run (:func:`genrelens.device.resolve_device`);
         not part of the run's settings, so a run can be resumed on another device.
+    logger : genrelens.loggers.Logger, optional
+        Receives each epoch's numbers (:func:`genrelens.training.fit`); not closed here.
 
     Returns
     -------
@@ -284,6 +288,7 @@ def train_run(
             progress=progress,
             context=context,
             device=device,
+            logger=logger,
         )
         metrics = None
         if evaluate and context.is_main:
@@ -548,6 +553,7 @@ def train_transfer_run(
     split: Any | None = None,
     evaluate: bool = True,
     progress: bool = True,
+    logger: Logger | None = None,
 ) -> Any:
     """Train a head on a frozen musicnn backbone into run directory ``out``.
 
@@ -571,6 +577,8 @@ def train_transfer_run(
     evaluate : bool
         Evaluate the test tracks at the end.
     progress : bool
+    logger : genrelens.loggers.Logger, optional
+        Receives each epoch's numbers (:func:`genrelens.training.transfer.fit_head`).
 
     Raises
     ------
@@ -621,7 +629,7 @@ def train_transfer_run(
         "transfer": {"backbone": backbone, "backbone_sha256": digest, "frozen": True},
     })
     fit = fit_head(model, train=embeddings.subset(split.train),
-                   valid=embeddings.subset(split.valid), config=config)
+                   valid=embeddings.subset(split.valid), config=config, logger=logger)
     write_text(run_dir / HISTORY_FILE, _history_csv(fit.history))
     save_checkpoint(
         run_dir / CHECKPOINT_FILE, model=model, model_name="transfer",

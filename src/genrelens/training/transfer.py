@@ -39,6 +39,7 @@ from genrelens._parallel import single_threaded_torch
 from genrelens.data.check import file_sha256
 from genrelens.data.loading import Skip
 from genrelens.errors import AudioLoadError, ParameterError
+from genrelens.loggers import Logger, log_epoch
 from genrelens.models.musicnn import MUSICNN_FEATURES, musicnn_file_patches
 from genrelens.models.transfer import EMBEDDING_LAYERS, TransferModel, state_digest
 from genrelens.training.config import TrainConfig
@@ -253,7 +254,8 @@ def _loss_accuracy(
 
 
 def fit_head(
-    model: TransferModel, *, train: Embeddings, valid: Embeddings, config: TrainConfig
+    model: TransferModel, *, train: Embeddings, valid: Embeddings, config: TrainConfig,
+    logger: Logger | None = None,
 ) -> HeadFit:
     """Train ``model``'s head on embeddings; the backbone is not touched.
 
@@ -266,6 +268,8 @@ def fit_head(
     a reproducible head initialisation (:func:`train_transfer_run` does). The head trains on
     one torch thread (``config.threads`` is not used): its few thousand weights gain nothing
     from more, and on a busy machine 2 threads made each step 20x slower (measured).
+    ``logger`` (:class:`genrelens.loggers.Logger`) receives each epoch's numbers, as in
+    :func:`genrelens.training.fit`.
 
     Raises
     ------
@@ -277,11 +281,12 @@ def fit_head(
             raise ParameterError(f"the {name} set has no patches: check the dataset with "
                                  "`genrelens data check`.")
     with single_threaded_torch():
-        return _fit_head(model, train=train, valid=valid, config=config)
+        return _fit_head(model, train=train, valid=valid, config=config, logger=logger)
 
 
 def _fit_head(
-    model: TransferModel, *, train: Embeddings, valid: Embeddings, config: TrainConfig
+    model: TransferModel, *, train: Embeddings, valid: Embeddings, config: TrainConfig,
+    logger: Logger | None,
 ) -> HeadFit:
     started = time.perf_counter()
     rng = np.random.default_rng(config.seed)
@@ -320,6 +325,7 @@ def _fit_head(
             "seconds": seconds, "train_segments_per_second": len(x_train) / seconds,
             "best": int(improved),
         })
+        log_epoch(logger, history[-1])
         if stopper.should_stop:
             break
     model.head.load_state_dict(best)
