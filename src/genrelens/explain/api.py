@@ -53,7 +53,7 @@ from genrelens._validation import check_choice, check_random_state, valid_logmel
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain import components as components_mod
-from genrelens.explain import occlusion
+from genrelens.explain import occlusion, registry
 from genrelens.explain.components import Components
 from genrelens.explain.engine import (
     OUTPUTS,
@@ -72,7 +72,9 @@ from genrelens.explain.explainers import (
     make_explainer,
 )
 from genrelens.explain.explanation import Explanation
-from genrelens.explain.fill import resolve_fill
+from genrelens.explain.fill import Fill, resolve_fill, resolve_stft_fill
+from genrelens.features import log_mel, stft
+from genrelens.models.waveform import WaveformModel
 
 __all__ = ["explain"]
 
@@ -109,11 +111,17 @@ def explain(
         Maps ``(B, 1, n_mels, n_frames)`` log-mel dB to ``(B, n_classes)`` logits (or, with
         ``output="raw"``, any scores). An object with ``.model`` and ``.class_names`` (a
         :class:`~genrelens.models.LoadedModel`) is unwrapped, its ``class_names`` and
-        ``feature_config`` used as defaults.
+        ``feature_config`` used as defaults. A
+        :class:`~genrelens.models.waveform.WaveformModel` reads waveforms: its components act
+        on the waveform's STFT and every edited input is resynthesised (see
+        :mod:`genrelens.explain.engine`); the gradient methods are refused for it.
     logmel : array or tensor, shape (n_mels, n_frames), (1, n_mels, n_frames) or
-        (1, 1, n_mels, n_frames)
+        (1, 1, n_mels, n_frames); for a WaveformModel, shape (n_samples,)
         The input in dB. For stem components it must be the log-mel of the waveform the
         stems were computed from; the explained input is the log-mel of the sum of the parts.
+        For a WaveformModel: the waveform at its ``sample_rate``; ``exp.logmel`` is then the
+        log-mel of its ``feature_config``, for pictures, and ``params["input"]`` is
+        ``"waveform"``.
     method : {"kernel_shap", "lime", "hybrid", "occlusion", "gradcam", "ig"} or Explainer
         A name of :data:`genrelens.explain.registry.METHODS`, or an explainer object of
         :mod:`genrelens.explain.explainers` holding its settings (``KernelShap(n_samples=500)``;
@@ -187,7 +195,27 @@ def explain(
                  "alpha": alpha}, method_kwargs)
     check_choice("output", output, OUTPUTS)
     model, class_names, config = unwrap_loaded(model, class_names=class_names, config=config)
-    x = valid_logmel(logmel).astype(np.float32)
+    waveform = None
+    if isinstance(model, WaveformModel):
+        if isinstance(explainer, (GradCam, IntegratedGradients)):
+            raise ParameterError(
+                f"method={explainer.name!r} needs gradients through the model's own layers on "
+                "a log-mel input; a WaveformModel is a black box on waveforms: use a "
+                f"perturbation method ({', '.join(registry.PERTURBATION)})."
+            )
+        waveform = model.check_waveform(logmel)
+        config = model.config if config is None else config
+        for where, rate in (("config", config.sr),
+                            ("components.config", getattr(components, "config", config).sr)):
+            if rate != model.sample_rate:
+                raise ParameterError(
+                    f"{where}.sr={rate} differs from the WaveformModel's sample_rate="
+                    f"{model.sample_rate}: its STFT must be framed at the model's rate; build "
+                    "it with the model's feature_config."
+                )
+        x = np.asarray(log_mel(waveform, config=config), dtype=np.float32)
+    else:
+        x = valid_logmel(logmel).astype(np.float32)
     if components is not None and not isinstance(components, Components):
         raise ParameterError(
             f"components={type(components).__name__} is invalid: expected a Components object "
@@ -213,8 +241,12 @@ def explain(
             f"{x.shape}: build them with n_mels={x.shape[0]}, n_frames={x.shape[1]}."
         )
     rng = check_random_state(random_state)
-    fill_obj = resolve_fill(fill, x, config=components.config, rng=rng,
-                            stems=components.stems is not None)
+    if waveform is not None and components.stems is None:
+        fill_obj = resolve_stft_fill(fill, stft(waveform, config=components.config),
+                                     config=components.config, rng=rng)
+    else:
+        fill_obj = resolve_fill(fill, x, config=components.config, rng=rng,
+                                stems=components.stems is not None)
     m = components.n_components
     if isinstance(explainer, SampledExplainer):
         explainer.check_budget(m)
@@ -223,8 +255,9 @@ def explain(
     ledger = _Ledger(batch_size=batch_size)
 
     def evaluate(z: np.ndarray) -> np.ndarray:
-        res = evaluate_masks(run, x, components, z, fill=fill_obj, batch_size=ledger.batch_size,
-                             output=output, progress=progress, fast=False)
+        res = evaluate_masks(run, x if waveform is None else waveform, components, z,
+                             fill=fill_obj, batch_size=ledger.batch_size, output=output,
+                             progress=progress, fast=False)
         ledger.n_evaluations += res.n_evaluations
         ledger.model_seconds += res.seconds
         ledger.batch_size = res.batch_size
@@ -236,6 +269,8 @@ def explain(
         "output": output, "fill": fill_obj.describe(), "batch_size": batch_size, "fast": fast,
         "n_components": m,
     }
+    if waveform is not None:
+        params.update(input="waveform", sample_rate=config.sr)
     others: dict[str, np.ndarray] = {}
     if not isinstance(explainer, SampledExplainer):  # occlusion: the one that does not sample
         z = occlusion.occlusion_design(m)
@@ -265,7 +300,7 @@ def explain(
             "batch_size": ledger.batch_size, "seconds": time.perf_counter() - start}
     return Explanation(
         method=explainer.name, scores=scores, prediction=prediction, logmel=_explained_input(
-            x, components), components=components, fill=fill_obj, output=output,
+            x, components, fill=fill_obj, waveform=waveform), components=components, fill=fill_obj, output=output,
         class_names=None if class_names is None else tuple(class_names), params=params,
         cost=cost, fit=fit, others=others,
     )
@@ -278,7 +313,12 @@ def unwrap_loaded(
     model: Any, *, class_names: Sequence[str] | None, config: FeatureConfig | None
 ) -> tuple[ModelFn, Sequence[str] | None, FeatureConfig | None]:
     """A :class:`~genrelens.models.LoadedModel`'s ``.model``, with its ``class_names`` and
-    ``feature_config`` as defaults for the given ones; any other model unchanged."""
+    ``feature_config`` as defaults for the given ones; a
+    :class:`~genrelens.models.waveform.WaveformModel` itself with its ``class_names`` and
+    ``feature_config`` likewise; any other model unchanged."""
+    if isinstance(model, WaveformModel):
+        class_names = model.class_names if class_names is None else class_names
+        return model, class_names, model.config if config is None else config
     if hasattr(model, "model") and hasattr(model, "class_names") and not callable(model):
         class_names = model.class_names if class_names is None else class_names
         config = getattr(model, "feature_config", None) if config is None else config
@@ -361,10 +401,15 @@ def _probabilities(f_full: np.ndarray, output: str) -> np.ndarray:
     return softmax(f_full) if output == "logits" else np.asarray(f_full, dtype=np.float64)
 
 
-def _explained_input(x: np.ndarray, components: Components) -> np.ndarray:
-    """The input the explanation is about: ``x``, or for stems the log-mel of the parts' sum."""
-    if components.stems is None:
+def _explained_input(x: np.ndarray, components: Components, *, fill: Fill | None = None,
+                     waveform: np.ndarray | None = None) -> np.ndarray:
+    """The log-mel of the input the explanation is about: ``x``; for stems the log-mel of the
+    parts' sum; for a waveform model the log-mel of the all-on resynthesis."""
+    if components.stems is None and waveform is None:
         return x
-    make = mask_inputs(x, components, np.ones((1, components.n_components), np.int8), None)
-    explained: np.ndarray = make(0, 1)[0, 0].numpy()
-    return explained
+    make = mask_inputs(x, components, np.ones((1, components.n_components), np.int8), fill,
+                       waveform=waveform)
+    explained = make(0, 1)
+    if waveform is not None:
+        explained = log_mel(explained, config=components.config)
+    return np.asarray(explained[0], dtype=np.float32).reshape(x.shape)

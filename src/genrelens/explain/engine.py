@@ -30,6 +30,12 @@ through the model's own layers, and Integrated Gradients batches its interpolati
   :meth:`Components.cell_masks`; built with numpy, single-threaded; exactly
   ``x * mask + fill * (1 - mask)`` for binary masks, without rounding), and for stems the log-mel of the sum of the kept parts'
   complex STFTs. Duplicate rows of ``z`` are evaluated once.
+* **Waveform models.** For a :class:`~genrelens.models.waveform.WaveformModel` the input is
+  its waveform and every edited input is an STFT of it, resynthesised: cell components keep or
+  fill STFT cells (:meth:`Components.stft_map`, the fill of
+  :func:`~genrelens.explain.fill.resolve_stft_fill`), stems mix their parts' STFTs, and
+  :func:`genrelens.features.istft` gives the waveforms the model reads. Stems of log-mel
+  models go through the same STFT mixing and then the front end's log-mel.
 * **Device.** Inputs go to the device of the model's weights
   (:func:`genrelens.device.model_device`; the CPU for other callables) and only the outputs
   come back. On a device other than the CPU the masks are applied there, from ``x``, the fill
@@ -55,6 +61,7 @@ from genrelens.errors import ParameterError
 from genrelens.explain.components import Components
 from genrelens.explain.fill import Fill
 from genrelens.models.inference import check_outputs
+from genrelens.models.waveform import WaveformModel
 
 __all__ = [
     "EngineResult",
@@ -62,6 +69,7 @@ __all__ = [
     "evaluate",
     "evaluate_masks",
     "inference_model",
+    "input_device",
     "mask_inputs",
     "softmax",
     "OUTPUTS",
@@ -108,8 +116,11 @@ def inference_model(model: ModelFn, *, fast: bool = True) -> ModelFn:
 
     ``nn.Module``: with ``fast=True`` its :func:`~genrelens.models.fold.inference_copy`; with
     ``fast=False`` the model itself, or an eval-mode deep copy if it is in training mode
-    (dropout and batch statistics would make outputs random). Other callables: unchanged.
+    (dropout and batch statistics would make outputs random). Other callables (and a
+    :class:`~genrelens.models.waveform.WaveformModel`, whose function is the user's): unchanged.
     """
+    if isinstance(model, WaveformModel):
+        return model
     if isinstance(model, nn.Module):
         if fast:
             from genrelens.models.fold import inference_copy
@@ -122,6 +133,12 @@ def inference_model(model: ModelFn, *, fast: bool = True) -> ModelFn:
             "from a (B, 1, n_mels, n_frames) tensor to (B, n_classes)."
         )
     return model
+
+
+def input_device(model: ModelFn) -> torch.device:
+    """Where the model's inputs are built: :func:`~genrelens.device.model_device`, or for a
+    :class:`~genrelens.models.waveform.WaveformModel` the device of its function."""
+    return model.device if isinstance(model, WaveformModel) else model_device(model)
 
 
 def evaluate(
@@ -142,7 +159,8 @@ def evaluate(
         See the module docstring.
     make_inputs : callable
         ``make_inputs(start, stop)`` returns the float32 inputs ``start..stop-1`` as a tensor
-        ``(stop - start, 1, n_mels, n_frames)``.
+        ``(stop - start, 1, n_mels, n_frames)`` (waveform models: ``(stop - start,
+        n_samples)``).
     n_inputs : int
         Number of inputs (0 is allowed and returns an empty result).
     batch_size : int or "auto"
@@ -163,7 +181,7 @@ def evaluate(
     if not auto:
         check_int("batch_size", batch_size, minimum=1)
     run = inference_model(model, fast=fast)
-    device = model_device(run)
+    device = input_device(run)
     start_time = time.perf_counter()
     chunks: list[np.ndarray] = []
     pos = 0
@@ -289,6 +307,7 @@ def mask_inputs(
     fill: Fill | None,
     *,
     device: torch.device | str = "cpu",
+    waveform: np.ndarray | None = None,
 ) -> Callable[[int, int], torch.Tensor]:
     """The ``make_inputs(start, stop)`` function of :func:`evaluate` for binary vectors ``z``.
 
@@ -298,9 +317,16 @@ def mask_inputs(
     components : Components
     z : np.ndarray, shape (n, n_components), values 0/1
     fill : Fill or None
-        For cell components; ignored (None or ``"remove"``) for stems.
+        For cell components; ignored (None or ``"remove"``) for stems. With ``waveform``: the
+        complex STFT fill of :func:`~genrelens.explain.fill.resolve_stft_fill`.
     device : torch.device or str, default "cpu"
         Where the inputs are built and returned (the model's device).
+    waveform : np.ndarray, shape (n_samples,), optional
+        For a model that reads waveforms: the clip's waveform. Each row of ``z`` then gives an
+        edited STFT of it (cells: kept or fill; stems: the kept parts' sum), resynthesised by
+        :func:`genrelens.features.istft` to ``n_samples``: inputs ``(B, n_samples)``. Without
+        it, stems are turned into the log-mel of the mixture: inputs ``(B, 1, n_mels,
+        n_frames)``. Both share one STFT-domain mixing step.
     """
     device = torch.device(device)
     on_cpu = _numpy_masks(device)
@@ -309,7 +335,7 @@ def mask_inputs(
         """``array`` where the masks are applied: numpy on the CPU, else a tensor on device."""
         return array if on_cpu else torch.from_numpy(array).to(device)
 
-    if components.stems is None:
+    if components.stems is None and waveform is None:
         assert components.map is not None and fill is not None and fill.array is not None
         # numpy, single-threaded: on a busy 2-core CPU torch's threaded element-wise ops
         # were ~10x slower for these few-MB batches (waiting for the descheduled thread)
@@ -327,23 +353,71 @@ def mask_inputs(
 
         return make
 
-    zt = torch.from_numpy(np.ascontiguousarray(z, dtype=np.bool_)).to(device)
-
     from genrelens import features
 
-    stems = components.stems
-    parts = torch.from_numpy(np.array(stems.stft, dtype=np.complex64)).to(device)
-    seg = torch.from_numpy(np.array(stems.segment_of_frame)).to(device)
-    n_parts, n_segments = len(stems.names), stems.n_segments
     config = components.config
+    mixtures = _stft_mixtures(components, z, fill, device=device, waveform=waveform)
+    if waveform is not None:
+        length = int(np.shape(waveform)[-1])
+
+        def make_waveforms(start: int, stop: int) -> torch.Tensor:
+            resynthesised = features.istft(mixtures(start, stop), config=config, length=length)
+            return resynthesised.to(torch.float32)
+
+        return make_waveforms
 
     def make_stems(start: int, stop: int) -> torch.Tensor:
-        keep = zt[start:stop].reshape(-1, n_parts, n_segments)[:, :, seg]  # (B, P, T)
-        mix = torch.einsum("bpt,pft->bft", keep.to(parts.dtype), parts)
-        power = features.mel_power_from_stft(mix, config=config)
+        power = features.mel_power_from_stft(mixtures(start, stop), config=config)
         return features.compress(power, config=config).to(torch.float32).unsqueeze(1)
 
     return make_stems
+
+
+def _stft_mixtures(
+    components: Components,
+    z: np.ndarray,
+    fill: Fill | None,
+    *,
+    device: torch.device,
+    waveform: np.ndarray | None,
+) -> Callable[[int, int], torch.Tensor]:
+    """``mix(start, stop)``: the complex STFTs ``(B, 1 + n_fft // 2, n_frames)`` of rows
+    ``start..stop-1`` of ``z``, on ``device``.
+
+    Stems: the sum of the kept parts. Cell components (waveform models only): the waveform's
+    STFT where a cell's component is kept (:meth:`Components.stft_map`), the fill's complex
+    value where it is off.
+    """
+    from genrelens import features
+
+    zt = torch.from_numpy(np.ascontiguousarray(z, dtype=np.bool_)).to(device)
+    if components.stems is not None:
+        stems = components.stems
+        parts = torch.from_numpy(np.array(stems.stft, dtype=np.complex64)).to(device)
+        seg = torch.from_numpy(np.array(stems.segment_of_frame)).to(device)
+        n_parts, n_segments = len(stems.names), stems.n_segments
+
+        def mix_parts(start: int, stop: int) -> torch.Tensor:
+            keep = zt[start:stop].reshape(-1, n_parts, n_segments)[:, :, seg]  # (B, P, T)
+            return torch.einsum("bpt,pft->bft", keep.to(parts.dtype), parts)
+
+        return mix_parts
+    assert waveform is not None and fill is not None and fill.array is not None
+    spec = features.stft(torch.from_numpy(np.asarray(waveform, dtype=np.float32)),
+                         config=components.config).to(device)
+    off = torch.from_numpy(np.asarray(fill.array, dtype=np.complex64)).to(device)
+    if off.shape != spec.shape:
+        raise ParameterError(
+            f"fill has shape {tuple(off.shape)}: a waveform model's fill is the complex STFT "
+            f"{tuple(spec.shape)} of resolve_stft_fill()."
+        )
+    cells = torch.from_numpy(np.where((m := components.stft_map()) < 0, z.shape[1], m)).to(device)
+    padded = torch.cat([zt, torch.ones((zt.shape[0], 1), dtype=torch.bool, device=device)], dim=1)
+
+    def mix_cells(start: int, stop: int) -> torch.Tensor:
+        return torch.where(padded[start:stop][:, cells], spec, off)
+
+    return mix_cells
 
 
 def evaluate_masks(
@@ -363,13 +437,16 @@ def evaluate_masks(
     Parameters
     ----------
     model : nn.Module or callable
-    logmel : np.ndarray, shape (n_mels, n_frames)
-        The input being explained (for stems: only its shape is used).
+    logmel : np.ndarray, shape (n_mels, n_frames), or (n_samples,)
+        The input being explained (for stems: only its shape is used); for a
+        :class:`~genrelens.models.waveform.WaveformModel`, its waveform (see
+        :func:`mask_inputs`).
     components : Components
     z : np.ndarray, shape (n, n_components)
         1 = component kept, 0 = switched off (replaced by ``fill``).
     fill : Fill
-        From :func:`genrelens.explain.fill.resolve_fill`.
+        From :func:`genrelens.explain.fill.resolve_fill` (waveform models:
+        :func:`~genrelens.explain.fill.resolve_stft_fill`).
     batch_size, output, progress, fast
         As in :func:`evaluate`.
 
@@ -378,6 +455,7 @@ def evaluate_masks(
     EngineResult
         ``outputs`` has one row per row of ``z``; ``n_evaluations`` counts distinct rows.
     """
+    waveform = model.check_waveform(logmel) if isinstance(model, WaveformModel) else None
     z = np.asarray(z)
     if z.ndim != 2 or z.shape[1] != components.n_components:
         raise ParameterError(
@@ -386,7 +464,15 @@ def evaluate_masks(
         )
     if not np.all((z == 0) | (z == 1)):
         raise ParameterError("z has values other than 0 and 1: expected a binary matrix.")
-    if tuple(np.shape(logmel)) != tuple(components.shape):
+    if waveform is not None:
+        n_frames = 1 + waveform.size // components.config.hop_length
+        if n_frames != components.shape[1]:
+            raise ParameterError(
+                f"the waveform has {waveform.size} samples ({n_frames} STFT frames) but "
+                f"components were built for {components.shape[1]} frames: build them with "
+                f"n_frames={n_frames}."
+            )
+    elif tuple(np.shape(logmel)) != tuple(components.shape):
         raise ParameterError(
             f"logmel has shape {np.shape(logmel)} but components were built for "
             f"{tuple(components.shape)} (n_mels, n_frames)."
@@ -394,7 +480,8 @@ def evaluate_masks(
     unique, inverse = np.unique(z.astype(np.bool_), axis=0, return_inverse=True)
     result = evaluate(
         model,
-        mask_inputs(logmel, components, unique, fill, device=model_device(model)),
+        mask_inputs(logmel, components, unique, fill, device=input_device(model),
+                    waveform=waveform),
         unique.shape[0],
         batch_size=batch_size,
         output=output,
