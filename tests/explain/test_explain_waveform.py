@@ -18,6 +18,7 @@ from genrelens.explain import explain
 from genrelens.explain.engine import evaluate_masks, mask_inputs
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import resolve_stft_fill
+from genrelens.explain.listen import resynthesize
 from genrelens.models import waveform as waveform_mod
 from genrelens.models.waveform import WaveformModel
 
@@ -128,19 +129,24 @@ def test_stft_fills_keep_the_clip_phase_and_silence_is_zero():
     assert median.params["domain"] == "stft"
 
 
-def test_components_map_stft_bins_into_their_mel_rows():
-    comps = C.frequency_bands(config=CONFIG, n_frames=N_FRAMES, edges_hz=[0, 1000, 4000])
-    cells = comps.stft_map()
-    hz = np.arange(1 + CONFIG.n_fft // 2) * SR / CONFIG.n_fft
-    assert cells.shape == (1 + CONFIG.n_fft // 2, N_FRAMES)
-    # the first mel row of the upper band starts midway between its centre and the one below
-    centres = features.mel_frequencies(CONFIG)
-    first = int(np.argmax(comps.map[:, 0] == 1))
-    boundary = (centres[first - 1] + centres[first]) / 2
-    assert 1000 < boundary < 1040
-    np.testing.assert_array_equal(cells[:, 0], np.where(hz < boundary, 0, 1))
-    with pytest.raises(ParameterError, match="stems"):
-        C.stems(noise(), config=CONFIG, n_segments=2).stft_map()
+def test_the_model_hears_what_the_listenable_explanation_plays():
+    """With silence as the fill, the engine's input for ``z`` is the listenable audio of the
+    kept components (one mel-to-STFT mapping for both)."""
+    y = noise(6)
+    spec = np.asarray(features.stft(y, config=CONFIG))
+    silent = resolve_stft_fill("min", spec, config=CONFIG, rng=np.random.default_rng(0))
+    z = np.random.default_rng(1).integers(0, 2, (3, 12))
+    for comps in (C.tf_grid(config=CONFIG, n_frames=N_FRAMES, n_time=4, n_freq=3),
+                  C.stems(y, config=CONFIG, n_segments=4)):
+        heard = mask_inputs(None, comps, z, silent, waveform=y)(0, 3).numpy()
+        for row, audio in zip(z, heard, strict=True):
+            np.testing.assert_allclose(audio, resynthesize(comps, row, y=y), atol=2e-6)
+    # a band switched off is gone from the waveform the model reads
+    bands = C.frequency_bands(config=CONFIG, n_frames=N_FRAMES, edges_hz=[0, 1000, 4000])
+    low_off = mask_inputs(None, bands, np.array([[0, 1]]), silent, waveform=y)(0, 1)[0]
+    power = np.abs(np.fft.rfft(low_off.numpy())) ** 2
+    hz = np.fft.rfftfreq(N, 1 / SR)
+    assert power[hz < 900].sum() < 1e-4 * power[hz > 1100].sum()
 
 
 def test_explanation_of_a_waveform_model_round_trips_and_shows_a_log_mel(tmp_path):
@@ -203,3 +209,59 @@ def test_clear_errors():
 def test_module_example_runs():
     result = doctest.testmod(waveform_mod, raise_on_error=False)
     assert result.attempted >= 3 and result.failed == 0
+
+
+#: The README's "Explaining your own pretrained model" example, run as it is printed there.
+README_EXAMPLE = '''
+import numpy as np
+import torch
+
+import genrelens
+from genrelens import features
+from genrelens.explain import components, explain
+
+y = 0.1 * np.random.default_rng(0).standard_normal(16000).astype(np.float32)  # 1 s, 16 kHz
+
+# 1. A log-mel model with its own front end: describe its input with a FeatureConfig.
+config = genrelens.FeatureConfig(sr=16000, n_fft=512, hop_length=256, n_mels=64,
+                                 segment_seconds=1.0, compression="log10", log10_scale=1000.0)
+torch.manual_seed(0)
+net = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d((8, 1)), torch.nn.Flatten(),
+                          torch.nn.Linear(8, 3)).eval()    # (B, 1, 64, 63) -> (B, 3) logits
+x = features.log_mel(y, config=config)                      # the model's input, (64, 63)
+bands = components.frequency_bands(config=config, n_frames=x.shape[1])
+exp = explain(net, x, config=config, components=bands, method="kernel_shap", n_samples=256)
+print(exp.top(2))
+
+# 2. A model that reads waveforms, e.g. a Hugging Face audio classifier:
+#    def classify(waveforms):
+#        inputs = extractor(list(waveforms.numpy()), sampling_rate=16000, return_tensors="pt")
+#        return hf_model(**inputs).logits
+def classify(waveforms: torch.Tensor) -> torch.Tensor:     # (B, n_samples) -> (B, 2) logits
+    power = torch.fft.rfft(waveforms, dim=1).abs() ** 2     # its own front end
+    hz = torch.fft.rfftfreq(waveforms.shape[1], 1 / 16000)
+    return torch.stack([power[:, hz < 1000].sum(1), power[:, hz >= 1000].sum(1)], 1).log1p()
+
+model = genrelens.WaveformModel(classify, sample_rate=16000, segment_seconds=1.0,
+                                class_names=["low", "high"])
+exp = explain(model, y, method="occlusion", fill="min",      # bands, in the STFT domain
+              components=components.frequency_bands(config=model.feature_config))
+print(exp.top(1, target="low"), exp.params["input"])
+track = genrelens.explain_file(model, "song.wav", method="occlusion", kind="frequency",
+                               fill="min")
+print(track.summary(k=1)["top_components"])
+'''
+
+
+def test_readme_example_runs(tmp_path, monkeypatch, make_wav, capsys):
+    make_wav(tmp_path / "song.wav", seconds=2.0, sr=16000, freq=300.0, noise=0.01)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(README_EXAMPLE, "README example", "exec"), scope)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("[TopComponent(index=")
+    assert "'waveform'" in printed[1] or printed[1].endswith("waveform")
+    # the waveform model's "low" class rests on the lowest frequencies
+    assert scope["exp"].components.extents[scope["exp"].top(1, target="low")[0].index].low_hz < 1000
+    top = scope["track"].summary(k=1)["top_components"][0]
+    assert "f " in top["name"] and top["mean_score"] > 0

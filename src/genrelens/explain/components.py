@@ -8,9 +8,11 @@ Components are *data*, not subclasses: a :class:`Components` holds either
   frame: component ``p * n_segments + s`` is part ``p`` during time segment ``s``.
 
 For a model that reads waveforms (:class:`~genrelens.models.waveform.WaveformModel`) the same
-components act on the waveform's STFT: a cell component covers the STFT cells of its mel rows
-and frames (:meth:`Components.stft_map`), stems are already STFT parts, and the engine
-resynthesises every edited STFT; the log-mel ``shape`` is then the one of pictures.
+components act on the waveform's STFT: a cell component's mel rows are mapped to STFT bins by
+the filterbank weights of :func:`genrelens.explain.listen.mel_to_linear` (the mapping of
+listenable explanations, so what the model hears is what one listens to), stems are already
+STFT parts, and the engine resynthesises every edited STFT; the log-mel ``shape`` is then the
+one of pictures.
 
 Every component has a name and an :class:`Extent` in seconds and Hz. The perturbation engine
 (:mod:`genrelens.explain.engine`) turns a binary vector ``z`` of length ``n_components`` into
@@ -193,37 +195,6 @@ class Components:
         z = np.asarray(z, dtype=np.bool_)
         padded = np.concatenate([z, np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1)
         return padded[:, self.map]  # map -1 picks the last column: always kept
-
-    def stft_map(self) -> np.ndarray:
-        """Component id of every cell of the STFT the components were framed on.
-
-        For a model that reads waveforms (:class:`~genrelens.models.waveform.WaveformModel`)
-        components act on the waveform's STFT (:func:`genrelens.features.stft` with
-        :attr:`config`'s framing; its frames are the log-mel's frames). STFT bin ``k``, at
-        ``k * sr / n_fft`` Hz, belongs to mel row ``i`` when it lies in that row's Hz extent
-        (see the module docstring); bins below ``fmin`` or above ``fmax`` belong to no mel row.
-
-        Returns
-        -------
-        np.ndarray, int64, shape (1 + n_fft // 2, n_frames)
-            The component of each STFT cell, ``-1`` where none (always kept).
-
-        Raises
-        ------
-        ParameterError
-            For stem components (already parts of the STFT).
-        """
-        if self.map is None:
-            raise ParameterError("stft_map() needs cell components; stems are parts of the STFT.")
-        n_mels = self.shape[0]
-        config = self.config
-        hz = np.arange(1 + config.n_fft // 2) * config.sr / config.n_fft
-        row = np.searchsorted(_mel_edges(config, n_mels), hz, side="right") - 1
-        row[hz == config.fmax_hz] = n_mels - 1
-        inside = (row >= 0) & (row < n_mels)
-        cells = np.full((hz.size, self.shape[1]), -1, dtype=np.int64)
-        cells[inside] = self.map[row[inside]]
-        return cells
 
     def to_feature_mask(self, *, batch_size: int = 1) -> torch.Tensor:
         """The components as captum's ``feature_mask``: one integer id per input cell.
@@ -786,15 +757,9 @@ def _mel_centres(config: FeatureConfig, n_mels: int) -> np.ndarray:
 
 def _band_extent(config: FeatureConfig, n_mels: int, start: int, stop: int) -> tuple[float, float]:
     """Hz extent of mel bins ``[start, stop)``: midpoints between neighbouring centres."""
-    edges = _mel_edges(config, n_mels)
-    return float(edges[start]), float(edges[stop])
-
-
-def _mel_edges(config: FeatureConfig, n_mels: int) -> np.ndarray:
-    """The ``n_mels + 1`` Hz edges of the mel rows: ``fmin``, the midpoints between
-    neighbouring centres, ``fmax``."""
     c = _mel_centres(config, n_mels)
-    return np.concatenate([[config.fmin], (c[:-1] + c[1:]) / 2, [config.fmax_hz]])
+    edges = np.concatenate([[config.fmin], (c[:-1] + c[1:]) / 2, [config.fmax_hz]])
+    return float(edges[start]), float(edges[stop])
 
 
 def _assign_bands(centres: np.ndarray, edges: np.ndarray) -> np.ndarray:

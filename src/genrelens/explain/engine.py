@@ -32,7 +32,7 @@ through the model's own layers, and Integrated Gradients batches its interpolati
   complex STFTs. Duplicate rows of ``z`` are evaluated once.
 * **Waveform models.** For a :class:`~genrelens.models.waveform.WaveformModel` the input is
   its waveform and every edited input is an STFT of it, resynthesised: cell components keep or
-  fill STFT cells (:meth:`Components.stft_map`, the fill of
+  fill STFT cells (mel rows mapped to STFT bins as in :mod:`genrelens.explain.listen`; the fill of
   :func:`~genrelens.explain.fill.resolve_stft_fill`), stems mix their parts' STFTs, and
   :func:`genrelens.features.istft` gives the waveforms the model reads. Stems of log-mel
   models go through the same STFT mixing and then the front end's log-mel.
@@ -384,9 +384,11 @@ def _stft_mixtures(
     """``mix(start, stop)``: the complex STFTs ``(B, 1 + n_fft // 2, n_frames)`` of rows
     ``start..stop-1`` of ``z``, on ``device``.
 
-    Stems: the sum of the kept parts. Cell components (waveform models only): the waveform's
-    STFT where a cell's component is kept (:meth:`Components.stft_map`), the fill's complex
-    value where it is off.
+    Stems: the sum of the kept parts. Cell components (waveform models only):
+    ``fill + mask * (S - fill)`` with ``S`` the waveform's STFT and ``mask`` the kept mel cells
+    mapped to STFT bins by :func:`genrelens.explain.listen.mel_to_linear` (the filterbank
+    weights of listenable explanations: 1 where all mel rows under a bin are kept, 0 where
+    none is, a fraction between bands kept and removed).
     """
     from genrelens import features
 
@@ -411,11 +413,17 @@ def _stft_mixtures(
             f"fill has shape {tuple(off.shape)}: a waveform model's fill is the complex STFT "
             f"{tuple(spec.shape)} of resolve_stft_fill()."
         )
-    cells = torch.from_numpy(np.where((m := components.stft_map()) < 0, z.shape[1], m)).to(device)
+    from genrelens.explain.listen import mel_to_linear
+
+    assert components.map is not None
+    to_bins = torch.from_numpy(mel_to_linear(components.config).astype(np.float32)).to(device)
+    cells = torch.from_numpy(np.where(components.map < 0, z.shape[1], components.map)).to(device)
     padded = torch.cat([zt, torch.ones((zt.shape[0], 1), dtype=torch.bool, device=device)], dim=1)
+    change = spec - off
 
     def mix_cells(start: int, stop: int) -> torch.Tensor:
-        return torch.where(padded[start:stop][:, cells], spec, off)
+        keep = padded[start:stop][:, cells].to(torch.float32)  # (B, n_mels, n_frames)
+        return off + torch.matmul(to_bins, keep) * change  # (B, n_freq, n_frames)
 
     return mix_cells
 
