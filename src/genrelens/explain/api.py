@@ -114,7 +114,9 @@ def explain(
         ``feature_config`` used as defaults. A
         :class:`~genrelens.models.waveform.WaveformModel` reads waveforms: its components act
         on the waveform's STFT and every edited input is resynthesised (see
-        :mod:`genrelens.explain.engine`); the gradient methods are refused for it.
+        :mod:`genrelens.explain.engine`); ``"ig"`` integrates gradients over its
+        components' gates (:func:`~genrelens.explain.gradients.integrated_gradients_gates`:
+        component scores, not a dense map), ``"gradcam"`` is refused.
     logmel : array or tensor, shape (n_mels, n_frames), (1, n_mels, n_frames) or
         (1, 1, n_mels, n_frames); for a WaveformModel, shape (n_samples,)
         The input in dB. For stem components it must be the log-mel of the waveform the
@@ -197,11 +199,11 @@ def explain(
     model, class_names, config = unwrap_loaded(model, class_names=class_names, config=config)
     waveform = None
     if isinstance(model, WaveformModel):
-        if isinstance(explainer, (GradCam, IntegratedGradients)):
+        if isinstance(explainer, GradCam):
             raise ParameterError(
-                f"method={explainer.name!r} needs gradients through the model's own layers on "
-                "a log-mel input; a WaveformModel is a black box on waveforms: use a "
-                f"perturbation method ({', '.join(registry.PERTURBATION)})."
+                "method='gradcam' needs the model's own convolution layers on a log-mel input; "
+                "a WaveformModel is a black box on waveforms: use 'ig' (over its components) "
+                f"or a perturbation method ({', '.join(registry.PERTURBATION)})."
             )
         waveform = model.check_waveform(logmel)
         config = model.config if config is None else config
@@ -226,7 +228,7 @@ def explain(
 
     if isinstance(explainer, GradCam):
         return explainer.explain(model, x, output=output, config=config, class_names=class_names)
-    if isinstance(explainer, IntegratedGradients):
+    if isinstance(explainer, IntegratedGradients) and waveform is None:
         return explainer.explain(model, x, fill=fill, config=config, output=output,
                                  random_state=random_state, class_names=class_names,
                                  batch_size=batch_size)
@@ -248,6 +250,12 @@ def explain(
         fill_obj = resolve_fill(fill, x, config=components.config, rng=rng,
                                 stems=components.stems is not None)
     m = components.n_components
+    if isinstance(explainer, IntegratedGradients):  # a waveform model: over the gates
+        assert waveform is not None and isinstance(model, WaveformModel)
+        return _gates_explanation(
+            explainer, model, waveform, x, components, fill_obj, output=output,
+            batch_size=batch_size, class_names=class_names, random_state=random_state,
+            start=start)
     if isinstance(explainer, SampledExplainer):
         explainer.check_budget(m)
 
@@ -333,6 +341,37 @@ class _Ledger:
     batch_size: int | str
     n_evaluations: int = 0
     model_seconds: float = 0.0
+
+
+def _gates_explanation(
+    explainer: IntegratedGradients, model: WaveformModel, waveform: np.ndarray, x: np.ndarray,
+    components: Components, fill: Fill, *, output: str, batch_size: int | str,
+    class_names: Sequence[str] | None, random_state: Any, start: float,
+) -> Explanation:
+    """IG of a waveform model over its components' gates, as an :class:`Explanation` with
+    component scores (classes not in ``targets`` score 0, their completeness gap is NaN)."""
+    res = explainer.explain_gates(model, waveform, components=components,
+                                  fill=None if components.stems else fill, output=output,
+                                  batch_size=batch_size)
+    m = components.n_components
+    scores = np.zeros((res.outputs.size, m))
+    scores[res.targets] = res.attributions[:, 0]
+    gap = np.full(res.outputs.size, np.nan)
+    gap[res.targets] = res.completeness_gap
+    return Explanation(
+        method="ig", scores=scores, prediction=_probabilities(res.outputs, output),
+        logmel=_explained_input(x, components, fill=fill, waveform=waveform),
+        components=components, fill=fill, output=output,
+        class_names=None if class_names is None else tuple(class_names),
+        params={"method": "ig", "targets": res.targets.tolist(), "n_steps": explainer.n_steps,
+                "rule": explainer.rule, "batch_size": explainer.path_batch(batch_size),
+                "input": "waveform", "sample_rate": model.sample_rate,
+                "random_state": _seed_record(random_state), "fill": fill.describe(),
+                "n_components": m},
+        cost={"n_evaluations": res.n_evaluations, "seconds": time.perf_counter() - start},
+        fit={"completeness_gap": gap, "f_input": res.outputs,
+             "f_baseline": res.baseline_outputs},
+    )
 
 
 def _seed_record(random_state: Any) -> Any:

@@ -202,8 +202,8 @@ def explain_track(
         As for :func:`genrelens.explain.explain`. Perturbation methods run on one
         :func:`~genrelens.explain.engine.inference_model` copy (batch norm folded) made once;
         gradient methods on the model itself (Grad-CAM's layer keeps its meaning). A
-        :class:`~genrelens.models.waveform.WaveformModel` is given the segments' waveforms
-        (perturbation methods only).
+        :class:`~genrelens.models.waveform.WaveformModel` is given the segments' waveforms;
+        its ``"ig"`` explains each kind's components (gates), and ``"gradcam"`` is refused.
     segments : np.ndarray, shape (n_segments, n_samples)
         The track's waveform segments (:func:`genrelens.audio.segment_audio`).
     config : FeatureConfig
@@ -264,11 +264,12 @@ def explain_track(
     runs = [m for m in methods if not (shared and m in ("lime", "kernel_shap"))]
     if shared and "hybrid" not in runs:
         runs.append("hybrid")
-    jobs = [(i, kind, m) for i in index for kind in kinds for m in runs
-            if m not in registry.DENSE]
+    # dense maps; a waveform model's IG attributes to components (its gates), like perturbations
+    dense = tuple(m for m in registry.DENSE if not (reads_waveforms and m == "ig"))
+    jobs = [(i, kind, m) for i in index for kind in kinds for m in runs if m not in dense]
     # folded once for all perturbation jobs (gradient methods use the model itself)
     fast_model = inference_model(model) if jobs else model
-    jobs += [(i, "dense", m) for i in index for m in runs if m in registry.DENSE]
+    jobs += [(i, "dense", m) for i in index for m in runs if m in dense]
     seeds = rng.integers(0, 2**31, size=len(jobs))
     logmels = log_mel(segments[index], config=config)
     where = {int(i): j for j, i in enumerate(index)}
