@@ -115,7 +115,7 @@ def explain(
         :class:`~genrelens.models.waveform.WaveformModel` reads waveforms: its components act
         on the waveform's STFT and every edited input is resynthesised (see
         :mod:`genrelens.explain.engine`); ``"ig"`` integrates gradients over its
-        components' gates (:func:`~genrelens.explain.gradients.integrated_gradients_gates`:
+        components' gates (:func:`~genrelens.explain.gradients.gated_waveform_model`:
         component scores, not a dense map), ``"gradcam"`` is refused.
     logmel : array or tensor, shape (n_mels, n_frames), (1, n_mels, n_frames) or
         (1, 1, n_mels, n_frames); for a WaveformModel, shape (n_samples,)

@@ -272,13 +272,16 @@ class IntegratedGradients(Explainer):
     def explain_gates(self, model: WaveformModel, waveform: np.ndarray, *,
                       components: Components, fill: Fill | None, output: str,
                       batch_size: int | str) -> IGResult:
-        """IG of a waveform model over its components' gates
-        (:func:`~genrelens.explain.gradients.integrated_gradients_gates`)."""
+        """IG of a waveform model over its components' gates, from all off (0) to the clip (1)
+        (:func:`~genrelens.explain.gradients.gated_waveform_model`); attributions
+        ``(n_targets, 1, n_components)``."""
         from genrelens.explain import gradients
 
-        return gradients.integrated_gradients_gates(
-            model, waveform, components=components, fill=fill, targets=self.targets,
-            output=output, n_steps=self.n_steps, rule=self.rule,
+        net = gradients.gated_waveform_model(model, waveform, components=components, fill=fill)
+        m = components.n_components
+        return gradients.integrated_gradients_maps(
+            net, np.ones((1, m), np.float32), baseline=np.zeros((1, m), np.float32),
+            targets=self.targets, output=output, n_steps=self.n_steps, rule=self.rule,
             batch_size=self.path_batch(batch_size))
 
     def path_batch(self, batch_size: int | str) -> int:

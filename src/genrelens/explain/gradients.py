@@ -26,7 +26,7 @@ Integrated Gradients of a waveform model (over component gates)
     components are given continuous gates ``g`` in ``[0, 1]^M`` instead: the input at ``g`` is
     the resynthesis of the STFT ``fill + mask(g) * (S - fill)`` (stems: ``sum_p g_p S_p``),
     the same mixing as the perturbation engine, so ``g = 1`` is the clip and ``g = 0`` the
-    all-off input. :func:`integrated_gradients_gates` integrates the gradient along the
+    all-off input. IG of :func:`gated_waveform_model` integrates the gradient along the
     straight path from ``0`` to ``1``: one attribution per component, with completeness
     ``sum_j IG_j = f(clip) - f(all off)`` (the gap reported as above). It needs ``fn`` to be
     differentiable with torch (a PyTorch model); Grad-CAM, which needs the model's layers on
@@ -84,7 +84,7 @@ __all__ = [
     "integrated_gradients",
     "grad_cam_maps",
     "integrated_gradients_maps",
-    "integrated_gradients_gates",
+    "gated_waveform_model",
     "quadrature",
     "GradCAMResult",
     "IGResult",
@@ -470,19 +470,13 @@ class _GatedWaveforms(nn.Module):
         return out
 
 
-def integrated_gradients_gates(
-    model: WaveformModel,
-    waveform: np.ndarray,
-    *,
-    components: Components,
-    fill: Fill | None,
-    targets: int | Sequence[int] | None = None,
-    output: str = "probabilities",
-    n_steps: int = 64,
-    rule: str = "gauss-legendre",
-    batch_size: int = 32,
-) -> IGResult:
-    """Integrated Gradients of a waveform model over its components' gates (module docstring).
+def gated_waveform_model(model: WaveformModel, waveform: np.ndarray, *,
+                         components: Components, fill: Fill | None) -> nn.Module:
+    """A waveform model as a function of its components' gates, for Integrated Gradients
+    (module docstring): input ``(B, 1, 1, n_components)`` gates, output ``(B, n_classes)``.
+
+    :func:`integrated_gradients_maps` of it at gates ``1`` with baseline ``0`` gives one
+    attribution per component (``(n_targets, 1, n_components)``).
 
     Parameters
     ----------
@@ -494,20 +488,9 @@ def integrated_gradients_gates(
     fill : Fill or None
         For cell components the fill of :func:`~genrelens.explain.fill.resolve_stft_fill`
         (the all-off end of the path); None for stems (off = removed).
-    targets, output, n_steps, rule, batch_size
-        As in :func:`integrated_gradients_maps`.
-
-    Returns
-    -------
-    IGResult
-        ``attributions`` of shape ``(n_targets, 1, n_components)``.
     """
     mix = stft_mixer(components, fill, device=model.device, waveform=waveform)
-    net = _GatedWaveforms(model, mix, length=int(np.shape(waveform)[-1]))
-    m = components.n_components
-    return integrated_gradients_maps(
-        net, np.ones((1, m), np.float32), baseline=np.zeros((1, m), np.float32), targets=targets,
-        output=output, n_steps=n_steps, rule=rule, batch_size=batch_size)
+    return _GatedWaveforms(model, mix, length=int(np.shape(waveform)[-1]))
 
 
 def quadrature(n_steps: int, *, rule: str = "gauss-legendre") -> tuple[np.ndarray, np.ndarray]:
