@@ -199,23 +199,8 @@ def explain(
     model, class_names, config = unwrap_loaded(model, class_names=class_names, config=config)
     waveform = None
     if isinstance(model, WaveformModel):
-        if isinstance(explainer, GradCam):
-            raise ParameterError(
-                "method='gradcam' needs the model's own convolution layers on a log-mel input; "
-                "a WaveformModel is a black box on waveforms: use 'ig' (over its components) "
-                f"or a perturbation method ({', '.join(registry.PERTURBATION)})."
-            )
-        waveform = model.check_waveform(logmel)
-        config = model.config if config is None else config
-        for where, rate in (("config", config.sr),
-                            ("components.config", getattr(components, "config", config).sr)):
-            if rate != model.sample_rate:
-                raise ParameterError(
-                    f"{where}.sr={rate} differs from the WaveformModel's sample_rate="
-                    f"{model.sample_rate}: its STFT must be framed at the model's rate; build "
-                    "it with the model's feature_config."
-                )
-        x = np.asarray(log_mel(waveform, config=config), dtype=np.float32)
+        waveform, x, config = _waveform_input(model, logmel, explainer=explainer, config=config,
+                                              components=components)
     else:
         x = valid_logmel(logmel).astype(np.float32)
     if components is not None and not isinstance(components, Components):
@@ -307,8 +292,9 @@ def explain(
     cost = {"n_evaluations": ledger.n_evaluations, "model_seconds": ledger.model_seconds,
             "batch_size": ledger.batch_size, "seconds": time.perf_counter() - start}
     return Explanation(
-        method=explainer.name, scores=scores, prediction=prediction, logmel=_explained_input(
-            x, components, fill=fill_obj, waveform=waveform), components=components, fill=fill_obj, output=output,
+        method=explainer.name, scores=scores, prediction=prediction,
+        logmel=_explained_input(x, components, fill=fill_obj, waveform=waveform),
+        components=components, fill=fill_obj, output=output,
         class_names=None if class_names is None else tuple(class_names), params=params,
         cost=cost, fit=fit, others=others,
     )
@@ -341,6 +327,31 @@ class _Ledger:
     batch_size: int | str
     n_evaluations: int = 0
     model_seconds: float = 0.0
+
+
+def _waveform_input(
+    model: WaveformModel, y: Any, *, explainer: Explainer, config: FeatureConfig | None,
+    components: Components | None,
+) -> tuple[np.ndarray, np.ndarray, FeatureConfig]:
+    """The checked waveform of a waveform model, its log-mel (for shapes and pictures) and the
+    feature configuration, which must be framed at the model's rate; Grad-CAM refused."""
+    if isinstance(explainer, GradCam):
+        raise ParameterError(
+            "method='gradcam' needs the model's own convolution layers on a log-mel input; "
+            "a WaveformModel is a black box on waveforms: use 'ig' (over its components) "
+            f"or a perturbation method ({', '.join(registry.PERTURBATION)})."
+        )
+    waveform = model.check_waveform(y)
+    config = model.config if config is None else config
+    for where, rate in (("config", config.sr),
+                        ("components.config", getattr(components, "config", config).sr)):
+        if rate != model.sample_rate:
+            raise ParameterError(
+                f"{where}.sr={rate} differs from the WaveformModel's sample_rate="
+                f"{model.sample_rate}: its STFT must be framed at the model's rate; build "
+                "it with the model's feature_config."
+            )
+    return waveform, np.asarray(log_mel(waveform, config=config), dtype=np.float32), config
 
 
 def _gates_explanation(

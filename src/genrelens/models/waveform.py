@@ -13,8 +13,12 @@ Components are then defined in the STFT domain of the waveform (framing of
 fill (:func:`genrelens.explain.fill.resolve_stft_fill`), stems are mixed from their parts'
 STFTs, and every edited STFT is resynthesised (:func:`genrelens.features.istft`) and given to
 the model, which applies its own front end. Pictures use the log-mel of
-:attr:`~WaveformModel.feature_config`, for display only. The gradient methods (Grad-CAM, IG)
-need the model's layers or inputs on the log-mel and are refused.
+:attr:`~WaveformModel.feature_config`, for display only. Integrated Gradients is taken over the
+components' gates (:func:`genrelens.explain.gradients.gated_waveform_model`; the function must
+be differentiable with torch); Grad-CAM, which needs the model's convolution layers on a
+log-mel, is refused. Component explanations that are not local (ALE over audio descriptors,
+``genrelens explain-dataset``, the command line) take a trained genrelens run, not a
+WaveformModel.
 
 Example
 -------
