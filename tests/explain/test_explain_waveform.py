@@ -325,3 +325,23 @@ def test_readme_example_runs(tmp_path, monkeypatch, make_wav, capsys):
     assert scope["exp"].components.extents[scope["exp"].top(1, target="low")[0].index].low_hz < 1000
     top = scope["track"].summary(k=1)["top_components"][0]
     assert "f " in top["name"] and top["mean_score"] > 0
+
+
+def test_write_track_writes_the_files_of_a_waveform_model(tmp_path):
+    import json
+
+    import soundfile as sf
+
+    from genrelens.explain.track import write_track
+
+    model = WaveformModel(span_energy(0.1, 0.2), sample_rate=SR, feature_config=CONFIG,
+                          class_names=("span", "none"))
+    segments = np.stack([noise(10, N // 2), noise(11, N // 2)])
+    results = explain_track(model, segments, config=CONFIG, methods=["occlusion"],
+                            kinds=["frequency", "stems"], fill="min", batch_size=4)
+    summary = json.loads(write_track(results, segments, tmp_path / "out", k=1).read_text())
+    assert [(r["method"], r["kind"]) for r in summary["results"]] == [
+        ("occlusion", "frequency"), ("occlusion", "stems")]
+    top, _ = sf.read(tmp_path / "out" / "segments" / "000" / "occlusion_stems_top.wav")
+    rest, _ = sf.read(tmp_path / "out" / "segments" / "000" / "occlusion_stems_rest.wav")
+    np.testing.assert_allclose(top + rest, segments[0], atol=1e-3)  # 16-bit WAVs
