@@ -31,6 +31,7 @@ __all__ = [
     "CacheError",
     "StorageError",
     "explain_file",
+    "WaveformModel",
 ]
 
 
@@ -40,4 +41,8 @@ def __getattr__(name: str) -> object:
         from genrelens.explain.track import explain_file
 
         return explain_file
+    if name == "WaveformModel":
+        from genrelens.models.waveform import WaveformModel
+
+        return WaveformModel
     raise AttributeError(f"module 'genrelens' has no attribute {name!r}")

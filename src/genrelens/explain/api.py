@@ -53,7 +53,7 @@ from genrelens._validation import check_choice, check_random_state, valid_logmel
 from genrelens.config import FeatureConfig
 from genrelens.errors import ParameterError
 from genrelens.explain import components as components_mod
-from genrelens.explain import occlusion
+from genrelens.explain import occlusion, registry
 from genrelens.explain.components import Components
 from genrelens.explain.engine import (
     OUTPUTS,
@@ -72,7 +72,9 @@ from genrelens.explain.explainers import (
     make_explainer,
 )
 from genrelens.explain.explanation import Explanation
-from genrelens.explain.fill import Fill, resolve_fill
+from genrelens.explain.fill import Fill, resolve_fill, resolve_stft_fill
+from genrelens.features import log_mel, stft
+from genrelens.models.waveform import WaveformModel
 
 __all__ = ["explain"]
 
@@ -109,11 +111,19 @@ def explain(
         Maps ``(B, 1, n_mels, n_frames)`` log-mel dB to ``(B, n_classes)`` logits (or, with
         ``output="raw"``, any scores). An object with ``.model`` and ``.class_names`` (a
         :class:`~genrelens.models.LoadedModel`) is unwrapped, its ``class_names`` and
-        ``feature_config`` used as defaults.
+        ``feature_config`` used as defaults. A
+        :class:`~genrelens.models.waveform.WaveformModel` reads waveforms: its components act
+        on the waveform's STFT and every edited input is resynthesised (see
+        :mod:`genrelens.explain.engine`); ``"ig"`` integrates gradients over its
+        components' gates (:func:`~genrelens.explain.gradients.gated_waveform_model`:
+        component scores, not a dense map), ``"gradcam"`` is refused.
     logmel : array or tensor, shape (n_mels, n_frames), (1, n_mels, n_frames) or
-        (1, 1, n_mels, n_frames)
+        (1, 1, n_mels, n_frames); for a WaveformModel, shape (n_samples,)
         The input in dB. For stem components it must be the log-mel of the waveform the
         stems were computed from; the explained input is the log-mel of the sum of the parts.
+        For a WaveformModel: the waveform at its ``sample_rate``; ``exp.logmel`` is then the
+        log-mel of its ``feature_config``, for pictures, and ``params["input"]`` is
+        ``"waveform"``.
     method : {"kernel_shap", "lime", "hybrid", "occlusion", "gradcam", "ig"} or Explainer
         A name of :data:`genrelens.explain.registry.METHODS`, or an explainer object of
         :mod:`genrelens.explain.explainers` holding its settings (``KernelShap(n_samples=500)``;
@@ -190,7 +200,12 @@ def explain(
                  "alpha": alpha}, method_kwargs)
     check_choice("output", output, OUTPUTS)
     model, class_names, config = unwrap_loaded(model, class_names=class_names, config=config)
-    x = valid_logmel(logmel).astype(np.float32)
+    waveform = None
+    if isinstance(model, WaveformModel):
+        waveform, x, config = _waveform_input(model, logmel, explainer=explainer, config=config,
+                                              components=components)
+    else:
+        x = valid_logmel(logmel).astype(np.float32)
     if components is not None and not isinstance(components, Components):
         raise ParameterError(
             f"components={type(components).__name__} is invalid: expected a Components object "
@@ -201,7 +216,7 @@ def explain(
 
     if isinstance(explainer, GradCam):
         return explainer.explain(model, x, output=output, config=config, class_names=class_names)
-    if isinstance(explainer, IntegratedGradients):
+    if isinstance(explainer, IntegratedGradients) and waveform is None:
         return explainer.explain(model, x, fill=fill, config=config, output=output,
                                  random_state=random_state, class_names=class_names,
                                  batch_size=batch_size)
@@ -216,9 +231,19 @@ def explain(
             f"{x.shape}: build them with n_mels={x.shape[0]}, n_frames={x.shape[1]}."
         )
     rng = check_random_state(random_state)
-    fill_obj = resolve_fill(fill, x, config=components.config, rng=rng,
-                            stems=components.stems is not None)
+    if waveform is not None and components.stems is None:
+        fill_obj = resolve_stft_fill(fill, stft(waveform, config=components.config),
+                                     config=components.config, rng=rng)
+    else:
+        fill_obj = resolve_fill(fill, x, config=components.config, rng=rng,
+                                stems=components.stems is not None)
     m = components.n_components
+    if isinstance(explainer, IntegratedGradients):  # a waveform model: over the gates
+        assert waveform is not None and isinstance(model, WaveformModel)
+        return _gates_explanation(
+            explainer, model, waveform, x, components, fill_obj, output=output,
+            batch_size=batch_size, class_names=class_names, random_state=random_state,
+            start=start)
     if isinstance(explainer, SampledExplainer):
         explainer.check_budget(m)
 
@@ -226,8 +251,9 @@ def explain(
     ledger = _Ledger(batch_size=batch_size)
 
     def evaluate(z: np.ndarray) -> np.ndarray:
-        res = evaluate_masks(run, x, components, z, fill=fill_obj, batch_size=ledger.batch_size,
-                             output=output, progress=progress, fast=False)
+        res = evaluate_masks(run, x if waveform is None else waveform, components, z,
+                             fill=fill_obj, batch_size=ledger.batch_size, output=output,
+                             progress=progress, fast=False)
         ledger.n_evaluations += res.n_evaluations
         ledger.model_seconds += res.seconds
         ledger.batch_size = res.batch_size
@@ -239,6 +265,8 @@ def explain(
         "output": output, "fill": fill_obj.describe(), "batch_size": batch_size, "fast": fast,
         "n_components": m,
     }
+    if waveform is not None:
+        params.update(input="waveform", sample_rate=config.sr)
     others: dict[str, np.ndarray] = {}
     if not isinstance(explainer, SampledExplainer):  # occlusion: the one that does not sample
         z = occlusion.occlusion_design(m)
@@ -267,8 +295,9 @@ def explain(
     cost = {"n_evaluations": ledger.n_evaluations, "model_seconds": ledger.model_seconds,
             "batch_size": ledger.batch_size, "seconds": time.perf_counter() - start}
     return Explanation(
-        method=explainer.name, scores=scores, prediction=prediction, logmel=_explained_input(
-            x, components), components=components, fill=fill_obj, output=output,
+        method=explainer.name, scores=scores, prediction=prediction,
+        logmel=_explained_input(x, components, fill=fill_obj, waveform=waveform),
+        components=components, fill=fill_obj, output=output,
         class_names=None if class_names is None else tuple(class_names), params=params,
         cost=cost, fit=fit, others=others,
     )
@@ -281,7 +310,12 @@ def unwrap_loaded(
     model: Any, *, class_names: Sequence[str] | None, config: FeatureConfig | None
 ) -> tuple[ModelFn, Sequence[str] | None, FeatureConfig | None]:
     """A :class:`~genrelens.models.LoadedModel`'s ``.model``, with its ``class_names`` and
-    ``feature_config`` as defaults for the given ones; any other model unchanged."""
+    ``feature_config`` as defaults for the given ones; a
+    :class:`~genrelens.models.waveform.WaveformModel` itself with its ``class_names`` and
+    ``feature_config`` likewise; any other model unchanged."""
+    if isinstance(model, WaveformModel):
+        class_names = model.class_names if class_names is None else class_names
+        return model, class_names, model.config if config is None else config
     if hasattr(model, "model") and hasattr(model, "class_names") and not callable(model):
         class_names = model.class_names if class_names is None else class_names
         config = getattr(model, "feature_config", None) if config is None else config
@@ -296,6 +330,62 @@ class _Ledger:
     batch_size: int | str
     n_evaluations: int = 0
     model_seconds: float = 0.0
+
+
+def _waveform_input(
+    model: WaveformModel, y: Any, *, explainer: Explainer, config: FeatureConfig | None,
+    components: Components | None,
+) -> tuple[np.ndarray, np.ndarray, FeatureConfig]:
+    """The checked waveform of a waveform model, its log-mel (for shapes and pictures) and the
+    feature configuration, which must be framed at the model's rate; Grad-CAM refused."""
+    if isinstance(explainer, GradCam):
+        raise ParameterError(
+            "method='gradcam' needs the model's own convolution layers on a log-mel input; "
+            "a WaveformModel is a black box on waveforms: use 'ig' (over its components) "
+            f"or a perturbation method ({', '.join(registry.PERTURBATION)})."
+        )
+    waveform = model.check_waveform(y)
+    config = model.config if config is None else config
+    for where, rate in (("config", config.sr),
+                        ("components.config", getattr(components, "config", config).sr)):
+        if rate != model.sample_rate:
+            raise ParameterError(
+                f"{where}.sr={rate} differs from the WaveformModel's sample_rate="
+                f"{model.sample_rate}: its STFT must be framed at the model's rate; build "
+                "it with the model's feature_config."
+            )
+    return waveform, np.asarray(log_mel(waveform, config=config), dtype=np.float32), config
+
+
+def _gates_explanation(
+    explainer: IntegratedGradients, model: WaveformModel, waveform: np.ndarray, x: np.ndarray,
+    components: Components, fill: Fill, *, output: str, batch_size: int | str,
+    class_names: Sequence[str] | None, random_state: Any, start: float,
+) -> Explanation:
+    """IG of a waveform model over its components' gates, as an :class:`Explanation` with
+    component scores (classes not in ``targets`` score 0, their completeness gap is NaN)."""
+    res = explainer.explain_gates(model, waveform, components=components,
+                                  fill=None if components.stems else fill, output=output,
+                                  batch_size=batch_size)
+    m = components.n_components
+    scores = np.zeros((res.outputs.size, m))
+    scores[res.targets] = res.attributions[:, 0]
+    gap = np.full(res.outputs.size, np.nan)
+    gap[res.targets] = res.completeness_gap
+    return Explanation(
+        method="ig", scores=scores, prediction=_probabilities(res.outputs, output),
+        logmel=_explained_input(x, components, fill=fill, waveform=waveform),
+        components=components, fill=fill, output=output,
+        class_names=None if class_names is None else tuple(class_names),
+        params={"method": "ig", "targets": res.targets.tolist(), "n_steps": explainer.n_steps,
+                "rule": explainer.rule, "batch_size": explainer.path_batch(batch_size),
+                "input": "waveform", "sample_rate": model.sample_rate,
+                "random_state": _seed_record(random_state), "fill": fill.describe(),
+                "n_components": m},
+        cost={"n_evaluations": res.n_evaluations, "seconds": time.perf_counter() - start},
+        fit={"completeness_gap": gap, "f_input": res.outputs,
+             "f_baseline": res.baseline_outputs},
+    )
 
 
 def _seed_record(random_state: Any) -> Any:
@@ -364,10 +454,15 @@ def _probabilities(f_full: np.ndarray, output: str) -> np.ndarray:
     return softmax(f_full) if output == "logits" else np.asarray(f_full, dtype=np.float64)
 
 
-def _explained_input(x: np.ndarray, components: Components) -> np.ndarray:
-    """The input the explanation is about: ``x``, or for stems the log-mel of the parts' sum."""
-    if components.stems is None:
+def _explained_input(x: np.ndarray, components: Components, *, fill: Fill | None = None,
+                     waveform: np.ndarray | None = None) -> np.ndarray:
+    """The log-mel of the input the explanation is about: ``x``; for stems the log-mel of the
+    parts' sum; for a waveform model the log-mel of the all-on resynthesis."""
+    if components.stems is None and waveform is None:
         return x
-    make = mask_inputs(x, components, np.ones((1, components.n_components), np.int8), None)
-    explained: np.ndarray = make(0, 1)[0, 0].numpy()
-    return explained
+    make = mask_inputs(x, components, np.ones((1, components.n_components), np.int8), fill,
+                       waveform=waveform)
+    explained = make(0, 1)
+    if waveform is not None:
+        explained = log_mel(explained, config=components.config)
+    return np.asarray(explained[0], dtype=np.float32).reshape(x.shape)

@@ -7,6 +7,13 @@ Components are *data*, not subclasses: a :class:`Components` holds either
 * for stems, the complex STFTs of the parts of the mixture and the time segment of every
   frame: component ``p * n_segments + s`` is part ``p`` during time segment ``s``.
 
+For a model that reads waveforms (:class:`~genrelens.models.waveform.WaveformModel`) the same
+components act on the waveform's STFT: a cell component's mel rows are mapped to STFT bins by
+the filterbank weights of :func:`genrelens.explain.listen.mel_to_linear` (the mapping of
+listenable explanations, so what the model hears is what one listens to), stems are already
+STFT parts, and the engine resynthesises every edited STFT; the log-mel ``shape`` is then the
+one of pictures.
+
 Every component has a name and an :class:`Extent` in seconds and Hz. The perturbation engine
 (:mod:`genrelens.explain.engine`) turns a binary vector ``z`` of length ``n_components`` into
 a model input: for a map, ``x * mask + fill * (1 - mask)`` with ``mask = z[map]``; for stems,

@@ -36,8 +36,12 @@ from genrelens.explain import hybrid, lime, registry, shap
 if TYPE_CHECKING:
     from torch import nn
 
+    from genrelens.explain.components import Components
     from genrelens.explain.engine import ModelFn
     from genrelens.explain.explanation import Explanation
+    from genrelens.explain.fill import Fill
+    from genrelens.explain.gradients import IGResult
+    from genrelens.models.waveform import WaveformModel
 
 __all__ = [
     "Explainer", "SampledExplainer", "WeightedExplainer", "Lime", "KernelShap", "Hybrid", "Occlusion", "GradCam", "IntegratedGradients",
@@ -266,13 +270,32 @@ class IntegratedGradients(Explainer):
         class_names); ``batch_size`` the engine's."""
         from genrelens.explain import gradients
 
-        batch = self.batch_size
-        if batch is None:
-            engine_int = isinstance(batch_size, int) and not isinstance(batch_size, bool)
-            batch = int(batch_size) if engine_int else 32
         return gradients.integrated_gradients(
             model, x, n_steps=self.n_steps, rule=self.rule, targets=self.targets,
-            batch_size=batch, **common)
+            batch_size=self.path_batch(batch_size), **common)
+
+    def explain_gates(self, model: WaveformModel, waveform: np.ndarray, *,
+                      components: Components, fill: Fill | None, output: str,
+                      batch_size: int | str) -> IGResult:
+        """IG of a waveform model over its components' gates, from all off (0) to the clip (1)
+        (:func:`~genrelens.explain.gradients.gated_waveform_model`); attributions
+        ``(n_targets, 1, n_components)``."""
+        from genrelens.explain import gradients
+
+        net = gradients.gated_waveform_model(model, waveform, components=components, fill=fill)
+        m = components.n_components
+        return gradients.integrated_gradients_maps(
+            net, np.ones((1, m), np.float32), baseline=np.zeros((1, m), np.float32),
+            targets=self.targets, output=output, n_steps=self.n_steps, rule=self.rule,
+            batch_size=self.path_batch(batch_size))
+
+    def path_batch(self, batch_size: int | str) -> int:
+        """Path points per pass: :attr:`batch_size`, else the engine's ``batch_size`` when it
+        is an integer, else 32."""
+        if self.batch_size is not None:
+            return self.batch_size
+        engine_int = isinstance(batch_size, int) and not isinstance(batch_size, bool)
+        return int(batch_size) if engine_int else 32
 
 
 #: Method name -> explainer class, one per name of :data:`registry.METHODS`.

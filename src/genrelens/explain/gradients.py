@@ -20,6 +20,18 @@ Integrated Gradients (Sundararajan et al. 2017)
     reported per class and shrinks as ``n_steps`` grows (it is exactly zero, up to rounding,
     for a linear model, where ``IG = (x - b) * w``).
 
+Integrated Gradients of a waveform model (over component gates)
+    A :class:`~genrelens.models.waveform.WaveformModel` has no log-mel input to take gradients
+    on, and the gradient on its waveform samples does not say which component matters. Its
+    components are given continuous gates ``g`` in ``[0, 1]^M`` instead: the input at ``g`` is
+    the resynthesis of the STFT ``fill + mask(g) * (S - fill)`` (stems: ``sum_p g_p S_p``),
+    the same mixing as the perturbation engine, so ``g = 1`` is the clip and ``g = 0`` the
+    all-off input. IG of :func:`gated_waveform_model` integrates the gradient along the
+    straight path from ``0`` to ``1``: one attribution per component, with completeness
+    ``sum_j IG_j = f(clip) - f(all off)`` (the gap reported as above). It needs ``fn`` to be
+    differentiable with torch (a PyTorch model); Grad-CAM, which needs the model's layers on
+    a log-mel, is refused for waveform models.
+
 Model output
     ``output="probabilities"`` (the default, as for the perturbation methods) explains
     ``softmax(logits)``; ``output="logits"`` the logits themselves (Grad-CAM's original
@@ -60,16 +72,19 @@ from genrelens._validation import check_choice, check_int, check_random_state, v
 from genrelens.config import FeatureConfig
 from genrelens.device import model_device, to_numpy
 from genrelens.errors import ParameterError
-from genrelens.explain.engine import OUTPUTS, ModelFn
+from genrelens.explain.components import Components
+from genrelens.explain.engine import OUTPUTS, ModelFn, resynthesise, stft_mixer
 from genrelens.explain.explanation import Explanation
 from genrelens.explain.fill import Fill, resolve_fill
 from genrelens.models.inference import check_outputs
+from genrelens.models.waveform import WaveformModel
 
 __all__ = [
     "grad_cam",
     "integrated_gradients",
     "grad_cam_maps",
     "integrated_gradients_maps",
+    "gated_waveform_model",
     "quadrature",
     "GradCAMResult",
     "IGResult",
@@ -427,6 +442,55 @@ def integrated_gradients_maps(
         completeness_gap=gap,
         n_evaluations=n_steps + 2,
     )
+
+
+class _GatedWaveforms(nn.Module):
+    """A waveform model as a function of its components' gates ``(B, 1, 1, M)`` -> scores."""
+
+    def __init__(self, model: WaveformModel, mix: Callable[[torch.Tensor], torch.Tensor], *,
+                 length: int) -> None:
+        super().__init__()
+        self.waveform_model = model
+        if isinstance(model.fn, nn.Module):  # its weights: the device, and eval mode
+            self.fn = model.fn
+        self.mix = mix
+        self.length = length
+
+    def forward(self, gates: torch.Tensor) -> torch.Tensor:
+        spec = self.mix(gates[:, 0, 0, :])
+        waveforms = resynthesise(spec, config=self.waveform_model.config, length=self.length)
+        out: torch.Tensor = self.waveform_model(waveforms)
+        if gates.requires_grad and torch.is_grad_enabled() and not out.requires_grad:
+            raise ParameterError(
+                "the WaveformModel's function returned outputs without a gradient (numpy, or "
+                "computed under no_grad): method='ig' needs a function differentiable with "
+                "torch; explain it with a perturbation method (lime, kernel_shap, hybrid, "
+                "occlusion)."
+            )
+        return out
+
+
+def gated_waveform_model(model: WaveformModel, waveform: np.ndarray, *,
+                         components: Components, fill: Fill | None) -> nn.Module:
+    """A waveform model as a function of its components' gates, for Integrated Gradients
+    (module docstring): input ``(B, 1, 1, n_components)`` gates, output ``(B, n_classes)``.
+
+    :func:`integrated_gradients_maps` of it at gates ``1`` with baseline ``0`` gives one
+    attribution per component (``(n_targets, 1, n_components)``).
+
+    Parameters
+    ----------
+    model : WaveformModel
+        Its function must be differentiable with torch.
+    waveform : np.ndarray, shape (n_samples,)
+    components : Components
+        Built with ``model.feature_config``.
+    fill : Fill or None
+        For cell components the fill of :func:`~genrelens.explain.fill.resolve_stft_fill`
+        (the all-off end of the path); None for stems (off = removed).
+    """
+    mix = stft_mixer(components, fill, device=model.device, waveform=waveform)
+    return _GatedWaveforms(model, mix, length=int(np.shape(waveform)[-1]))
 
 
 def quadrature(n_steps: int, *, rule: str = "gauss-legendre") -> tuple[np.ndarray, np.ndarray]:

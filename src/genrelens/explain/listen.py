@@ -55,7 +55,8 @@ from genrelens.explain.components import Components
 if TYPE_CHECKING:  # a type only: Explanation's notebook view (display) imports this module
     from genrelens.explain.explanation import Explanation
 
-__all__ = ["Listenable", "listenable", "resynthesize", "mel_to_stft_mask", "wav_bytes", "write_wav"]
+__all__ = ["Listenable", "listenable", "resynthesize", "mel_to_stft_mask", "mel_to_linear",
+           "wav_bytes", "write_wav"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,7 +207,7 @@ def mel_to_stft_mask(mel_mask: np.ndarray, *, config: FeatureConfig) -> np.ndarr
     the nearest mel band (see the module docstring). Linear; all-ones gives all-ones.
     """
     stft_mask: np.ndarray = np.einsum(
-        "fm,...mt->...ft", _mel_to_linear(config), np.asarray(mel_mask, dtype=np.float64)
+        "fm,...mt->...ft", mel_to_linear(config), np.asarray(mel_mask, dtype=np.float64)
     )
     return stft_mask
 
@@ -268,7 +269,7 @@ def _masked_audio(
     return out
 
 
-def _mel_to_linear(config: FeatureConfig) -> np.ndarray:
+def mel_to_linear(config: FeatureConfig) -> np.ndarray:
     """``(1 + n_fft // 2, n_mels)`` matrix with rows summing to 1 (see module docstring)."""
     from genrelens import features
 

@@ -18,7 +18,9 @@ Methods
     One component off at a time (Zeiler & Fergus 2014): ``M + 1`` evaluations, no settings.
 ``gradcam``, ``ig``
     Gradient methods (Selvaraju et al. 2017; Sundararajan et al. 2017): one dense map per
-    input, no components, none of the sampling settings.
+    input, no components, none of the sampling settings. (For a model that reads waveforms,
+    :class:`~genrelens.models.waveform.WaveformModel`, ``ig`` integrates over the components'
+    gates and gives component scores; ``gradcam`` is refused.)
 
 Component kinds
 ---------------

@@ -53,6 +53,7 @@ from genrelens.explain.api import explain, unwrap_loaded
 from genrelens.explain.components import Components
 from genrelens.explain.engine import inference_model
 from genrelens.explain.explanation import Explanation
+from genrelens.models.waveform import WaveformModel
 
 __all__ = [
     "TrackExplanation", "explain_file", "explain_track", "write_track", "claim_out",
@@ -197,10 +198,12 @@ def explain_track(
 
     Parameters
     ----------
-    model : nn.Module, callable or LoadedModel
+    model : nn.Module, callable, LoadedModel or WaveformModel
         As for :func:`genrelens.explain.explain`. Perturbation methods run on one
         :func:`~genrelens.explain.engine.inference_model` copy (batch norm folded) made once;
-        gradient methods on the model itself (Grad-CAM's layer keeps its meaning).
+        gradient methods on the model itself (Grad-CAM's layer keeps its meaning). A
+        :class:`~genrelens.models.waveform.WaveformModel` is given the segments' waveforms;
+        its ``"ig"`` explains each kind's components (gates), and ``"gradcam"`` is refused.
     segments : np.ndarray, shape (n_segments, n_samples)
         The track's waveform segments (:func:`genrelens.audio.segment_audio`).
     config : FeatureConfig
@@ -254,17 +257,19 @@ def explain_track(
             f"{segments.shape[0]} segments (0..{segments.shape[0] - 1})."
         )
     model, class_names, _ = unwrap_loaded(model, class_names=class_names, config=config)
+    reads_waveforms = isinstance(model, WaveformModel)
     rng = check_random_state(random_state)
     # LIME and KernelSHAP together: one hybrid run per (segment, kind) gives both views
     shared = {"lime", "kernel_shap"} <= set(methods)
     runs = [m for m in methods if not (shared and m in ("lime", "kernel_shap"))]
     if shared and "hybrid" not in runs:
         runs.append("hybrid")
-    jobs = [(i, kind, m) for i in index for kind in kinds for m in runs
-            if m not in registry.DENSE]
+    # dense maps; a waveform model's IG attributes to components (its gates), like perturbations
+    dense = tuple(m for m in registry.DENSE if not (reads_waveforms and m == "ig"))
+    jobs = [(i, kind, m) for i in index for kind in kinds for m in runs if m not in dense]
     # folded once for all perturbation jobs (gradient methods use the model itself)
     fast_model = inference_model(model) if jobs else model
-    jobs += [(i, "dense", m) for i in index for m in runs if m in registry.DENSE]
+    jobs += [(i, "dense", m) for i in index for m in runs if m in dense]
     seeds = rng.integers(0, 2**31, size=len(jobs))
     logmels = log_mel(segments[index], config=config)
     where = {int(i): j for j, i in enumerate(index)}
@@ -284,7 +289,7 @@ def explain_track(
             comps = component_cache[key]
         exp = explain(
             model if comps is None else fast_model,
-            x,
+            segments[i] if reads_waveforms else x,
             method=method,
             components=comps,
             fill=fill,
@@ -331,10 +336,12 @@ def explain_file(
 
     Parameters
     ----------
-    run_or_checkpoint : path-like or LoadedModel
-        A training run directory (its ``checkpoint.pt``), a checkpoint file, or a model
-        loaded with :func:`genrelens.models.load_checkpoint`; its feature configuration
-        defines the sampling rate, the segments and the log-mel.
+    run_or_checkpoint : path-like, LoadedModel or WaveformModel
+        A training run directory (its ``checkpoint.pt``), a checkpoint file, a model
+        loaded with :func:`genrelens.models.load_checkpoint`, or a user's waveform classifier
+        (:class:`~genrelens.models.waveform.WaveformModel`); its feature configuration
+        defines the sampling rate, the segments and the log-mel (for a WaveformModel: the
+        STFT of the components and the log-mel of the pictures).
     path : path-like
         An audio file of any supported format and rate (a clip or a whole track).
     method : str
@@ -362,9 +369,9 @@ def explain_file(
 
     check_choice("method", method, TRACK_METHODS)
     check_choice("kind", kind, COMPONENT_KINDS)
-    loaded = (run_or_checkpoint if isinstance(run_or_checkpoint, LoadedModel)
+    loaded = (run_or_checkpoint if isinstance(run_or_checkpoint, (LoadedModel, WaveformModel))
               else load_checkpoint(checkpoint_file(run_or_checkpoint)))
-    config = loaded.feature_config
+    config = loaded.config if isinstance(loaded, WaveformModel) else loaded.feature_config
     segments = load_segments(path, config=config, max_seconds=max_seconds)
     results = explain_track(
         loaded, segments, config=config, methods=[method], kinds=[kind], n_samples=n_samples,

@@ -9,7 +9,8 @@ pretrained taggers ``"MTT_musicnn"``, ``"MSD_musicnn"``, ``"MTT_vgg"`` and ``"MS
 (:mod:`genrelens.models.musicnn`, read from the musicnn wheel), whose input is their own
 front end (:func:`~genrelens.models.musicnn.musicnn_input`), not log-mel dB; and ``"transfer"``
 (:class:`~genrelens.models.transfer.TransferModel`), a frozen musicnn backbone with a trained
-head, taking the same input.
+head, taking the same input. A user's classifier of waveforms is wrapped as a
+:class:`~genrelens.models.waveform.WaveformModel` to be explained.
 """
 
 from genrelens.models.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
@@ -19,6 +20,7 @@ from genrelens.models.registry import available_models, get_model, register_mode
 from genrelens.models.shortchunk import ShortChunkCNN
 from genrelens.models.transfer import TransferModel
 from genrelens.models.vgg import VGG16, load_torchvision_vgg16
+from genrelens.models.waveform import WaveformModel
 
 __all__ = [
     "get_model",
@@ -36,4 +38,5 @@ __all__ = [
     "musicnn_input",
     "musicnn_tags",
     "TransferModel",
+    "WaveformModel",
 ]
