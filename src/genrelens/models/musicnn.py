@@ -460,6 +460,11 @@ class Musicnn(_Pretrained):
     embedding_sizes = (_DENSE_UNITS, 2 * (sum(n for _, n in _TIMBRAL + _TEMPORAL)
                                           + 3 * _MID_FILTERS))
 
+    #: The back end as the musicnn paper [1]_ defines it (after the front end and the mid
+    #: end): the pooled features' batch norm and the dense layer of the penultimate
+    #: embedding (the tag layer ``output`` excepted). What ``finetune="backend"`` trains.
+    backend: ClassVar[tuple[str, ...]] = ("pool_bn", "dense", "dense_bn")
+
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The embeddings of ``(batch, 1, 96, n_frames)`` musicnn input.
 
@@ -554,6 +559,11 @@ class MusicnnVGG(_Pretrained):
 
     #: Sizes of :meth:`embed`'s (penultimate, pooled) embeddings.
     embedding_sizes = (_VGG_FLAT, 2 * _VGG_FILTERS)
+
+    #: The vgg has no front, mid and back end [2]_; as for :attr:`Musicnn.backend`, its back
+    #: end here is what follows the ``pooled`` embedding: the fifth convolution block, whose
+    #: map is the penultimate embedding. What ``finetune="backend"`` trains.
+    backend: ClassVar[tuple[str, ...]] = ("convs.4",)
 
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The embeddings of ``(batch, 1, 96, 187)`` musicnn input.
