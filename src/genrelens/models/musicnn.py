@@ -374,6 +374,21 @@ class _Pretrained(nn.Module):
         return x.transpose(2, 3)  # the graph's layout: time is the height, mel the width
 
 
+def _max_pooled_block(conv: nn.Module, bn: nn.Module, **more: nn.Module) -> nn.ModuleDict:
+    """A ``conv -> ReLU -> batch norm -> max -> post`` block (:func:`_max_pooled`); ``post``
+    is the identity until :func:`genrelens.models.fold.inference_copy` folds the batch norm
+    into the convolution and ``post`` (the ports list these blocks in
+    ``max_pooled_blocks``)."""
+    return nn.ModuleDict({"conv": conv, "relu": nn.ReLU(), "bn": bn, "post": nn.Identity(),
+                          **more})
+
+
+def _max_pooled(block: nn.ModuleDict, x: torch.Tensor,
+                reduce: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``post(reduce(bn(relu(conv(x)))))`` for a max ``reduce`` (a max pool or ``amax``)."""
+    return block["post"](reduce(block["bn"](block["relu"](block["conv"](x)))))
+
+
 def _bn2d(channels: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(channels, eps=_BN_EPS)
 
@@ -408,7 +423,8 @@ class Musicnn(_Pretrained):
     ----------
     input_bn : nn.BatchNorm2d
     timbral, temporal : nn.ModuleList
-        Convolution and batch norm per filter shape.
+        Per filter shape, a block of convolution, ReLU, batch norm and ``post`` (the identity;
+        a clamp once :func:`~genrelens.models.fold.inference_copy` folds the batch norm).
     mid : nn.ModuleList
         Three 1-D convolutions over time with their batch norms.
     pool_bn, dense, dense_bn, output : modules of the back end.
@@ -418,12 +434,10 @@ class Musicnn(_Pretrained):
         super().__init__()
         self.input_bn = _bn2d(1)
         self.timbral = nn.ModuleList(
-            nn.ModuleDict({"conv": nn.Conv2d(1, n, (7, bands)), "bn": _bn2d(n)})
-            for bands, n in _TIMBRAL
+            _max_pooled_block(nn.Conv2d(1, n, (7, bands)), _bn2d(n)) for bands, n in _TIMBRAL
         )
         self.temporal = nn.ModuleList(
-            nn.ModuleDict({"conv": nn.Conv2d(1, n, (frames, 1)), "bn": _bn2d(n)})
-            for frames, n in _TEMPORAL
+            _max_pooled_block(nn.Conv2d(1, n, (frames, 1)), _bn2d(n)) for frames, n in _TEMPORAL
         )
         front = sum(n for _, n in _TIMBRAL + _TEMPORAL)
         self.mid = nn.ModuleList(
@@ -456,6 +470,17 @@ class Musicnn(_Pretrained):
         _map_kernel(mapping, "output", "dense_1", _dense)
         return mapping
 
+    #: :func:`~genrelens.models.fold.inference_copy` keeps the default memory format: the
+    #: front end's one-channel convolutions with 7 x 38 to 128 x 1 kernels ran 1.4x (batch 1)
+    #: to 2x (batch 8) slower channels-last on this project's CPU (measured).
+    channels_last: ClassVar[bool] = False
+
+    #: Blocks whose batch norm :func:`~genrelens.models.fold.inference_copy` folds (see
+    #: :mod:`genrelens.models.fold`): the front end's, each maxed over the mel axis.
+    max_pooled_blocks: ClassVar[tuple[str, ...]] = tuple(
+        [f"timbral.{i}" for i in range(len(_TIMBRAL))]
+        + [f"temporal.{i}" for i in range(len(_TEMPORAL))])
+
     #: Sizes of :meth:`embed`'s (penultimate, pooled) embeddings.
     embedding_sizes = (_DENSE_UNITS, 2 * (sum(n for _, n in _TIMBRAL + _TEMPORAL)
                                           + 3 * _MID_FILTERS))
@@ -480,11 +505,11 @@ class Musicnn(_Pretrained):
         features = []
         for block in self.timbral:
             padded = nn.functional.pad(h, (0, 0, 3, 3))
-            features.append(block["bn"](torch.relu(block["conv"](padded))).amax(dim=3))
+            features.append(_max_pooled(block, padded, lambda h: h.amax(dim=3)))
         for block in self.temporal:
             frames = block["conv"].kernel_size[0]
             padded = nn.functional.pad(h, (0, 0, (frames - 1) // 2, frames // 2))  # TF "same"
-            features.append(block["bn"](torch.relu(block["conv"](padded))).amax(dim=3))
+            features.append(_max_pooled(block, padded, lambda h: h.amax(dim=3)))
         front = torch.cat(features, dim=1)  # (batch, 561, time)
         mids = [front]
         for j, block in enumerate(self.mid):
@@ -527,7 +552,8 @@ class MusicnnVGG(_Pretrained):
     ----------
     input_bn : nn.BatchNorm2d
     convs : nn.ModuleList
-        Five blocks of 3x3 convolution, batch norm and max pool.
+        Five blocks of 3x3 convolution, ReLU, batch norm, max pool and ``post`` (as for
+        :class:`Musicnn`'s front end).
     output : nn.Linear
         ``256 -> 50``; it fixes the input to 187 frames.
     """
@@ -536,11 +562,10 @@ class MusicnnVGG(_Pretrained):
         super().__init__()
         self.input_bn = _bn2d(1)
         self.convs = nn.ModuleList(
-            nn.ModuleDict({
-                "conv": nn.Conv2d(1 if i == 0 else _VGG_FILTERS, _VGG_FILTERS, 3, padding=1),
-                "bn": _bn2d(_VGG_FILTERS),
-                "pool": nn.MaxPool2d(window, stride),
-            })
+            _max_pooled_block(
+                nn.Conv2d(1 if i == 0 else _VGG_FILTERS, _VGG_FILTERS, 3, padding=1),
+                _bn2d(_VGG_FILTERS), pool=nn.MaxPool2d(window, stride),
+            )
             for i, (window, stride) in enumerate(_VGG_POOLS[self.checkpoint])
         )
         self.dropout = nn.Dropout(0.25)
@@ -556,6 +581,11 @@ class MusicnnVGG(_Pretrained):
             _map_bn(mapping, f"convs.{i}.bn", i + 1)
         _map_kernel(mapping, "output", "dense", _dense)
         return mapping
+
+    #: Blocks whose batch norm :func:`~genrelens.models.fold.inference_copy` folds (see
+    #: :mod:`genrelens.models.fold`): all five, each max-pooled.
+    max_pooled_blocks: ClassVar[tuple[str, ...]] = tuple(
+        f"convs.{i}" for i in range(len(_VGG_POOLS["MSD_vgg"])))
 
     #: Sizes of :meth:`embed`'s (penultimate, pooled) embeddings.
     embedding_sizes = (_VGG_FLAT, 2 * _VGG_FILTERS)
@@ -578,7 +608,7 @@ class MusicnnVGG(_Pretrained):
         h = self.input_bn(self._check_patch(x, frames=MUSICNN_PATCH_FRAMES))
         maps = []
         for i, block in enumerate(self.convs):
-            h = block["pool"](block["bn"](torch.relu(block["conv"](h))))
+            h = _max_pooled(block, h, block["pool"])
             maps.append(h)
             if i < len(self.convs) - 1:
                 h = self.dropout(h)
