@@ -16,7 +16,7 @@ from transfer_data import split_by_class, tone_noise_folder
 from genrelens.cli import EXIT_ERROR, main
 from genrelens.data import open_dataset
 from genrelens.errors import ParameterError
-from genrelens.models import get_model, load_checkpoint
+from genrelens.models import get_model, load_checkpoint, save_checkpoint
 from genrelens.models.checkpoint import read_checkpoint_dict
 from genrelens.models.musicnn import MUSICNN_FEATURES
 from genrelens.models.transfer import TransferModel, state_digest
@@ -90,6 +90,21 @@ def test_backend_fine_tuning_changes_only_the_back_end(backend_run, monkeypatch)
         f"{m}.{p}" for m in ("pool_bn", "dense", "dense_bn") for p in ("weight", "bias")}
     resume = torch.load(out / "last.pt", weights_only=True)
     assert [g["lr"] for g in resume["optimizer"]["param_groups"]] == [1e-2, pytest.approx(1e-3)]
+
+
+@needs_wheel
+def test_fine_tuned_checkpoint_round_trips(backend_run, tmp_path):
+    out, _ = backend_run
+    loaded = load_checkpoint(out / "checkpoint.pt")
+    copy = save_checkpoint(tmp_path / "copy.pt", model=loaded.model, model_name=loaded.model_name,
+                           model_args=loaded.model_args, feature_config=loaded.feature_config,
+                           class_names=loaded.class_names, extra=loaded.extra)
+    again = load_checkpoint(copy)
+    assert again.model_args == loaded.model_args and again.extra == loaded.extra
+    assert not _changed(loaded.model.state_dict(), again.model.state_dict())
+    x = torch.rand(2, 1, 96, 187, generator=torch.Generator().manual_seed(0)) * 4
+    with torch.no_grad():
+        torch.testing.assert_close(again.model(x), loaded.model(x), rtol=0, atol=0)
 
 
 @needs_wheel
