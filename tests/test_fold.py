@@ -2,7 +2,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genrelens.models.fold import find_conv_bn_pairs, inference_copy
+from genrelens.models.fold import ChannelClamp, find_conv_bn_pairs, inference_copy
 
 
 def _randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -10,7 +10,7 @@ def _randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 m.running_mean.copy_(torch.randn(m.num_features, generator=g))
                 m.running_var.copy_(torch.rand(m.num_features, generator=g) * 3 + 0.1)
                 if m.affine:
@@ -251,3 +251,77 @@ def test_conv_subclasses_are_not_folded():
     model = _randomise_bn(nn.Sequential(ScaledConv(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(1)))
     assert find_conv_bn_pairs(model) == []
     _check_equal(model)
+
+
+class MaxPooledBlocks(nn.Module):
+    """TensorFlow-style ``conv -> ReLU -> BN -> max`` blocks: a 2-D one max-pooled, a 1-D one
+    maxed over time, and one whose ReLU is functional (not declared foldable)."""
+
+    max_pooled_blocks = ("first", "second", "plain")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.ModuleDict({"conv": nn.Conv2d(1, 6, 3, padding=1), "relu": nn.ReLU(),
+                                    "bn": nn.BatchNorm2d(6), "post": nn.Identity()})
+        self.second = nn.ModuleDict({"conv": nn.Conv1d(6 * 8, 5, 3), "relu": nn.ReLU(),
+                                     "bn": nn.BatchNorm1d(5), "post": nn.Identity()})
+        self.plain = nn.ModuleDict({"conv": nn.Conv1d(6 * 8, 4, 1), "bn": nn.BatchNorm1d(4),
+                                    "post": nn.Identity()})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.first
+        h = b["post"](F.max_pool2d(b["bn"](b["relu"](b["conv"](x))), (4, 5)))  # (B, 6, 8, 8)
+        h = h.flatten(1, 2)
+        b = self.second
+        a = b["post"](b["bn"](b["relu"](b["conv"](h))).amax(dim=2))
+        b = self.plain
+        c = b["post"](b["bn"](torch.relu(b["conv"](h))).amax(dim=2))
+        return torch.cat([a, c], dim=1)
+
+
+def test_relu_bn_before_a_max_folds_into_conv_and_clamp_for_every_gamma_sign():
+    model = _randomise_bn(MaxPooledBlocks())
+    with torch.no_grad():
+        model.first["bn"].weight[:3] = torch.tensor([2.0, -1.5, 0.0])  # +, -, zero scale
+    assert model.first["bn"].weight.min() < 0 < model.first["bn"].weight.max()
+    folded = _check_equal(model, shape=(3, 1, 32, 40))
+    for name in ("first", "second"):
+        block = getattr(folded, name)
+        assert isinstance(block["relu"], nn.Identity) and isinstance(block["bn"], nn.Identity)
+        assert isinstance(block["post"], ChannelClamp)
+    # clamp bounds: lower = shift where the scale is positive, upper = shift where negative
+    bn = model.first["bn"]
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    shift = bn.bias - scale * bn.running_mean
+    clamp = folded.first["post"]
+    torch.testing.assert_close(clamp.lower[:1], shift[:1].detach())
+    assert clamp.lower[1] == -torch.inf and clamp.upper[0] == torch.inf
+    torch.testing.assert_close(clamp.upper[1], shift[1].detach())
+    conv = folded.first["conv"]  # zero scale: the folded convolution is the constant shift
+    assert not conv.weight[2].any() and torch.isclose(conv.bias[2], shift[2])
+    assert isinstance(folded.plain["bn"], nn.BatchNorm1d)  # no declared ReLU module: kept
+    assert isinstance(folded.plain["post"], nn.Identity)
+
+
+def _port_outputs(name: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    from genrelens.models import get_model
+
+    torch.manual_seed(0)
+    model = _randomise_bn(get_model("transfer", backbone=name, n_classes=3))
+    x = torch.rand(2, 1, 96, 187, generator=torch.Generator().manual_seed(2)) * 4
+    folded = inference_copy(model)
+    with torch.no_grad():
+        return folded, model(x), folded(x)
+
+
+def test_musicnn_and_vgg_ports_fold_their_front_end_within_1e_5():
+    """The ports' conv -> ReLU -> BN -> max blocks are folded, the outputs stay within 1e-5;
+    musicnn keeps the default layout (channels-last was slower), the vgg goes channels-last."""
+    for name, blocks, last in (("MSD_musicnn", 5, False), ("MSD_vgg", 5, True)):
+        folded, expected, got = _port_outputs(name)
+        assert sum(isinstance(m, ChannelClamp) for m in folded.modules()) == blocks
+        assert sum(isinstance(m, nn.BatchNorm2d) for m in folded.modules()) == 1  # input BN
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+        conv = folded.backbone.get_submodule(folded.backbone.max_pooled_blocks[1])["conv"]
+        layout = torch.channels_last if last else torch.contiguous_format
+        assert conv.weight.stride() == torch.empty_like(conv.weight.data, memory_format=layout).stride()

@@ -702,23 +702,31 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model", default="cnn",
         help="cnn (default), shortchunk or vgg16; or a pretrained musicnn backbone (MTT_musicnn, "
-        "MSD_musicnn, MTT_vgg, MSD_vgg) with --frozen",
+        "MSD_musicnn, MTT_vgg, MSD_vgg) with --frozen or --finetune",
     )
     parser.add_argument(
         "--model-args", metavar="JSON", default="{}",
-        help='constructor arguments as JSON, e.g. \'{"n_channels": 32}\'; with --frozen, the '
-        'head\'s: \'{"hidden": 64, "layers": ["penultimate"]}\' (default: linear head on the '
-        "penultimate and pooled embeddings)",
+        help='constructor arguments as JSON, e.g. \'{"n_channels": 32}\'; with --frozen or '
+        '--finetune, the head\'s: \'{"hidden": 64, "layers": ["penultimate"]}\' (default: '
+        "linear head on the penultimate and pooled embeddings)",
     )
     parser.add_argument(
         "--frozen", action="store_true",
         help="transfer learning: keep the pretrained backbone of --model frozen, compute its "
-        "embeddings of each 3-s patch once (cached) and train a linear or MLP head on them "
-        "(fine-tuning the backbone is not supported yet)",
+        "embeddings of each 3-s patch once (cached) and train a linear or MLP head on them",
     )
+    parser.add_argument(
+        "--finetune", choices=["backend", "all"],
+        help="transfer learning: fine-tune the pretrained backbone of --model with the head, "
+        "starting from the --frozen recipe's head: its back end (the layers after the pooled "
+        "mid-level features) or all its layers; resumable like any training",
+    )
+    parser.add_argument("--backbone-lr", type=float, metavar="LR",
+                        help="with --finetune: Adam learning rate of the backbone (default: "
+                        "--lr / 10)")
     parser.add_argument("--wheel", metavar="DIR",
-                        help="with --frozen: the musicnn package folder (default: the installed "
-                        "wheel)")
+                        help="with --frozen or --finetune: the musicnn package folder (default: "
+                        "the installed wheel)")
     parser.add_argument(
         "--pretrained", metavar="PATH", nargs="?", const="", default=None,
         help="vgg16: start from torchvision's ImageNet weights (PATH, or torch hub's cache "
@@ -796,6 +804,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     transfer = _transfer_model(args)
     if transfer:
         model_args = {"backbone": args.model, **model_args}
+        if args.finetune:
+            model_args["finetune"] = args.finetune
     pretrained = args.pretrained
     if pretrained == "":
         pretrained = str(default_vgg16_weights_path())
@@ -805,7 +815,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         lr_patience=args.lr_patience, patience=args.patience, spec_augment=args.spec_augment,
         mixup_alpha=args.mixup, class_weight=args.class_weight, seed=args.seed,
-        threads=args.threads,
+        threads=args.threads, backbone_lr=args.backbone_lr,
     )
     split = None
     if args.split or args.split_dir or args.no_verify:
@@ -821,13 +831,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         args.logger if int(os.environ.get("RANK", "0")) == 0 else "none", run_dir=args.out,
     ) as logger:
         warnings.showwarning = show
-        if transfer:
+        if transfer and not args.finetune:
             return _train_transfer(args, config=config, split=split, logger=logger)
         result = train_run(
             args.data, out=args.out, config=config, cache_dir=args.cache, split=split,
             restart=args.restart, evaluate=not args.no_evaluate, progress=not args.no_progress,
-            stream=args.stream, feature_config=_feature_config_from_args(args),
-            device=args.device, logger=logger,
+            stream=args.stream,
+            feature_config=None if transfer else _feature_config_from_args(args),
+            device=args.device, logger=logger, weights=args.wheel or "wheel",
         )
     fit = result.fit
     if int(os.environ.get("RANK", "0")) == 0:
@@ -847,25 +858,31 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _transfer_model(args: argparse.Namespace) -> bool:
-    """Whether ``train`` trains a head on a frozen musicnn backbone (``--frozen``)."""
+    """Whether ``train`` trains a head on a pretrained musicnn backbone (``--frozen``, or
+    ``--finetune`` with its backbone)."""
     from genrelens.errors import ParameterError
     from genrelens.models.musicnn import MUSICNN_MODELS
 
+    if args.backbone_lr is not None and not args.finetune:
+        raise ParameterError("--backbone-lr applies only with --finetune backend|all.")
     if args.model not in MUSICNN_MODELS:
-        if args.frozen or args.wheel:
+        if args.frozen or args.finetune or args.wheel:
             raise ParameterError(
-                f"--frozen and --wheel need a pretrained musicnn backbone as --model, not "
-                f"{args.model!r}: expected one of {list(MUSICNN_MODELS)}."
+                f"--frozen, --finetune and --wheel need a pretrained musicnn backbone as "
+                f"--model, not {args.model!r}: expected one of {list(MUSICNN_MODELS)}."
             )
         return False
-    if not args.frozen:
+    if args.frozen == bool(args.finetune):
         raise ParameterError(
-            f"--model {args.model} is a pretrained backbone: add --frozen to train a head on "
-            "its embeddings; fine-tuning the backbone itself is not supported yet."
+            f"--model {args.model} is a pretrained backbone: add either --frozen (a head on "
+            "its cached embeddings) or --finetune backend|all (the backbone trains too)."
         )
-    for flag, used in (("--pretrained", args.pretrained is not None), ("--stream", args.stream),
-                       ("--spec-augment", args.spec_augment), ("--mixup", args.mixup > 0)):
-        if used:
+    if args.pretrained is not None:
+        raise ParameterError("--pretrained does not apply to a musicnn backbone (its weights "
+                             "come from the wheel, --wheel): leave it out.")
+    for flag, used in (("--stream", args.stream), ("--spec-augment", args.spec_augment),
+                       ("--mixup", args.mixup > 0)):
+        if used and args.frozen:
             raise ParameterError(f"{flag} does not apply to --frozen (the head trains on cached "
                                  "embeddings): leave it out.")
     return True

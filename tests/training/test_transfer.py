@@ -12,6 +12,8 @@ import pytest
 import torch
 
 from genrelens.audio import load_audio
+from transfer_data import split_by_class, tone_noise_folder
+
 from genrelens.cli import EXIT_ERROR, main
 from genrelens.config import preset
 from genrelens.data import open_dataset
@@ -36,38 +38,16 @@ needs_wheel = pytest.mark.skipif(importlib.util.find_spec("musicnn") is None,
                                  reason="musicnn wheel absent (pip install --no-deps "
                                  "musicnn==0.1.0)")
 
-SR = 16000
-SECONDS = 3.0  # 188 frames: one 187-frame patch per track
-
-
-def _write(path, y):
-    import soundfile as sf
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, y.astype(np.float32), SR)
-
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """Two classes in class-per-folder form: steady tones vs noise bursts, 4 tracks each."""
-    root = tmp_path_factory.mktemp("transfer") / "data"
-    t = np.arange(int(SECONDS * SR)) / SR
-    for i in range(4):
-        rng = np.random.default_rng(i)
-        tone = 0.3 * np.sin(2 * np.pi * (220 + 60 * i) * t) + 0.2 * np.sin(2 * np.pi * 660 * t)
-        _write(root / "tones" / f"tone{i}.wav", tone)
-        gate = (np.sin(2 * np.pi * (4 + i) * t) > 0.3).astype(float)
-        _write(root / "noise" / f"noise{i}.wav", 0.4 * gate * rng.standard_normal(t.size))
-    return root
+    return tone_noise_folder(tmp_path_factory.mktemp("transfer") / "data", n_per_class=4)
 
 
 @pytest.fixture(scope="module")
 def split(folder):
-    ds = open_dataset(folder)
-    by_class = {c: [t.track_id for t in ds.tracks if t.label == c] for c in ds.class_names}
-    return Split(name="test", train=tuple(v for c in by_class for v in by_class[c][:2]),
-                 valid=tuple(by_class[c][2] for c in by_class),
-                 test=tuple(by_class[c][3] for c in by_class))
+    return split_by_class(folder, n_train=2)
 
 
 def _config(seed=0, **head):
@@ -268,12 +248,14 @@ def test_cli_explains_the_transfer_model_with_every_method(run, folder, tmp_path
     assert Explanation.load(segment / "gradcam_dense.json").scores.shape == (2, 96, 187)
 
 
-def test_cli_refuses_fine_tuning_and_frozen_without_backbone(folder, tmp_path, capsys):
+def test_cli_refuses_a_backbone_without_recipe_and_frozen_without_backbone(folder, tmp_path,
+                                                                          capsys):
     assert main(["train", "--data", str(folder), "--out", str(tmp_path / "a"),
                  "--model", "MSD_musicnn"]) == EXIT_ERROR
-    assert "fine-tuning the backbone itself is not supported yet" in capsys.readouterr().err
+    assert "add either --frozen" in capsys.readouterr().err
     assert main(["train", "--data", str(folder), "--out", str(tmp_path / "b"), "--frozen"]) == EXIT_ERROR
-    assert "--frozen and --wheel need a pretrained musicnn backbone" in capsys.readouterr().err
+    assert "--frozen, --finetune and --wheel need a pretrained musicnn backbone" in (
+        capsys.readouterr().err)
     assert main(["train", "--data", str(folder), "--out", str(tmp_path / "c"),
                  "--model", "MSD_vgg", "--frozen", "--spec-augment"]) == EXIT_ERROR
     assert "--spec-augment does not apply to --frozen" in capsys.readouterr().err

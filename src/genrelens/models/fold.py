@@ -36,6 +36,29 @@ if neither module object appears anywhere else in the model.
 
 The folded weights are computed in float64 and cast back to the convolution's dtype, so the
 copy's outputs equal the original's to float32 rounding (tested at 1e-4 relative).
+
+Batch norm after ReLU, before a max
+-----------------------------------
+Networks ported from TensorFlow often normalise *after* the non-linearity: musicnn's and its
+vgg's blocks are ``conv -> ReLU -> BatchNorm -> max`` (a max pool, or a max over the mel
+axis), so no ``Conv -> BatchNorm`` pair exists. Writing the batch norm as ``s * r + t``
+(``s = gamma / sqrt(var + eps)``, ``t = beta - s * mean``) and folding it into the
+convolution as above (``c' = s * c + t``), the block's output is a per-channel clamp::
+
+    s * relu(c) + t = max(c', t)     (s > 0)
+                    = min(c', t)     (s < 0)
+                    = t = c'         (s = 0: no bound)
+
+and a clamp is non-decreasing, so it commutes with any max over positions: the clamp moves
+after the max and acts on the pooled map only, the ReLU and the batch norm on the full map
+disappear (exact up to float rounding, whatever the signs of ``gamma``). Tracing cannot tell
+that a reduction is a max, so a module declares such blocks itself in a class attribute
+``max_pooled_blocks``: names of its :class:`~torch.nn.ModuleDict` children holding ``conv``
+(``nn.Conv1d`` or ``nn.Conv2d``), ``relu`` (``nn.ReLU``), ``bn`` (batch norm with running
+statistics) and ``post`` (``nn.Identity``), its forward computing
+``post(max(bn(relu(conv(x)))))``. :func:`inference_copy` folds them (in the model and every
+submodule declaring them); ``relu`` and ``bn`` become ``Identity``, ``post`` a
+:class:`ChannelClamp`.
 """
 
 from __future__ import annotations
@@ -46,7 +69,7 @@ import threading
 import torch
 from torch import nn
 
-__all__ = ["inference_copy", "find_conv_bn_pairs"]
+__all__ = ["inference_copy", "find_conv_bn_pairs", "ChannelClamp"]
 
 #: ``torch.fx.symbolic_trace`` patches ``nn.Module.__call__`` for the whole process while it
 #: traces; two threads tracing at once (e.g. Dask's threaded workers) can restore each other's
@@ -67,8 +90,11 @@ def inference_copy(model: nn.Module) -> nn.Module:
     torch.nn.Module
         Same class and module names as ``model``, in eval mode, every foldable
         ``Conv2d -> BatchNorm2d`` pair (see :func:`find_conv_bn_pairs`) folded and the folded
-        batch norm replaced by ``nn.Identity``; 4-D parameters in ``torch.channels_last``
-        memory format. Its forward accepts ordinary (contiguous) tensors and returns what the
+        batch norm replaced by ``nn.Identity``, every declared ``conv -> ReLU -> BatchNorm ->
+        max`` block folded (see the module docstring); 4-D parameters in
+        ``torch.channels_last`` memory format unless a module of the model declares the class
+        attribute ``channels_last = False`` (musicnn: its one-channel convolutions with large
+        kernels ran about 1.4-2x slower in that layout, measured). Its forward accepts ordinary (contiguous) tensors and returns what the
         original's eval-mode forward returns, up to float rounding.
 
     Notes
@@ -81,11 +107,35 @@ def inference_copy(model: nn.Module) -> nn.Module:
     for conv_name, bn_name in find_conv_bn_pairs(folded):
         conv = folded.get_submodule(conv_name)
         bn = folded.get_submodule(bn_name)
-        assert isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)  # as found
         _fold_into(conv, bn)
         _set_submodule(folded, bn_name, nn.Identity())
-    # memory_format is a keyword of Module.to that torch's stubs leave out
-    return folded.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    counts = _module_counts(folded)
+    for block in _max_pooled_blocks(folded):
+        if _relu_bn_foldable(block, counts):
+            _fold_relu_bn(block)
+    if all(getattr(type(module), "channels_last", True) for module in folded.modules()):
+        folded = folded.to(memory_format=torch.channels_last)
+    return folded
+
+
+class ChannelClamp(nn.Module):
+    """Clamp each channel (dimension 1) of ``(batch, channels, ...)`` to ``[lower, upper]``.
+
+    Parameters
+    ----------
+    lower, upper : torch.Tensor, shape (channels,)
+        Bounds (``-inf`` / ``inf``: none), kept as buffers.
+    """
+
+    def __init__(self, lower: torch.Tensor, upper: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("lower", lower)
+        self.register_buffer("upper", upper)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` clamped channel by channel."""
+        shape = (-1,) + (1,) * (x.ndim - 2)
+        return torch.clamp(x, self.lower.view(shape), self.upper.view(shape))
 
 
 def find_conv_bn_pairs(model: nn.Module) -> list[tuple[str, str]]:
@@ -109,23 +159,22 @@ def find_conv_bn_pairs(model: nn.Module) -> list[tuple[str, str]]:
     calls: dict[str, int] = {}
     for node in graph.nodes:
         if node.op == "call_module":
-            calls[str(node.target)] = calls.get(str(node.target), 0) + 1
+            calls[node.target] = calls.get(node.target, 0) + 1
     pairs = []
     for node in graph.nodes:
-        bn_name = str(node.target)
-        if node.op != "call_module" or type(model.get_submodule(bn_name)) is not nn.BatchNorm2d:
+        if node.op != "call_module" or type(model.get_submodule(node.target)) is not nn.BatchNorm2d:
             continue
         source = node.args[0] if node.args else None
         if (
             isinstance(source, torch.fx.Node)
             and source.op == "call_module"
-            and type(model.get_submodule(conv_name := str(source.target))) is nn.Conv2d
+            and type(model.get_submodule(source.target)) is nn.Conv2d
             and len(source.users) == 1
-            and calls[conv_name] == 1
-            and calls[bn_name] == 1
-            and _foldable(model, conv_name, bn_name, counts)
+            and calls[source.target] == 1
+            and calls[node.target] == 1
+            and _foldable(model, source.target, node.target, counts)
         ):
-            pairs.append((conv_name, bn_name))
+            pairs.append((source.target, node.target))
     return pairs
 
 
@@ -147,7 +196,7 @@ def _pairs_in_sequentials(model: nn.Module, counts: dict[int, int]) -> list[tupl
 def _foldable(model: nn.Module, conv_name: str, bn_name: str, counts: dict[int, int]) -> bool:
     conv = model.get_submodule(conv_name)
     bn = model.get_submodule(bn_name)
-    return bool(
+    return (
         counts[id(conv)] == 1
         and counts[id(bn)] == 1
         and bn.track_running_stats
@@ -164,20 +213,59 @@ def _module_counts(model: nn.Module) -> dict[int, int]:
     return counts
 
 
+def _max_pooled_blocks(model: nn.Module) -> list[nn.ModuleDict]:
+    """The blocks that ``model`` and its submodules declare in ``max_pooled_blocks``."""
+    return [module.get_submodule(name) for _, module in model.named_modules()
+            for name in getattr(type(module), "max_pooled_blocks", ())]
+
+
+def _relu_bn_foldable(block: nn.ModuleDict, counts: dict[int, int]) -> bool:
+    parts = {key: block[key] for key in ("conv", "relu", "bn", "post") if key in block}
+    if len(parts) < 4 or any(counts[id(m)] != 1 for m in parts.values()):
+        return False
+    conv, bn = parts["conv"], parts["bn"]
+    return (
+        type(conv) in (nn.Conv1d, nn.Conv2d)
+        and type(parts["relu"]) is nn.ReLU
+        and type(bn) in (nn.BatchNorm1d, nn.BatchNorm2d)
+        and type(parts["post"]) is nn.Identity
+        and bn.track_running_stats
+        and bn.running_mean is not None
+        and bn.num_features == conv.out_channels
+    )
+
+
 @torch.no_grad()
-def _fold_into(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
-    dtype = conv.weight.dtype
-    assert bn.running_var is not None and bn.running_mean is not None  # see _foldable
+def _fold_relu_bn(block: nn.ModuleDict) -> None:
+    """Fold ``conv -> ReLU -> bn`` into the convolution and a clamp after the block's max."""
+    scale, shift = _bn_affine(block["bn"])
+    _fold_into(block["conv"], block["bn"])
+    dtype = block["conv"].weight.dtype
+    inf = torch.full_like(shift, torch.inf)
+    lower = torch.where(scale > 0, shift, -inf)
+    upper = torch.where(scale < 0, shift, inf)
+    block["relu"], block["bn"] = nn.Identity(), nn.Identity()
+    block["post"] = ChannelClamp(lower.to(dtype), upper.to(dtype))
+
+
+def _bn_affine(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
+    """Evaluation-mode batch norm as ``scale * x + shift``, float64."""
     var = bn.running_var.double()
-    mean = bn.running_mean.double()
     gamma = bn.weight.double() if bn.affine else torch.ones_like(var)
     beta = bn.bias.double() if bn.affine else torch.zeros_like(var)
     scale = gamma / torch.sqrt(var + bn.eps)
-    bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(mean)
-    weight = conv.weight.double() * scale.reshape(-1, 1, 1, 1)
+    return scale, beta - scale * bn.running_mean.double()
+
+
+@torch.no_grad()
+def _fold_into(conv: nn.Conv1d | nn.Conv2d, bn: nn.modules.batchnorm._BatchNorm) -> None:
+    dtype = conv.weight.dtype
+    scale, shift = _bn_affine(bn)
+    bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(shift)
+    weight = conv.weight.double() * scale.reshape(-1, *(1,) * (conv.weight.ndim - 1))
     requires_grad = conv.weight.requires_grad
     conv.weight = nn.Parameter(weight.to(dtype), requires_grad=requires_grad)
-    conv.bias = nn.Parameter(((bias - mean) * scale + beta).to(dtype), requires_grad=requires_grad)
+    conv.bias = nn.Parameter((bias * scale + shift).to(dtype), requires_grad=requires_grad)
 
 
 def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:

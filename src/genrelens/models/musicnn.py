@@ -381,6 +381,21 @@ def _blocks(modules: nn.ModuleList) -> Iterator[nn.ModuleDict]:
         yield block
 
 
+def _max_pooled_block(conv: nn.Module, bn: nn.Module, **more: nn.Module) -> nn.ModuleDict:
+    """A ``conv -> ReLU -> batch norm -> max -> post`` block (:func:`_max_pooled`); ``post``
+    is the identity until :func:`genrelens.models.fold.inference_copy` folds the batch norm
+    into the convolution and ``post`` (the ports list these blocks in
+    ``max_pooled_blocks``)."""
+    return nn.ModuleDict({"conv": conv, "relu": nn.ReLU(), "bn": bn, "post": nn.Identity(),
+                          **more})
+
+
+def _max_pooled(block: nn.ModuleDict, x: torch.Tensor,
+                reduce: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``post(reduce(bn(relu(conv(x)))))`` for a max ``reduce`` (a max pool or ``amax``)."""
+    return block["post"](reduce(block["bn"](block["relu"](block["conv"](x)))))
+
+
 def _bn2d(channels: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(channels, eps=_BN_EPS)
 
@@ -415,7 +430,8 @@ class Musicnn(_Pretrained):
     ----------
     input_bn : nn.BatchNorm2d
     timbral, temporal : nn.ModuleList
-        Convolution and batch norm per filter shape.
+        Per filter shape, a block of convolution, ReLU, batch norm and ``post`` (the identity;
+        a clamp once :func:`~genrelens.models.fold.inference_copy` folds the batch norm).
     mid : nn.ModuleList
         Three 1-D convolutions over time with their batch norms.
     pool_bn, dense, dense_bn, output : modules of the back end.
@@ -425,12 +441,10 @@ class Musicnn(_Pretrained):
         super().__init__()
         self.input_bn = _bn2d(1)
         self.timbral = nn.ModuleList(
-            nn.ModuleDict({"conv": nn.Conv2d(1, n, (7, bands)), "bn": _bn2d(n)})
-            for bands, n in _TIMBRAL
+            _max_pooled_block(nn.Conv2d(1, n, (7, bands)), _bn2d(n)) for bands, n in _TIMBRAL
         )
         self.temporal = nn.ModuleList(
-            nn.ModuleDict({"conv": nn.Conv2d(1, n, (frames, 1)), "bn": _bn2d(n)})
-            for frames, n in _TEMPORAL
+            _max_pooled_block(nn.Conv2d(1, n, (frames, 1)), _bn2d(n)) for frames, n in _TEMPORAL
         )
         front = sum(n for _, n in _TIMBRAL + _TEMPORAL)
         self.mid = nn.ModuleList(
@@ -463,9 +477,25 @@ class Musicnn(_Pretrained):
         _map_kernel(mapping, "output", "dense_1", _dense)
         return mapping
 
+    #: :func:`~genrelens.models.fold.inference_copy` keeps the default memory format: the
+    #: front end's one-channel convolutions with 7 x 38 to 128 x 1 kernels ran 1.4x (batch 1)
+    #: to 2x (batch 8) slower channels-last on this project's CPU (measured).
+    channels_last: ClassVar[bool] = False
+
+    #: Blocks whose batch norm :func:`~genrelens.models.fold.inference_copy` folds (see
+    #: :mod:`genrelens.models.fold`): the front end's, each maxed over the mel axis.
+    max_pooled_blocks: ClassVar[tuple[str, ...]] = tuple(
+        [f"timbral.{i}" for i in range(len(_TIMBRAL))]
+        + [f"temporal.{i}" for i in range(len(_TEMPORAL))])
+
     #: Sizes of :meth:`embed`'s (penultimate, pooled) embeddings.
     embedding_sizes = (_DENSE_UNITS, 2 * (sum(n for _, n in _TIMBRAL + _TEMPORAL)
                                           + 3 * _MID_FILTERS))
+
+    #: The back end as the musicnn paper [1]_ defines it (after the front end and the mid
+    #: end): the pooled features' batch norm and the dense layer of the penultimate
+    #: embedding (the tag layer ``output`` excepted). What ``finetune="backend"`` trains.
+    backend: ClassVar[tuple[str, ...]] = ("pool_bn", "dense", "dense_bn")
 
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The embeddings of ``(batch, 1, 96, n_frames)`` musicnn input.
@@ -482,10 +512,11 @@ class Musicnn(_Pretrained):
         features = []
         for block in _blocks(self.timbral):
             padded = nn.functional.pad(h, (0, 0, 3, 3))
-            features.append(block["bn"](torch.relu(block["conv"](padded))).amax(dim=3))
-        for (frames, _), block in zip(_TEMPORAL, _blocks(self.temporal), strict=True):
+            features.append(_max_pooled(block, padded, lambda h: h.amax(dim=3)))
+        for block in _blocks(self.temporal):
+            frames = block["conv"].kernel_size[0]
             padded = nn.functional.pad(h, (0, 0, (frames - 1) // 2, frames // 2))  # TF "same"
-            features.append(block["bn"](torch.relu(block["conv"](padded))).amax(dim=3))
+            features.append(_max_pooled(block, padded, lambda h: h.amax(dim=3)))
         front = torch.cat(features, dim=1)  # (batch, 561, time)
         mids = [front]
         for j, block in enumerate(_blocks(self.mid)):
@@ -528,7 +559,8 @@ class MusicnnVGG(_Pretrained):
     ----------
     input_bn : nn.BatchNorm2d
     convs : nn.ModuleList
-        Five blocks of 3x3 convolution, batch norm and max pool.
+        Five blocks of 3x3 convolution, ReLU, batch norm, max pool and ``post`` (as for
+        :class:`Musicnn`'s front end).
     output : nn.Linear
         ``256 -> 50``; it fixes the input to 187 frames.
     """
@@ -537,11 +569,10 @@ class MusicnnVGG(_Pretrained):
         super().__init__()
         self.input_bn = _bn2d(1)
         self.convs = nn.ModuleList(
-            nn.ModuleDict({
-                "conv": nn.Conv2d(1 if i == 0 else _VGG_FILTERS, _VGG_FILTERS, 3, padding=1),
-                "bn": _bn2d(_VGG_FILTERS),
-                "pool": nn.MaxPool2d(window, stride),
-            })
+            _max_pooled_block(
+                nn.Conv2d(1 if i == 0 else _VGG_FILTERS, _VGG_FILTERS, 3, padding=1),
+                _bn2d(_VGG_FILTERS), pool=nn.MaxPool2d(window, stride),
+            )
             for i, (window, stride) in enumerate(_VGG_POOLS[self.checkpoint])
         )
         self.dropout = nn.Dropout(0.25)
@@ -558,8 +589,18 @@ class MusicnnVGG(_Pretrained):
         _map_kernel(mapping, "output", "dense", _dense)
         return mapping
 
+    #: Blocks whose batch norm :func:`~genrelens.models.fold.inference_copy` folds (see
+    #: :mod:`genrelens.models.fold`): all five, each max-pooled.
+    max_pooled_blocks: ClassVar[tuple[str, ...]] = tuple(
+        f"convs.{i}" for i in range(len(_VGG_POOLS["MSD_vgg"])))
+
     #: Sizes of :meth:`embed`'s (penultimate, pooled) embeddings.
     embedding_sizes = (_VGG_FLAT, 2 * _VGG_FILTERS)
+
+    #: The vgg has no front, mid and back end [2]_; as for :attr:`Musicnn.backend`, its back
+    #: end here is what follows the ``pooled`` embedding: the fifth convolution block, whose
+    #: map is the penultimate embedding. What ``finetune="backend"`` trains.
+    backend: ClassVar[tuple[str, ...]] = ("convs.4",)
 
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The embeddings of ``(batch, 1, 96, 187)`` musicnn input.
@@ -574,7 +615,7 @@ class MusicnnVGG(_Pretrained):
         h = self.input_bn(self._check_patch(x, frames=MUSICNN_PATCH_FRAMES))
         maps = []
         for i, block in enumerate(_blocks(self.convs)):
-            h = block["pool"](block["bn"](torch.relu(block["conv"](h))))
+            h = _max_pooled(block, h, block["pool"])
             maps.append(h)
             if i < len(self.convs) - 1:
                 h = self.dropout(h)

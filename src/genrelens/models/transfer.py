@@ -12,9 +12,14 @@ convolutions; its checkpoint holds the backbone's weights too, so it loads witho
 every command computing features from the checkpoint (``predict``, ``explain``,
 ``evaluate-xai``, ``global``) gives it its own input.
 
-Training freezes the backbone: the embeddings are computed once per track
-(:mod:`genrelens.training.transfer`) and only the head learns, as in the linear-probe
-evaluations of pretrained audio embeddings [1]_. Fine-tuning the backbone is not supported yet.
+Training either freezes the backbone (``finetune="none"``): the embeddings are computed once
+per track (:mod:`genrelens.training.transfer`) and only the head learns, as in the linear-probe
+evaluations of pretrained audio embeddings [1]_; or fine-tunes part of it with the head
+(``finetune="backend"``: the back end, :attr:`~genrelens.models.musicnn.Musicnn.backend`;
+``"all"``: every layer feeding the embeddings) in :func:`genrelens.training.fit`. The
+backbone's batch-norm statistics and dropouts stay in evaluation mode in both cases (the
+pretrained statistics are kept; only weights learn), and the parameters that are not
+fine-tuned have ``requires_grad=False``, so no gradient is computed for them.
 
 References
 ----------
@@ -33,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from genrelens._validation import check_choice
 from genrelens.errors import ParameterError
 from genrelens.models.layers import check_positive_int
 from genrelens.models.musicnn import MUSICNN_MODELS, Musicnn, MusicnnVGG
@@ -41,11 +47,15 @@ from genrelens.models.registry import get_model, register_model
 __all__ = [
     "TransferModel",
     "EMBEDDING_LAYERS",
+    "FINETUNE_PARTS",
     "state_digest",
 ]
 
 #: The embeddings a head can take, in the order of :meth:`Musicnn.embed`.
 EMBEDDING_LAYERS = ("penultimate", "pooled")
+
+#: Which part of the backbone trains with the head (:class:`TransferModel`'s ``finetune``).
+FINETUNE_PARTS = ("none", "backend", "all")
 
 def state_digest(module: nn.Module) -> str:
     """sha256 of a module's state: every tensor's name, dtype, shape and bytes, sorted by name.
@@ -86,11 +96,17 @@ class TransferModel(nn.Module):
     weights : "wheel", path-like or None
         The backbone's weights (as for :class:`~genrelens.models.musicnn.Musicnn`); ``None``
         (random) when a checkpoint's weights are loaded next.
+    finetune : {"none", "backend", "all"}
+        The part of the backbone that trains with the head: none (a frozen backbone), its
+        back end (the layers after the embedding ``"pooled"``, :attr:`Musicnn.backend
+        <genrelens.models.musicnn.Musicnn.backend>`; needs the ``"penultimate"`` layer, the
+        only one they feed) or all the layers feeding the embeddings.
 
     Attributes
     ----------
     backbone : Musicnn or MusicnnVGG
         Kept in evaluation mode (its batch norms and dropouts frozen) by :meth:`train`.
+    finetune : str
     mean, scale : torch.Tensor, shape (n_features,)
         Standardisation of the embeddings (buffers set by :meth:`set_standardization`).
     head : nn.Sequential
@@ -112,6 +128,7 @@ class TransferModel(nn.Module):
         hidden: int = 0,
         layers: Sequence[str] = EMBEDDING_LAYERS,
         weights: str | os.PathLike[str] | None = None,
+        finetune: str = "none",
     ) -> None:
         super().__init__()
         if backbone not in MUSICNN_MODELS:
@@ -123,9 +140,19 @@ class TransferModel(nn.Module):
             raise ParameterError(f"hidden={hidden!r} is invalid: expected an integer >= 0 (0: "
                                  "linear head).")
         self.layers = _check_layers(layers)
+        self.finetune = check_choice("finetune", finetune, FINETUNE_PARTS)
+        if finetune == "backend" and "penultimate" not in self.layers:
+            raise ParameterError(
+                f"finetune='backend' with layers={list(self.layers)!r}: the back end feeds only "
+                "the 'penultimate' embedding; add it to layers or fine-tune 'all'."
+            )
         model = get_model(backbone, weights=weights).eval()
         assert isinstance(model, (Musicnn, MusicnnVGG))  # the models of MUSICNN_MODELS
         self.backbone = model
+        if finetune != "none":
+            trained = {id(p) for p in self.finetuned_parameters()}
+            for parameter in self.backbone.parameters():
+                parameter.requires_grad_(id(parameter) in trained)
         sizes = dict(zip(EMBEDDING_LAYERS, self.backbone.embedding_sizes, strict=True))
         n_features = sum(sizes[name] for name in self.layers)
         self.register_buffer("mean", torch.zeros(n_features))
@@ -136,8 +163,25 @@ class TransferModel(nn.Module):
                                nn.Linear(hidden, n_classes))
         )
 
+    @property
+    def frozen(self) -> bool:
+        """Whether the backbone keeps its weights (``finetune="none"``): then the head's
+        input can be cached."""
+        return self.finetune == "none"
+
+    def finetuned_parameters(self) -> list[nn.Parameter]:
+        """The backbone's parameters that train with the head (empty for a frozen one): its
+        :attr:`~genrelens.models.musicnn.Musicnn.backend` modules, or every module feeding
+        the embeddings (all but the tag layer ``output``)."""
+        if self.finetune == "none":
+            return []
+        names = (self.backbone.backend if self.finetune == "backend"
+                 else [name for name, _ in self.backbone.named_children() if name != "output"])
+        return [p for name in names for p in self.backbone.get_submodule(name).parameters()]
+
     def train(self, mode: bool = True) -> TransferModel:
-        """Set the head's mode; the frozen backbone stays in evaluation mode."""
+        """Set the head's mode; the backbone stays in evaluation mode (its batch-norm
+        statistics and dropouts frozen, also while it is fine-tuned)."""
         super().train(mode)
         self.backbone.eval()
         return self

@@ -34,6 +34,10 @@ class TrainConfig:
         Global batch size (split among the ranks of a distributed run).
     lr, weight_decay : float
         Adam's learning rate and L2 penalty.
+    backbone_lr : float or None
+        Adam's learning rate for the fine-tuned part of a ``"transfer"`` model's backbone
+        (``model_args`` ``finetune="backend"`` or ``"all"``); ``None``: ``lr / 10``
+        (:attr:`backbone_learning_rate`), the pretrained weights moving less than the new head.
     lr_factor, lr_patience : float, int
         ``ReduceLROnPlateau`` on the validation loss: multiply the rate by ``lr_factor`` after
         ``lr_patience`` epochs without improvement.
@@ -59,6 +63,7 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.0
+    backbone_lr: float | None = None
     lr_factor: float = 0.5
     lr_patience: int = 2
     patience: int = 6
@@ -101,11 +106,27 @@ class TrainConfig:
                 "(the number of classes comes from the data)."
             )
         check_model_args(self.model, {"n_classes": 2, **self.model_args})
+        if self.backbone_lr is not None:
+            if not (isinstance(self.backbone_lr, int | float) and self.backbone_lr > 0):
+                raise ParameterError(
+                    f"backbone_lr={self.backbone_lr!r} is invalid: expected a positive number "
+                    "(None: lr / 10)."
+                )
+            if self.model_args.get("finetune", "none") == "none" or self.model != "transfer":
+                raise ParameterError(
+                    f"backbone_lr={self.backbone_lr!r} applies only to a fine-tuned backbone: "
+                    "use model 'transfer' with model_args finetune='backend' or 'all'."
+                )
         if self.pretrained is not None and self.model != "vgg16":
             raise ParameterError(
                 f"pretrained={self.pretrained!r} is only available for model 'vgg16', "
                 f"not {self.model!r}."
             )
+
+    @property
+    def backbone_learning_rate(self) -> float:
+        """:attr:`backbone_lr`, or ``lr / 10`` when it is ``None``."""
+        return self.lr / 10 if self.backbone_lr is None else float(self.backbone_lr)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of all fields."""

@@ -25,7 +25,7 @@ import io
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -227,13 +227,32 @@ def _load_resume(
         "n_train": n_train,
         "n_valid": n_valid,
     }
-    differing = [key for key, value in expected.items() if state.get(key) != value]
+    saved = dict(state)
+    try:  # a run written before fields were added to TrainConfig has their defaults
+        saved["train_config"] = TrainConfig.from_dict(state["train_config"]).to_dict()
+    except (KeyError, TypeError, ParameterError):
+        pass  # unreadable: compared as it is, so it differs
+    differing = [key for key, value in expected.items() if saved.get(key) != value]
     if differing:
         raise ParameterError(
             f"{path} belongs to a run with different {differing}: delete it (or train again with "
             "--restart) to start afresh, or use another run directory."
         )
     return state
+
+
+def _parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    """Adam's parameter groups: the trainable parameters at ``config.lr``, those of a
+    fine-tuned backbone (``model.finetuned_parameters()``) at
+    ``config.backbone_learning_rate``; parameters with ``requires_grad=False`` stay out."""
+    backbone = (list(model.finetuned_parameters())
+                if hasattr(model, "finetuned_parameters") else [])
+    ids = {id(p) for p in backbone}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    groups = [{"params": rest, "lr": config.lr}]
+    if backbone:
+        groups.append({"params": backbone, "lr": config.backbone_learning_rate})
+    return groups
 
 
 def fit(
@@ -250,6 +269,8 @@ def fit(
     context: DistContext | None = None,
     device: str | torch.device | None = "auto",
     logger: Logger | None = None,
+    initialise: Callable[[nn.Module], None] | None = None,
+    checkpoint_extra: dict[str, Any] | None = None,
 ) -> FitResult:
     """Train a registered model, keep the best on validation, resume if ``run_dir`` holds a run.
 
@@ -280,6 +301,13 @@ def fit(
         Receives every finished epoch's numbers (the ``history.csv`` row without ``epoch``
         and ``best``; step = epoch) on rank 0, e.g. a
         :class:`~genrelens.loggers.TensorBoardLogger`. It is not closed here.
+    initialise : callable, optional
+        Called with the new model (on the CPU) at the start of a fresh run, not when resuming
+        (``last.pt`` holds its weights then): e.g. loading a pretrained backbone and fitting a
+        head on its embeddings (:func:`genrelens.training.transfer.finetune_initialiser`).
+    checkpoint_extra : dict, optional
+        More entries for the ``extra`` of every saved checkpoint (e.g. the backbone's name and
+        weights' sha256).
 
     Returns
     -------
@@ -312,8 +340,12 @@ def fit(
     )
     torch.manual_seed(config.seed)
     model_args = {"n_classes": n_classes, **config.model_args}
-    model = get_model(config.model, **model_args).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    model = get_model(config.model, **model_args)
+    if resume is None and initialise is not None:
+        initialise(model)
+    model = model.to(device)
+    optimizer = torch.optim.Adam(_parameter_groups(model, config),
+                                 weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
     )
@@ -450,6 +482,7 @@ def fit(
                     feature_config=feature_config,
                     class_names=class_names,
                     extra={
+                        **(checkpoint_extra or {}),
                         "epoch": epoch + 1, "valid_loss": valid_loss, "valid_accuracy": valid_acc
                     },
                 )

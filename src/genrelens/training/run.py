@@ -150,8 +150,15 @@ def train_run(
     stream: bool = False,
     device: str | torch.device | None = "auto",
     logger: Logger | None = None,
+    weights: str | os.PathLike[str] = "wheel",
 ) -> TrainRunResult:
     """Train a model on a dataset folder into run directory ``out`` (resuming if possible).
+
+    A ``"transfer"`` model with ``model_args`` ``finetune="backend"`` or ``"all"`` fine-tunes
+    its pretrained backbone with the head (``genrelens train --model MSD_musicnn --finetune
+    backend``): its own front end's segments (:data:`~genrelens.models.musicnn.MUSICNN_FEATURES`)
+    are cached and trained on; a fresh run starts from the backbone's ``weights`` and from the
+    frozen recipe's head (:func:`genrelens.training.transfer.finetune_initialiser`).
 
     Parameters
     ----------
@@ -185,6 +192,9 @@ def train_run(
         not part of the run's settings, so a run can be resumed on another device.
     logger : genrelens.loggers.Logger, optional
         Receives each epoch's numbers (:func:`genrelens.training.fit`); not closed here.
+    weights : "wheel" or path-like
+        A fine-tuned backbone's pretrained weights: the installed musicnn wheel or its package
+        folder (other models: not used).
 
     Returns
     -------
@@ -208,6 +218,12 @@ def train_run(
     from genrelens.data.splits import keep_together
 
     config = config or TrainConfig()
+    finetuning = config.model == "transfer"
+    if finetuning:
+        from genrelens.training.transfer import finetune_description, finetune_front_end
+
+        feature_config = finetune_front_end(config, feature_config)
+        described = finetune_description(config, weights=weights)
     feature_config = feature_config or FeatureConfig()
     run_dir = Path(out)
     cache = Path(cache_dir) if cache_dir is not None else run_dir.absolute().parent / "cache"
@@ -219,6 +235,7 @@ def train_run(
             "feature_config": feature_config.to_dict(),
             "train": config.to_dict(),
             "world_size": context.world_size,
+            **({"transfer": described} if finetuning else {}),
         }
         if context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -276,6 +293,13 @@ def train_run(
         train, valid = load(split.train, "train"), load(split.valid, "validation")
         if stream and context.is_main:
             context.barrier()
+        initialise = None
+        if finetuning:
+            from genrelens.training.transfer import finetune_initialiser
+
+            initialise = finetune_initialiser(dataset, split=split, cache_dir=cache,
+                                              config=config, weights=weights,
+                                              progress=progress)
         result = fit(
             x_train=train.logmel,
             y_train=train.labels,
@@ -289,6 +313,8 @@ def train_run(
             context=context,
             device=device,
             logger=logger,
+            initialise=initialise,
+            checkpoint_extra=described if finetuning else None,
         )
         metrics = None
         if evaluate and context.is_main:
@@ -362,10 +388,11 @@ def _check_same_settings(run_dir: Path, settings: dict[str, Any]) -> None:
     if not (run_dir / RESUME_FILE).is_file() or not path.is_file():
         return
     previous = _read_json(path, "train_config.json")
-    try:  # a run written before fields were added to FeatureConfig has their old values
-        previous["feature_config"] = FeatureConfig.from_dict(previous["feature_config"]).to_dict()
-    except (KeyError, TypeError, ParameterError):
-        pass  # unreadable: compared as it is, so it differs
+    for key, cls in (("feature_config", FeatureConfig), ("train", TrainConfig)):
+        try:  # a run written before fields were added to a config has their old values
+            previous[key] = cls.from_dict(previous[key]).to_dict()
+        except (KeyError, TypeError, ParameterError):
+            pass  # unreadable: compared as it is, so it differs
     differing = sorted(
         key for key in ("data", "feature_config", "train") if previous.get(key) != settings[key]
     )
@@ -488,7 +515,8 @@ def evaluate_run(
     history = read_history(run)  # a damaged file stops the command before any work
     loaded = load_checkpoint(run / CHECKPOINT_FILE, device=device)
     split = Split.load(run / SPLIT_FILE)
-    transfer = loaded.model_name == "transfer"  # a frozen backbone: its head on embeddings
+    # a frozen backbone: its head on the cached embeddings
+    transfer = loaded.model_name == "transfer" and getattr(loaded.model, "frozen", False)
     if features is None:
         settings = _read_json(run / TRAIN_CONFIG_FILE, "train_config.json")
         dataset = open_dataset(data if data is not None else settings["data"])
@@ -601,6 +629,11 @@ def train_transfer_run(
     )
 
     backbone = _backbone_name(config)
+    if config.model_args.get("finetune", "none") != "none":
+        raise ParameterError(
+            f"model_args finetune={config.model_args['finetune']!r}: a fine-tuned backbone "
+            "trains with genrelens.training.train_run (genrelens train --finetune), not here."
+        )
     run_dir = Path(out)
     cache = Path(cache_dir) if cache_dir is not None else run_dir.absolute().parent / "cache"
     dataset = open_dataset(data)

@@ -1,5 +1,6 @@
-"""Transfer learning with a frozen pretrained backbone: ``genrelens train --model MSD_musicnn
---frozen``.
+"""Transfer learning from a pretrained backbone: ``genrelens train --model MSD_musicnn
+--frozen`` (a head on cached embeddings) or ``--finetune backend|all`` (the backbone trains
+too).
 
 :func:`genrelens.training.run.train_transfer_run` computes the embeddings of every 3-s patch
 of every track once (:func:`embed_dataset`, cached), trains the head of a
@@ -17,6 +18,24 @@ written atomically; ``key`` is the sha256 of the backbone's name, its weights' d
 file sha256, so a changed file, label or weight computes it again. It holds both embeddings
 (``penultimate``, ``pooled``) of each patch, with its track and patch index, and the tracks
 that could not be read.
+
+Fine-tuning (:func:`genrelens.training.run.train_run` with ``model_args`` ``finetune="backend"``
+or ``"all"``) goes through the training loop of every model (:func:`genrelens.training.fit`:
+same track-level split, early stopping on validation, atomic ``checkpoint.pt`` and a resumable
+``last.pt``), on the segments of the backbone's own front end in the feature cache
+(:func:`finetune_front_end`). A fresh run starts from the pretrained weights and from the
+frozen recipe's head and standardisation (:func:`finetune_initialiser`: :func:`fit_head` on the
+embedding cache, which a frozen run of the same backbone and dataset shares, so the head
+starts where ``--frozen`` ends); the backbone's part then learns at ``backbone_lr``
+(:attr:`~genrelens.training.config.TrainConfig.backbone_learning_rate`, default a tenth of the
+head's, as in discriminative fine-tuning [1]_). Checkpoints carry ``backbone``,
+``backbone_sha256`` (the pretrained weights started from), ``frozen`` and ``finetune`` in
+their ``extra``, the ``model_args`` and the front end; they load without the wheel.
+
+References
+----------
+.. [1] J. Howard and S. Ruder, "Universal Language Model Fine-tuning for Text
+   Classification", ACL 2018 (lower learning rates for the pretrained layers).
 """
 
 from __future__ import annotations
@@ -27,6 +46,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +56,7 @@ import torch.nn.functional as F
 
 from genrelens._io import atomic_path
 from genrelens._parallel import single_threaded_torch
+from genrelens.config import FeatureConfig
 from genrelens.data.check import file_sha256
 from genrelens.data.loading import Skip
 from genrelens.errors import AudioLoadError, ParameterError
@@ -59,6 +80,9 @@ __all__ = [
     "fit_head",
     "test_embeddings",
     "head_probabilities",
+    "finetune_front_end",
+    "finetune_description",
+    "finetune_initialiser",
 ]
 
 _EMBEDDINGS = "embeddings"
@@ -403,3 +427,85 @@ def head_probabilities(model: TransferModel, features: Embeddings) -> np.ndarray
     with torch.no_grad():
         logits = model.classify(torch.from_numpy(features.features(model.layers))).double()
     return F.softmax(logits, dim=1).numpy()
+
+
+def _finetuned_backbone(config: TrainConfig) -> str:
+    """The backbone of a fine-tuning config; error for a frozen one."""
+    backbone = _backbone_name(config)
+    if config.model_args.get("finetune", "none") == "none":
+        raise ParameterError(
+            "model_args has no finetune='backend' or 'all': a frozen backbone trains with "
+            "genrelens.training.run.train_transfer_run (genrelens train --frozen)."
+        )
+    return backbone
+
+
+def finetune_front_end(config: TrainConfig, feature_config: FeatureConfig | None) -> FeatureConfig:
+    """The features a backbone is fine-tuned on: its own front end
+    (:data:`~genrelens.models.musicnn.MUSICNN_FEATURES`), whose segments are one patch each.
+
+    Raises
+    ------
+    ParameterError
+        For a config that does not fine-tune a backbone, or another ``feature_config``.
+    """
+    _finetuned_backbone(config)
+    if feature_config is not None and feature_config != MUSICNN_FEATURES:
+        raise ParameterError(
+            f"feature_config={feature_config!r} differs from the backbone's front end: a "
+            "pretrained backbone is fine-tuned on its own input (leave feature_config out)."
+        )
+    return MUSICNN_FEATURES
+
+
+def finetune_description(
+    config: TrainConfig, *, weights: str | os.PathLike[str]
+) -> dict[str, Any]:
+    """What a fine-tuned checkpoint records about its backbone: ``backbone``,
+    ``backbone_sha256`` (:func:`~genrelens.models.transfer.state_digest` of the pretrained
+    weights it starts from), ``frozen`` (False), ``finetune`` and ``backbone_lr``.
+
+    Raises
+    ------
+    CheckpointError
+        If the musicnn wheel (or the folder ``weights``) is missing.
+    """
+    from genrelens.models.registry import get_model
+
+    backbone = _finetuned_backbone(config)
+    return {"backbone": backbone,
+            "backbone_sha256": state_digest(get_model(backbone, weights=weights)),
+            "frozen": False, "finetune": config.model_args["finetune"],
+            "backbone_lr": config.backbone_learning_rate}
+
+
+def finetune_initialiser(
+    dataset: Any,
+    *,
+    split: Any,
+    cache_dir: str | os.PathLike[str],
+    config: TrainConfig,
+    weights: str | os.PathLike[str],
+    progress: bool = False,
+) -> Callable[[TransferModel], None]:
+    """The start of a fine-tuning run, for :func:`genrelens.training.fit`'s ``initialise``.
+
+    The returned function loads the pretrained ``weights`` into the model's backbone and fits
+    its head and standardisation as a frozen run would (:func:`fit_head` on the training and
+    validation tracks' embeddings, read from or computed into the embedding cache of
+    ``cache_dir``; ``config.seed`` orders the batches), in seconds when a frozen run of the
+    same backbone and dataset cached them.
+    """
+    from genrelens.models.registry import get_model
+
+    backbone = _finetuned_backbone(config)
+
+    def initialise(model: TransferModel) -> None:
+        pretrained = get_model(backbone, weights=weights)
+        model.backbone.load_state_dict(pretrained.state_dict())
+        embeddings = embed_dataset(dataset, model=model, backbone=backbone,
+                                   cache_dir=cache_dir, progress=progress)[0]
+        fit_head(model, train=embeddings.subset(split.train),
+                 valid=embeddings.subset(split.valid), config=config)
+
+    return initialise
