@@ -1407,6 +1407,11 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         "finished stages and resumes a failed one. Prints the report's path.",
     )
     parser.add_argument("--data", metavar="DIR", help="dataset folder (default: synthetic)")
+    parser.add_argument("--model", default="cnn",
+                        help="model trained (default cnn), or a pretrained backbone (MSD_musicnn, "
+                        "MTT_musicnn, MSD_vgg, MTT_vgg): frozen, with a linear head on its "
+                        "embeddings; every stage then uses its front end and the report names "
+                        "the backbone")
     parser.add_argument("--real-music", metavar="DIR",
                         help="also run a small planted-cue benchmark on these real recordings "
                         "(bash scripts/fetch_real_music.sh DIR) and show it in the report")
@@ -1445,6 +1450,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         data=args.data,
         real_music=args.real_music,
         settings=settings,
+        model=args.model,
         cache_dir=args.cache,
         overwrite=args.overwrite,
         progress=not args.no_progress,

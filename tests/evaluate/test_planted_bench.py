@@ -18,12 +18,12 @@ from genrelens.evaluate.planted_bench import (
     _score_views,
     _train,
     bench_xai,
-    model_front_end,
     summarise_rows,
 )
 from genrelens.explain import components as C
 from genrelens.explain import registry
 from genrelens.explain.api import explain
+from genrelens.training.transfer import model_front_end
 
 CFG = FeatureConfig()
 

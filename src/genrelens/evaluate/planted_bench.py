@@ -73,9 +73,9 @@ from genrelens.config import FeatureConfig
 from genrelens.errors import AudioLoadError, ParameterError
 from genrelens.explain import registry
 from genrelens.models.musicnn import MUSICNN_MODELS
+from genrelens.training.transfer import model_front_end, trained_model
 
-__all__ = ["bench_xai", "BENCH_METHODS", "BENCH_KINDS", "BENCH_FILLS", "summarise_rows",
-           "model_front_end"]
+__all__ = ["bench_xai", "BENCH_METHODS", "BENCH_KINDS", "BENCH_FILLS", "summarise_rows"]
 
 BENCH_METHODS = registry.METHODS
 BENCH_KINDS = ("tf_grid", "time", "frequency")
@@ -145,7 +145,8 @@ def bench_xai(
     seed : int
         Seeds excerpts, planting, training and explanations.
     config : FeatureConfig, optional
-        Front end; default the model's own (:func:`model_front_end`).
+        Front end; default the model's own
+        (:func:`genrelens.training.transfer.model_front_end`).
     progress : bool
         Progress bars on stderr.
 
@@ -233,41 +234,6 @@ def bench_xai(
     }
     write_json(out / "summary.json", summary)
     return summary
-
-
-def model_front_end(model: str, *, model_args: dict[str, Any],
-                    config: FeatureConfig | None = None) -> FeatureConfig:
-    """The front end the benchmark uses for ``model``: ``config``, or by default the preset the
-    model declares (``front_end``, :func:`genrelens.config.preset`; a pretrained backbone's is
-    ``"musicnn"``), else ``FeatureConfig()``.
-
-    Raises
-    ------
-    ParameterError
-        For an unknown model or arguments it does not take, or a ``config`` other than the
-        front end the model declares (its weights were trained on that input).
-    """
-    from genrelens.config import preset
-    from genrelens.models.registry import check_model_args
-
-    name, args = _model_spec(model, model_args)
-    own = getattr(check_model_args(name, {"n_classes": 2, **args}), "front_end", None)
-    if own is None:
-        return config or FeatureConfig()
-    if config is not None and config != preset(own):
-        raise ParameterError(
-            f"config={config!r} is invalid for model={model!r}: its input is the {own!r} front "
-            f"end; leave config out (or pass genrelens.config.preset({own!r}))."
-        )
-    return preset(own)
-
-
-def _model_spec(model: str, model_args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The registered name and arguments trained: a pretrained backbone is the frozen
-    backbone of a ``"transfer"`` model."""
-    if model in MUSICNN_MODELS:
-        return "transfer", {"backbone": model, **model_args}
-    return model, model_args
 
 
 # ----------------------------------------------------------------------------- data
@@ -410,7 +376,7 @@ def _train(data: dict[str, Any], *, kind: str, out: Path, config: FeatureConfig,
     x = data["logmel"]
     y = np.asarray([int(c is not None) for c in data["cue"]])
     test = np.flatnonzero(split == "test")
-    name, args = _model_spec(model, model_args)
+    name, args = trained_model(model, model_args)
     train_config = TrainConfig(model=name, model_args=args, epochs=epochs, patience=5, seed=seed)
     if embeddings is None:
         fit(x_train=x[split == "train"], y_train=y[split == "train"],

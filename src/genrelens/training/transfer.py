@@ -39,7 +39,8 @@ from genrelens._parallel import single_threaded_torch
 from genrelens.data.check import file_sha256
 from genrelens.data.loading import Skip
 from genrelens.errors import AudioLoadError, ParameterError
-from genrelens.models.musicnn import MUSICNN_FEATURES, musicnn_file_patches
+from genrelens.config import FeatureConfig
+from genrelens.models.musicnn import MUSICNN_FEATURES, MUSICNN_MODELS, musicnn_file_patches
 from genrelens.models.transfer import EMBEDDING_LAYERS, TransferModel, state_digest
 from genrelens.training.config import TrainConfig
 from genrelens.training.early_stopping import EarlyStopping
@@ -58,6 +59,8 @@ __all__ = [
     "embedding_cache_file",
     "fit_head",
     "new_transfer_model",
+    "model_front_end",
+    "trained_model",
     "save_transfer_checkpoint",
     "test_embeddings",
     "head_probabilities",
@@ -432,6 +435,42 @@ def save_transfer_checkpoint(
                "backbone_sha256": state_digest(model.backbone), "frozen": True,
                "head": repr(model.head)},
     )
+
+
+def model_front_end(model: str, *, model_args: dict[str, Any],
+                    config: FeatureConfig | None = None) -> FeatureConfig:
+    """The front end to train and explain ``model`` with (:func:`trained_model`): ``config``,
+    or by default the preset the model declares (``front_end``, :func:`genrelens.config.preset`;
+    a pretrained backbone's is ``"musicnn"``), else ``FeatureConfig()``.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown model or arguments it does not take, or a ``config`` other than the
+        front end the model declares (its weights were trained on that input).
+    """
+    from genrelens.config import preset
+    from genrelens.models.registry import check_model_args
+
+    name, args = trained_model(model, model_args)
+    own = getattr(check_model_args(name, {"n_classes": 2, **args}), "front_end", None)
+    if own is None:
+        return config or FeatureConfig()
+    if config is not None and config != preset(own):
+        raise ParameterError(
+            f"config={config!r} is invalid for model={model!r}: its input is the {own!r} front "
+            f"end; leave config out (or pass genrelens.config.preset({own!r}))."
+        )
+    return preset(own)
+
+
+def trained_model(model: str, model_args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The registered name and arguments trained for ``model``: a pretrained backbone of
+    :data:`~genrelens.models.musicnn.MUSICNN_MODELS` is the frozen backbone of a
+    ``"transfer"`` model (``model_args`` are then its head's), any other name itself."""
+    if model in MUSICNN_MODELS:
+        return "transfer", {"backbone": model, **model_args}
+    return model, model_args
 
 
 def test_embeddings(
