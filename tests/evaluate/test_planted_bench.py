@@ -74,6 +74,30 @@ def test_scores_of_a_model_that_reads_only_the_box(fill):
     assert pooled["random_point_component"] == by["random"]["point_component"]
 
 
+def test_hybrid_gives_rows_for_its_kernel_shap_and_its_lime_view():
+    """One hybrid run, two explanations from the same evaluations, each scored."""
+    from types import SimpleNamespace
+
+    from genrelens.evaluate.planted_bench import _explain_excerpt
+
+    cue = PlantedCue(kind="tonal", level="loud", level_db=6.0, start=1.0, end=1.6, fmin=1500,
+                     fmax=3000)
+    mask = cue.mask(config=CFG, n_frames=130)
+    x = np.random.default_rng(0).normal(-50, 5, (128, 130)).astype(np.float32)
+    x[mask] += 25.0
+    model = _box_model(mask)
+    loaded = SimpleNamespace(model=model, feature_config=CFG, class_names=("none", "tonal"))
+    rows = _explain_excerpt(loaded, model, {"logmel": x[None], "cue": [cue]}, 0,
+                            methods=("hybrid",), kinds=("tf_grid",), fills=("min",),
+                            n_samples=300, seed=0, state={"batch_size": "auto"})
+    by = {r["method"]: r for r in rows}
+    assert set(by) == {"hybrid", "hybrid_lime", "random"}
+    for method in ("hybrid", "hybrid_lime"):
+        assert by[method]["point_component"] == 1.0 and by[method]["mass_ratio"] > 5, method
+    assert by["hybrid_lime"]["n_evaluations"] == by["hybrid"]["n_evaluations"]  # shared
+    assert by["hybrid_lime"]["mass"] != by["hybrid"]["mass"]  # two fits, two explanations
+
+
 @pytest.mark.slow
 def test_bench_runs_end_to_end_and_resumes(tmp_path, make_music_folder):
     folder = make_music_folder(tmp_path / "music")
