@@ -158,7 +158,9 @@ def embed_patches(
     return _stack_layers(model, parts)
 
 
-def _stack_layers(model: TransferModel, parts: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+def _stack_layers(
+    model: TransferModel, parts: dict[str, list[np.ndarray]]
+) -> dict[str, np.ndarray]:
     """Each layer's pieces concatenated (an empty array of the layer's width when none)."""
     sizes = dict(zip(EMBEDDING_LAYERS, model.backbone.embedding_sizes, strict=True))
     return {name: np.concatenate(parts[name]) if parts[name]
