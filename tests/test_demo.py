@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 from report_fixtures import full_run, partial_run  # noqa: F401  (session fixture)
@@ -123,11 +125,91 @@ def test_train_stage_trains_with_the_chosen_logger_and_closes_it(tmp_path, monke
     run = RunDir(tmp_path / "run")
     Split(name="random", train=("a",), valid=("b",), test=("c",)).save(run.path("split.json"))
     out = demo._train(run, tmp_path, cache=tmp_path / "cache", settings=DemoSettings(),
-                      config=FeatureConfig(), progress=False, logger="tensorboard")
-    assert out == {"best_epoch": 1, "epochs_run": 2, "seconds": 0.5}
+                      config=FeatureConfig(), model="cnn", progress=False,
+                      logger="tensorboard")
+    assert out == {"model": "cnn", "best_epoch": 1, "epochs_run": 2, "seconds": 0.5}
     (logger,) = made
     assert seen["logger"] is logger and logger.closed
     assert logger.log_dir == run.root / "tensorboard"
     demo._train(run, tmp_path, cache=tmp_path / "cache", settings=DemoSettings(),
-                config=FeatureConfig(), progress=False)
+                config=FeatureConfig(), model="cnn", progress=False)
     assert seen["logger"] is None and len(made) == 1  # the default: no logger
+
+
+needs_wheel = pytest.mark.skipif(importlib.util.find_spec("musicnn") is None,
+                                 reason="musicnn wheel absent (pip install --no-deps "
+                                 "musicnn==0.1.0)")
+
+
+def _two_class_folder(root: Path) -> Path:
+    """Steady tones vs noise bursts, 3 tracks of 3 s each at 16 kHz (one musicnn patch)."""
+    import numpy as np
+    import soundfile as sf
+
+    sr = 16000
+    t = np.arange(3 * sr) / sr
+    for i in range(3):
+        rng = np.random.default_rng(i)
+        for label, y in (("tones", 0.3 * np.sin(2 * np.pi * (220 + 60 * i) * t)),
+                         ("noise", 0.4 * (np.sin(2 * np.pi * (4 + i) * t) > 0.3)
+                          * rng.standard_normal(t.size))):
+            (root / label).mkdir(parents=True, exist_ok=True)
+            sf.write(root / label / f"{label}{i}.wav", y.astype(np.float32), sr)
+    return root
+
+
+@needs_wheel
+def test_demo_model_trains_a_frozen_backbone_and_the_report_names_it(tmp_path):
+    """The smallest path through ``demo --model``: its train stage and the report."""
+    from genrelens import demo
+    from genrelens.config import preset
+    from genrelens.data import Split
+    from genrelens.models import get_model, load_checkpoint
+    from genrelens.models.transfer import state_digest
+    from genrelens.report import render_report
+    from genrelens.run import RunDir
+
+    data = _two_class_folder(tmp_path / "data")
+    run = RunDir(tmp_path / "run")
+    Split(name="fixed", train=("noise/noise0", "noise/noise1", "tones/tones0", "tones/tones1"),
+          valid=("noise/noise2", "tones/tones2"), test=()).save(run.path("split.json"))
+    summary = demo._train(run, data, cache=tmp_path / "cache", settings=TINY,
+                          config=preset("musicnn"), model="MSD_musicnn", progress=False)
+    assert summary["model"] == "MSD_musicnn" and summary["epochs_run"] == 1
+    loaded = load_checkpoint(run.path("checkpoint.pt"))
+    assert loaded.model_name == "transfer" and loaded.feature_config == preset("musicnn")
+    digest = state_digest(get_model("MSD_musicnn"))
+    assert loaded.extra["backbone"] == "MSD_musicnn" and loaded.extra["backbone_sha256"] == digest
+    html = render_report(run.root).read_text(encoding="utf-8")
+    model_table = html[html.index(">Model<"):html.index(">Training configuration<")]
+    assert "MSD_musicnn (pretrained)" in model_table and digest in model_table
+    assert "yes: only the head was trained" in model_table
+
+
+def test_demo_model_sets_the_front_end_and_keeps_cnn_runs_cached(tmp_path, monkeypatch, capsys):
+    from genrelens import demo
+    from genrelens.config import FeatureConfig, preset
+    from genrelens.errors import ParameterError
+    from genrelens.run import RunDir
+
+    def stages(model, config):
+        return {name: params for name, _, params, *_ in demo._stages(
+            RunDir(tmp_path / model), settings=TINY, config=config, cache=tmp_path / "cache",
+            data_path=tmp_path / "data", model=model, synthetic=True, progress=False,
+            real_music=tmp_path)}
+
+    cnn = stages("cnn", FeatureConfig())
+    assert "model" not in cnn["train"] and "model" not in cnn["real-music"]  # as before
+    vgg = stages("MSD_vgg", preset("musicnn"))
+    assert vgg["train"]["model"] == "MSD_vgg" and vgg["real-music"]["model"] == "MSD_vgg"
+    assert vgg["train"]["config"]["sr"] == 16000 and vgg["data"]["config"]["n_mels"] == 96
+    with pytest.raises(ParameterError, match="'musicnn' front end"):
+        run_demo(out=tmp_path / "x", model="MSD_musicnn", feature_config=FeatureConfig())
+    with pytest.raises(ParameterError, match="unknown"):
+        run_demo(out=tmp_path / "y", model="resnet")
+    seen = {}
+    monkeypatch.setattr(demo, "run_demo", lambda **kw: seen.update(kw) or tmp_path / "r.html")
+    assert main(["demo", "--model", "MSD_musicnn", "--out", str(tmp_path / "z"),
+                 "--no-progress"]) == 0
+    assert seen["model"] == "MSD_musicnn"
+    capsys.readouterr()

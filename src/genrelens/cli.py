@@ -1211,6 +1211,10 @@ def _add_bench_xai(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--samples", type=_positive, default=1000,
                         help="budget of LIME, KernelSHAP and the hybrid (1000)")
     parser.add_argument("--epochs", type=_positive, default=20, help="training epochs at most (20)")
+    parser.add_argument("--model", default="cnn",
+                        help="model trained per cue kind (default cnn), or a pretrained backbone "
+                        "(MSD_musicnn, MTT_musicnn, MSD_vgg, MTT_vgg): frozen, with a linear head "
+                        "on its embeddings, the excerpts in its own front end")
     parser.add_argument("--quick", action="store_true",
                         help="a small run to try it: 2 excerpts per level, 20 per file, "
                         "tf_grid, fills texture,local_median,blur,min, 8 epochs")
@@ -1232,7 +1236,7 @@ def _cmd_bench_xai(args: argparse.Namespace) -> int:
                "epochs": args.epochs, **quick}
     summary = bench_xai(
         args.folder, out=args.out, methods=_csv_list(args.methods),
-        cue_kinds=_csv_list(args.cues), n_samples=args.samples, seed=args.seed,
+        cue_kinds=_csv_list(args.cues), n_samples=args.samples, seed=args.seed, model=args.model,
         only_correct=not args.all_excerpts, progress=not args.no_progress, **options,
     )
     accuracy = ", ".join(f"{kind} {acc['test']:.2f}" for kind, acc in summary["accuracy"].items())
@@ -1436,6 +1440,11 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         "finished stages and resumes a failed one. Prints the report's path.",
     )
     parser.add_argument("--data", metavar="DIR", help="dataset folder (default: synthetic)")
+    parser.add_argument("--model", default="cnn",
+                        help="model trained (default cnn), or a pretrained backbone (MSD_musicnn, "
+                        "MTT_musicnn, MSD_vgg, MTT_vgg): frozen, with a linear head on its "
+                        "embeddings; every stage then uses its front end and the report names "
+                        "the backbone")
     parser.add_argument("--real-music", metavar="DIR",
                         help="also run a small planted-cue benchmark on these real recordings "
                         "(bash scripts/fetch_real_music.sh DIR) and show it in the report")
@@ -1475,6 +1484,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         data=args.data,
         real_music=args.real_music,
         settings=settings,
+        model=args.model,
         cache_dir=args.cache,
         overwrite=args.overwrite,
         progress=not args.no_progress,

@@ -8,7 +8,8 @@ and re-running resumes from it)::
     data        dataset check, track durations, split, one example       dataset.json, split.json,
                 excerpt per genre                                        examples/*.wav
     prepare     log-mel feature cache                                    prepare.json (+ ../cache)
-    train       model training (early stopping on validation)            checkpoint.pt, history.csv
+    train       model training (early stopping on validation; a          checkpoint.pt, history.csv
+                pretrained backbone: frozen, its head on embeddings)
     evaluate    test-set metrics, segment and track level                metrics.json, predictions.csv
     explain     a few test tracks of different genres, every method      explanations/<track>/
                 and component kind, with listenable audio
@@ -17,6 +18,12 @@ and re-running resumes from it)::
     real-music  with --real-music DIR only: the planted-cue benchmark     bench-xai/
                 on real recordings (``genrelens bench-xai``), small
     report      the self-contained HTML report                           report.html
+
+``model`` (``genrelens demo --model NAME``) is the ``cnn`` by default; a pretrained backbone
+(``MSD_musicnn``, ``MSD_vgg``, ...) trains frozen with a linear head
+(:func:`genrelens.training.run.train_transfer_run`), and every stage uses its front end (16
+kHz, 96 mel bands, ``log10(10000·S + 1)``); the report's training section names the backbone,
+its weights' sha256 and that it was frozen.
 
 Every stage calls the library function of its own command (``genrelens data synth``,
 ``prepare``, ``train``, ``evaluate``, ``explain``, ``global``, ``report``); nothing is
@@ -138,6 +145,7 @@ def run_demo(
     data: str | os.PathLike[str] | None = None,
     real_music: str | os.PathLike[str] | None = None,
     settings: DemoSettings | None = None,
+    model: str = "cnn",
     feature_config: FeatureConfig | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
@@ -159,8 +167,13 @@ def run_demo(
         synthetic ground truth.
     settings : DemoSettings, optional
         Default ``DemoSettings()`` (the full demo).
+    model : str
+        The model trained: a registered name (``"cnn"``, default, ``"shortchunk"``, ...) or a
+        pretrained backbone (``"MSD_musicnn"``, ``"MTT_musicnn"``, ``"MSD_vgg"``,
+        ``"MTT_vgg"``), trained frozen with a linear head (module docstring).
     feature_config : FeatureConfig, optional
-        Default ``FeatureConfig()``.
+        Default the model's front end (:func:`genrelens.training.transfer.model_front_end`:
+        ``FeatureConfig()`` for the ``cnn``).
     cache_dir : path-like, optional
         The log-mel cache; default ``out/../cache`` (shared by the runs of one folder, as for
         ``genrelens train``).
@@ -178,8 +191,10 @@ def run_demo(
     pathlib.Path
         ``out/report.html``.
     """
+    from genrelens.training.transfer import model_front_end
+
     settings = settings or DemoSettings()
-    config = feature_config or FeatureConfig()
+    config = model_front_end(model, model_args={}, config=feature_config)
     run = RunDir(out, overwrite=overwrite)
     cache = Path(cache_dir) if cache_dir is not None else run.root.absolute().parent / "cache"
     data_path = Path(data) if data is not None else run.path("synthetic")
@@ -193,13 +208,13 @@ def run_demo(
         params={"data": os.fspath(data_path.absolute()), "cache": os.fspath(cache.absolute()),
                 "synthetic": data is None,
                 "real_music": None if real_music is None else os.fspath(
-                    Path(real_music).absolute()), **settings.to_dict()},
+                    Path(real_music).absolute()), "model": model, **settings.to_dict()},
         feature_config=config,
         seeds={"synthesis": settings.seed, "split": settings.seed, "train": settings.seed,
                "explain": settings.seed, "global": settings.seed},
     )
     stages = _stages(run, settings=settings, config=config, cache=cache, data_path=data_path,
-                     synthetic=data is None, progress=progress,
+                     model=model, synthetic=data is None, progress=progress,
                      real_music=None if real_music is None else Path(real_music), logger=logger)
     total = len(stages)
     started = time.perf_counter()
@@ -223,10 +238,12 @@ Stage = tuple[str, Callable[[], Any], dict[str, Any], list[Path], list[str], boo
 
 
 def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache: Path,
-            data_path: Path, synthetic: bool, progress: bool,
+            data_path: Path, model: str, synthetic: bool, progress: bool,
             real_music: Path | None = None, logger: str = "none") -> list[Stage]:
     s = settings
     feat = config.to_dict()
+    # named only when it is not the cnn, so that runs made before --model existed stay cached
+    named = {"model": model} if model != "cnn" else {}
     stages: list[Stage] = []
     if synthetic:
         stages.append(("synthesize",
@@ -240,8 +257,8 @@ def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache
          {"config": feat, "cache": os.fspath(cache.absolute())}, [data_path], ["prepare.json"],
          False),
         ("train", lambda: _train(run, data_path, cache=cache, settings=s, config=config,
-                                 progress=progress, logger=logger),
-         {"config": feat, "epochs": s.epochs, "patience": s.patience,
+                                 model=model, progress=progress, logger=logger),
+         {"config": feat, **named, "epochs": s.epochs, "patience": s.patience,
           "batch_size": s.batch_size, "seed": s.seed},
          [run.path("split.json"), run.path("prepare.json")], ["checkpoint.pt", "history.csv"],
          False),
@@ -267,8 +284,9 @@ def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache
     if real_music is not None:
         stages.append(
             ("real-music", lambda: _real_music(run, real_music, settings=s, config=config,
-                                               progress=progress),
-             {"folder": os.fspath(real_music.absolute()), "per_level": s.bench_per_level,
+                                               model=model, progress=progress),
+             {"folder": os.fspath(real_music.absolute()), **named,
+              "per_level": s.bench_per_level,
               "per_file": s.bench_per_file, "epochs": s.bench_epochs,
               "n_samples": s.n_samples, "fills": [DEFAULT_FILL, "min"], "seed": s.seed},
              [real_music], ["bench-xai/summary.json"], False))
@@ -354,23 +372,35 @@ def _prepare(run: RunDir, data_path: Path, *, cache: Path, config: FeatureConfig
 
 
 def _train(run: RunDir, data_path: Path, *, cache: Path, settings: DemoSettings,
-           config: FeatureConfig, progress: bool, logger: str = "none") -> dict[str, Any]:
+           config: FeatureConfig, model: str, progress: bool,
+           logger: str = "none") -> dict[str, Any]:
+    """Train ``model`` (a pretrained backbone: frozen, a head on its embeddings)."""
     import warnings
 
     from genrelens.data import Split
     from genrelens.loggers import open_logger
     from genrelens.training.config import TrainConfig
-    from genrelens.training.run import train_run
+    from genrelens.training.run import train_run, train_transfer_run
+    from genrelens.training.transfer import trained_model
 
-    train_config = TrainConfig(epochs=settings.epochs, patience=settings.patience,
-                               batch_size=settings.batch_size, seed=settings.seed)
+    name, args = trained_model(model, {})
+    train_config = TrainConfig(model=name, model_args=args, epochs=settings.epochs,
+                               patience=settings.patience, batch_size=settings.batch_size,
+                               seed=settings.seed)
+    split = Split.load(run.path("split.json"))
     with warnings.catch_warnings(), open_logger(logger, run_dir=run.root) as opened:
         warnings.simplefilter("ignore", UserWarning)  # the split's warnings were said by "data"
-        result = train_run(data_path, out=run.root, config=train_config, feature_config=config,
-                           cache_dir=cache, split=Split.load(run.path("split.json")),
-                           evaluate=False, progress=progress, logger=opened)
+        if name == "transfer":
+            result = train_transfer_run(data_path, out=run.root, config=train_config,
+                                        cache_dir=cache, split=split, evaluate=False,
+                                        progress=progress, logger=opened)
+        else:
+            result = train_run(data_path, out=run.root, config=train_config,
+                               feature_config=config, cache_dir=cache, split=split,
+                               evaluate=False, progress=progress, logger=opened)
     fit = result.fit
-    return {"best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "seconds": fit.seconds}
+    return {"model": model, "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run,
+            "seconds": fit.seconds}
 
 
 def _evaluate(run: RunDir, *, cache: Path, progress: bool) -> dict[str, Any]:
@@ -450,14 +480,14 @@ def _scalars(result: Any) -> dict[str, Any]:
 
 
 def _real_music(run: RunDir, folder: Path, *, settings: DemoSettings, config: FeatureConfig,
-                progress: bool) -> dict[str, Any]:
+                model: str, progress: bool) -> dict[str, Any]:
     from genrelens.evaluate.planted_bench import bench_xai
 
     summary = bench_xai(folder, out=run.path("bench-xai"), kinds=("tf_grid",),
                         fills=(DEFAULT_FILL, "min"), per_level=settings.bench_per_level,
                         per_file=settings.bench_per_file, epochs=settings.bench_epochs,
                         n_samples=settings.n_samples, seed=settings.seed, config=config,
-                        progress=progress)
+                        model=model, progress=progress)
     return {"n_files": summary["n_files"], "n_explained": summary["n_explained"],
             "test_accuracy": {kind: acc["test"] for kind, acc in summary["accuracy"].items()}}
 

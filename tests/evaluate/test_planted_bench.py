@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from genrelens.config import FeatureConfig
+from genrelens.config import FeatureConfig, preset
 from genrelens.data.planted import PlantedCue
 from genrelens.errors import ParameterError
 from genrelens.evaluate.planted_bench import (
     RANDOM_DRAWS,
+    _choose_test,
+    _embeddings,
     _score_views,
+    _train,
     bench_xai,
     summarise_rows,
 )
 from genrelens.explain import components as C
 from genrelens.explain import registry
 from genrelens.explain.api import explain
+from genrelens.training.transfer import model_front_end
 
 CFG = FeatureConfig()
 
@@ -105,6 +110,30 @@ def test_random_baseline_is_the_mean_over_draws_of_an_analytic_chance():
     assert all(again[k] == default[k] for k in ("point_component", "mass", "rank"))
 
 
+def test_hybrid_gives_rows_for_its_kernel_shap_and_its_lime_view():
+    """One hybrid run, two explanations from the same evaluations, each scored."""
+    from types import SimpleNamespace
+
+    from genrelens.evaluate.planted_bench import _explain_excerpt
+
+    cue = PlantedCue(kind="tonal", level="loud", level_db=6.0, start=1.0, end=1.6, fmin=1500,
+                     fmax=3000)
+    mask = cue.mask(config=CFG, n_frames=130)
+    x = np.random.default_rng(0).normal(-50, 5, (128, 130)).astype(np.float32)
+    x[mask] += 25.0
+    model = _box_model(mask)
+    loaded = SimpleNamespace(model=model, feature_config=CFG, class_names=("none", "tonal"))
+    rows = _explain_excerpt(loaded, model, {"logmel": x[None], "cue": [cue]}, 0,
+                            methods=("hybrid",), kinds=("tf_grid",), fills=("min",),
+                            n_samples=300, seed=0, state={"batch_size": "auto"})
+    by = {r["method"]: r for r in rows}
+    assert set(by) == {"hybrid", "hybrid_lime", "random"}
+    for method in ("hybrid", "hybrid_lime"):
+        assert by[method]["point_component"] == 1.0 and by[method]["mass_ratio"] > 5, method
+    assert by["hybrid_lime"]["n_evaluations"] == by["hybrid"]["n_evaluations"]  # shared
+    assert by["hybrid_lime"]["mass"] != by["hybrid"]["mass"]  # two fits, two explanations
+
+
 @pytest.mark.slow
 def test_bench_runs_end_to_end_and_resumes(tmp_path, make_music_folder):
     folder = make_music_folder(tmp_path / "music")
@@ -153,3 +182,102 @@ def test_bench_rejects_bad_settings_before_working(tmp_path, make_music_folder):
     (tmp_path / "two").mkdir()
     with pytest.raises(ParameterError, match="at least 3"):
         bench_xai(tmp_path / "two", out=tmp_path / "o")
+
+
+# ----------------------------------------------------------------------------- pretrained models
+
+needs_wheel = pytest.mark.skipif(importlib.util.find_spec("musicnn") is None,
+                                 reason="musicnn wheel absent (pip install --no-deps "
+                                 "musicnn==0.1.0)")
+
+
+def test_front_end_follows_the_model():
+    assert model_front_end("cnn", model_args={"pooling": "max"}) == FeatureConfig()
+    assert model_front_end("MSD_musicnn", model_args={}) == preset("musicnn")
+    assert model_front_end("MSD_vgg", model_args={"hidden": 8},
+                           config=preset("musicnn")) == preset("musicnn")
+    small = FeatureConfig(n_mels=64)
+    assert model_front_end("cnn", model_args={}, config=small) is small
+    with pytest.raises(ParameterError, match="'musicnn' front end"):
+        model_front_end("MSD_musicnn", model_args={}, config=FeatureConfig())
+    with pytest.raises(ParameterError, match="unknown"):
+        model_front_end("resnet", model_args={})
+    with pytest.raises(ParameterError, match="invalid for model 'transfer'"):
+        model_front_end("MSD_musicnn", model_args={"depth": 3})
+
+
+def _cues(kind: str, n: int) -> list[PlantedCue]:
+    levels = ("loud", "medium", "subtle")
+    return [PlantedCue(kind=kind, level=levels[i % 3], level_db=3.0, start=1.0, end=1.5,
+                       fmin=500.0, fmax=900.0) for i in range(n)]
+
+
+def test_explained_excerpts_alternate_cue_kinds_and_levels():
+    cues = _cues("tonal", 9) + _cues("timbral", 9) + [None] * 3
+    data = {"split": ["test"] * len(cues), "cue": cues}
+    chosen = _choose_test(data, None, per_level=2, seed=0)
+    assert len(chosen) == 12 and len(set(chosen)) == 12
+    # every group (kind x level) once before any twice: a run stopped early is balanced
+    first = [(cues[i].kind, cues[i].level) for i in chosen[:6]]
+    assert len(set(first)) == 6
+    correct = set(range(0, 18, 2))
+    assert set(_choose_test(data, correct, per_level=5, seed=0)) == correct
+
+
+def _planted_data(n: int = 24) -> dict:
+    """``n`` music excerpts, plain and with a tonal cue, split train/valid/test."""
+    cues: list = []
+    split: list = []
+    for i in range(n):
+        name = ("train", "train", "valid", "test")[i % 4]
+        cues += [None, _cues("tonal", 3)[i % 3]]
+        split += [name, name]
+    return {"logmel": np.zeros((2 * n, 96, 187), np.float32), "split": split, "cue": cues}
+
+
+@needs_wheel
+def test_frozen_backbone_head_learns_the_cue_and_is_self_describing(tmp_path):
+    from genrelens.models import get_model
+    from genrelens.models.transfer import state_digest
+
+    data = _planted_data()
+    rng = np.random.default_rng(0)
+    planted = np.asarray([c is not None for c in data["cue"]])
+    embeddings = {"penultimate": rng.normal(size=(planted.size, 200)).astype(np.float32),
+                  "pooled": rng.normal(size=(planted.size, 1506)).astype(np.float32)}
+    embeddings["pooled"][planted, :300] += 1.0  # the cue moves the embeddings
+    loaded, accuracy = _train(data, kind="tonal", out=tmp_path / "model" / "tonal",
+                              config=preset("musicnn"), model="MSD_musicnn", model_args={},
+                              epochs=30, seed=0, progress=False, embeddings=embeddings)
+    assert accuracy["test"] == 1.0 and accuracy["none"] == 1.0
+    assert accuracy["correct"] == set(np.flatnonzero(np.asarray(data["split"]) == "test"))
+    assert loaded.model_name == "transfer" and loaded.class_names == ("none", "tonal")
+    assert loaded.feature_config == preset("musicnn")
+    assert loaded.extra["backbone"] == "MSD_musicnn" and loaded.extra["frozen"] is True
+    assert loaded.extra["backbone_sha256"] == state_digest(get_model("MSD_musicnn"))
+    assert (tmp_path / "model" / "tonal" / "history.csv").is_file()
+
+
+@needs_wheel
+def test_backbone_embeddings_are_computed_once_per_excerpt_set(tmp_path, monkeypatch):
+    from genrelens.models import get_model
+    from genrelens.training import transfer
+
+    rng = np.random.default_rng(1)
+    data = {"logmel": rng.uniform(0, 2, (3, 96, 187)).astype(np.float32)}
+    found = _embeddings(data, backbone="MSD_musicnn", out=tmp_path, progress=False)
+    assert found["penultimate"].shape == (3, 200) and found["pooled"].shape == (3, 1506)
+    backbone = get_model("MSD_musicnn").eval()
+    with torch.no_grad():
+        own = backbone.embed(torch.from_numpy(data["logmel"][1:2]).unsqueeze(1))
+    np.testing.assert_allclose(found["penultimate"][1], own[0][0], atol=1e-5)
+    np.testing.assert_allclose(found["pooled"][1], own[1][0], atol=1e-5)
+    calls = []
+    monkeypatch.setattr(transfer, "embed_patches", lambda net, x, **kw: calls.append(len(x)))
+    again = _embeddings(data, backbone="MSD_musicnn", out=tmp_path, progress=False)
+    assert calls == [] and np.array_equal(again["pooled"], found["pooled"])  # from the file
+    monkeypatch.undo()
+    data["logmel"][0, 0, 0] += 1.0  # other excerpts: computed again
+    changed = _embeddings(data, backbone="MSD_musicnn", out=tmp_path, progress=False)
+    assert not np.array_equal(changed["pooled"][0], found["pooled"][0])
+    np.testing.assert_allclose(changed["pooled"][1:], found["pooled"][1:], atol=1e-6)

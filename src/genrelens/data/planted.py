@@ -25,7 +25,11 @@ timbral cues at a gain. Every cue is gated to ``[start, end]`` with 10-ms raised
 The box (:meth:`PlantedCue.mask`) is the set of log-mel cells whose frame centre lies within
 ``[start - q, end + q]``, ``q = n_fft / (4 sr)`` (where the Hann window's central half still
 overlaps the sound), and whose mel band centre lies within ``[fmin, fmax]``
-(:func:`genrelens.features.box_mask`).
+(:func:`genrelens.features.box_mask`). Cues are drawn, planted and boxed in one front end, the
+one of the model that will see them (:func:`genrelens.evaluate.planted_bench.model_front_end`):
+in musicnn's (16 kHz, 96 bands, hop 256) the box follows its bands and 16-ms frames; there the
+bands below about 1 kHz are as narrow as the 31-Hz FFT bins, so a sound leaks into the next
+two bands (about -19 dB) where the default front end keeps it within one.
 
 References
 ----------

@@ -9,7 +9,12 @@ The benchmark takes any folder of real audio and
    and bands, the level — loud, medium, subtle — in turn);
 3. trains one model (``cnn`` by default) per cue kind to tell ``none`` from that kind — half
    of its excerpts carry the sound, the other half are the same music without it, so it must
-   use the planted sound (its test accuracy per level is reported). One model per kind, not
+   use the planted sound (its test accuracy per level is reported). A pretrained backbone
+   (``MSD_musicnn``, ``MSD_vgg``, ...) becomes a frozen backbone with a linear head
+   (:mod:`genrelens.training.transfer`: the head trains on the backbone's embeddings of every
+   excerpt, computed once); the excerpts are then cut, planted and featurised in the model's
+   own front end (16 kHz, 96 mel bands, ``log10(10000·S + 1)``), so the cues' bands, levels and
+   boxes are those of the grid the model sees. One model per kind, not
    one for all: a model trained to spot a steady chord or an EQ bump in a box is, by its
    training, a detector of the box-shaped edits that every perturbation method makes, and the
    other kinds' explanations would measure that instead of the explainer;
@@ -35,6 +40,7 @@ Files written to ``OUT``::
 
     excerpts.json     every excerpt: file, start, set, label, cue (kind, level, span, band)
     model/KIND/       the model of each cue kind (checkpoint.pt, history.csv; resumable)
+    embeddings-NAME.npz  a pretrained backbone's embeddings of every excerpt (resumable)
     results/          one JSON per explained excerpt (re-running skips finished ones)
     rows.csv          one row per excerpt x method x kind x fill
     table.csv         means by cue kind x level x method x kind x fill (+ chance, random)
@@ -42,12 +48,16 @@ Files written to ``OUT``::
                       accuracy of each cue kind's model, the headline table and timings
     bench.png         pointing game by method and fill (tf grid), per cue kind
 
+The hybrid's rows are its KernelSHAP view; its LIME view, fitted on the same evaluations, has
+rows of its own as ``hybrid_lime``.
+
 Gradient methods: Integrated Gradients uses the fill as its baseline; Grad-CAM does not use a
 fill (it is computed once per excerpt and listed under every fill, with that fill's deletion).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -63,6 +73,8 @@ from genrelens._validation import check_int
 from genrelens.config import FeatureConfig
 from genrelens.errors import AudioLoadError, ParameterError
 from genrelens.explain import registry
+from genrelens.models.musicnn import MUSICNN_MODELS
+from genrelens.training.transfer import model_front_end, trained_model
 
 __all__ = ["bench_xai", "BENCH_METHODS", "BENCH_KINDS", "BENCH_FILLS", "RANDOM_DRAWS",
            "summarise_rows"]
@@ -123,17 +135,22 @@ def bench_xai(
     epochs : int
         Training epochs at most (early stopping on the validation set).
     model : str
-        Registered model trained.
+        Registered model trained, or a pretrained backbone of
+        :data:`genrelens.models.musicnn.MUSICNN_MODELS`: frozen, with a head trained on its
+        embeddings (module docstring).
     model_args : dict, optional
-        Its arguments; default ``{"pooling": "max"}`` for ``cnn`` (a planted sound is a short
-        local event, which global average pooling dilutes; with averaging the ``cnn`` did not
-        learn the cues from a thousand excerpts) and ``{}`` otherwise.
+        Its arguments (for a backbone: the head's, ``hidden`` and ``layers`` of
+        :class:`~genrelens.models.transfer.TransferModel`); default ``{"pooling": "max"}`` for
+        ``cnn`` (a planted sound is a short local event, which global average pooling dilutes;
+        with averaging the ``cnn`` did not learn the cues from a thousand excerpts) and ``{}``
+        otherwise.
     only_correct : bool, default True
         Explain only planted test excerpts their cue kind's model classifies correctly.
     seed : int
         Seeds excerpts, planting, training and explanations.
     config : FeatureConfig, optional
-        Front end; default ``FeatureConfig()``.
+        Front end; default the model's own
+        (:func:`genrelens.training.transfer.model_front_end`).
     progress : bool
         Progress bars on stderr.
 
@@ -147,7 +164,9 @@ def bench_xai(
     from genrelens.explain.fill import resolve_fill
 
     started = time.perf_counter()
-    config = config or FeatureConfig()
+    if model_args is None:
+        model_args = {"pooling": "max"} if model == "cnn" else {}
+    config = model_front_end(model, model_args=model_args, config=config)
     cue_kinds = tuple(CUE_KINDS if cue_kinds is None else cue_kinds)
     methods = registry.check_methods(methods)
     kinds = registry.check_kinds(kinds, allowed=registry.AUDIO_FREE_KINDS)
@@ -175,15 +194,18 @@ def bench_xai(
     timings["data"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    if model_args is None:
-        model_args = {"pooling": "max"} if model == "cnn" else {}
+    embeddings = None
+    if model in MUSICNN_MODELS:
+        embeddings = _embeddings(data, backbone=model, out=out, progress=progress)
+        timings["embeddings"] = time.perf_counter() - t0
     models: dict[str, Any] = {}
     accuracy: dict[str, Any] = {}
     correct: set[int] = set()
     for kind in cue_kinds:
         models[kind], accuracy[kind] = _train(
             data, kind=kind, out=out / "model" / kind, config=config, model=model,
-            model_args=model_args, epochs=epochs, seed=seed, progress=progress)
+            model_args=model_args, epochs=epochs, seed=seed, progress=progress,
+            embeddings=embeddings)
         correct |= accuracy[kind].pop("correct")
     timings["train"] = time.perf_counter() - t0
 
@@ -310,12 +332,44 @@ def _build_dataset(files: list[Path], *, config: FeatureConfig, cue_kinds: Seque
             "records": records}
 
 
+def _embeddings(data: dict[str, Any], *, backbone: str, out: Path,
+                progress: bool) -> dict[str, np.ndarray]:
+    """The frozen ``backbone``'s embeddings of every excerpt (:func:`embed_patches`), read from
+    ``OUT/embeddings-<backbone>.npz`` when it holds those of the same excerpts and weights."""
+    from genrelens._io import atomic_path
+    from genrelens._parallel import single_threaded_torch
+    from genrelens.glob.segments import progress_bar
+    from genrelens.models.registry import get_model
+    from genrelens.models.transfer import state_digest
+    from genrelens.training.transfer import embed_patches
+
+    net = get_model("transfer", backbone=backbone, n_classes=2, weights="wheel").eval()
+    key = hashlib.sha256(state_digest(net.backbone).encode() + data["logmel"].tobytes())
+    path = out / f"embeddings-{backbone}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as stored:
+            if str(stored["key"]) == key.hexdigest():
+                return {name: stored[name] for name in stored.files if name != "key"}
+    parts: dict[str, list[np.ndarray]] = {}
+    with single_threaded_torch():
+        for start in progress_bar(range(0, len(data["logmel"]), 64), enabled=progress,
+                                  desc="embeddings"):
+            found = embed_patches(net, data["logmel"][start:start + 64])
+            for name, values in found.items():
+                parts.setdefault(name, []).append(values)
+    arrays = {name: np.concatenate(values) for name, values in parts.items()}
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, key=np.array(key.hexdigest()), **arrays)
+    return arrays
+
+
 def _train(data: dict[str, Any], *, kind: str, out: Path, config: FeatureConfig, model: str,
-           model_args: dict[str, Any], epochs: int, seed: int,
-           progress: bool) -> tuple[Any, dict[str, Any]]:
-    """Train the model that tells ``none`` (class 0) from cue ``kind`` (class 1); its
-    accuracy on the test files overall, on ``none`` and per level, and the set of
-    correctly classified planted test excerpts (``"correct"``, indices into ``data``)."""
+           model_args: dict[str, Any], epochs: int, seed: int, progress: bool,
+           embeddings: dict[str, np.ndarray] | None) -> tuple[Any, dict[str, Any]]:
+    """Train the model that tells ``none`` (class 0) from cue ``kind`` (class 1) — a frozen
+    backbone's head on ``embeddings`` when given; its accuracy on the test files overall, on
+    ``none`` and per level, and the set of correctly classified planted test excerpts
+    (``"correct"``, indices into ``data``)."""
     from genrelens.explain.engine import softmax
     from genrelens.models import load_checkpoint
     from genrelens.models.inference import predict_logits
@@ -325,15 +379,19 @@ def _train(data: dict[str, Any], *, kind: str, out: Path, config: FeatureConfig,
     split = np.where(mine, np.asarray(data["split"]), "")
     x = data["logmel"]
     y = np.asarray([int(c is not None) for c in data["cue"]])
-    fit(x_train=x[split == "train"], y_train=y[split == "train"],
-        x_valid=x[split == "valid"], y_valid=y[split == "valid"],
-        class_names=("none", kind), feature_config=config,
-        config=TrainConfig(model=model, model_args=model_args, epochs=epochs, patience=5,
-                           seed=seed),
-        run_dir=out, progress=progress)
-    loaded = load_checkpoint(out / "checkpoint.pt")
     test = np.flatnonzero(split == "test")
-    pred = softmax(predict_logits(loaded.model, x[test])).argmax(axis=1)
+    name, args = trained_model(model, model_args)
+    train_config = TrainConfig(model=name, model_args=args, epochs=epochs, patience=5, seed=seed)
+    if embeddings is None:
+        fit(x_train=x[split == "train"], y_train=y[split == "train"],
+            x_valid=x[split == "valid"], y_valid=y[split == "valid"],
+            class_names=("none", kind), feature_config=config, config=train_config,
+            run_dir=out, progress=progress)
+        loaded = load_checkpoint(out / "checkpoint.pt")
+        pred = softmax(predict_logits(loaded.model, x[test])).argmax(axis=1)
+    else:
+        loaded, pred = _train_head(embeddings, y=y, split=split, kind=kind, out=out,
+                                   config=train_config)
     acc: dict[str, Any] = {"test": float(np.mean(pred == y[test])),
                            "correct": set(test[pred == y[test]].tolist())}
     for j, i in enumerate(test):
@@ -343,21 +401,52 @@ def _train(data: dict[str, Any], *, kind: str, out: Path, config: FeatureConfig,
     return loaded, {k: (float(np.mean(v)) if isinstance(v, list) else v) for k, v in acc.items()}
 
 
+def _train_head(embeddings: dict[str, np.ndarray], *, y: np.ndarray, split: np.ndarray,
+                kind: str, out: Path, config: Any) -> tuple[Any, np.ndarray]:
+    """A frozen backbone's linear head trained on the excerpts' embeddings
+    (:func:`~genrelens.training.transfer.fit_head`, seconds), saved as ``out/checkpoint.pt``
+    with ``history.csv``; the loaded model and its predictions on the test excerpts."""
+    from genrelens._io import write_text
+    from genrelens.models import load_checkpoint
+    from genrelens.training.loop import _history_csv
+    from genrelens.training.transfer import (
+        Embeddings,
+        fit_head,
+        head_probabilities,
+        new_transfer_model,
+        save_transfer_checkpoint,
+    )
+
+    def part(name: str) -> Embeddings:
+        rows = np.flatnonzero(split == name)
+        return Embeddings(layers={k: v[rows] for k, v in embeddings.items()},
+                          track_ids=rows.astype(str), segment_index=np.zeros(rows.size, int),
+                          labels=y[rows], class_names=("none", kind))
+
+    net = new_transfer_model(config, n_classes=2)
+    head = fit_head(net, train=part("train"), valid=part("valid"), config=config)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "history.csv", _history_csv(head.history))
+    save_transfer_checkpoint(out / "checkpoint.pt", model=net, config=config,
+                             class_names=("none", kind), fit=head)
+    loaded = load_checkpoint(out / "checkpoint.pt")
+    return loaded, head_probabilities(loaded.model, part("test")).argmax(axis=1)
+
+
 def _choose_test(data: dict[str, Any], correct: set[int] | None, *, per_level: int,
                  seed: int) -> list[int]:
     """Planted test excerpts that their model classifies correctly (so it uses the cue; all of
     them when ``correct`` is None), ``per_level`` per cue kind and level (fewer where there
-    are fewer)."""
+    are fewer), taking one of each cue kind and level in turn (a run stopped early has
+    explained as many of each)."""
     rng = np.random.default_rng(seed + 1)
     groups: dict[tuple[str, str], list[int]] = {}
     for i, (s, cue) in enumerate(zip(data["split"], data["cue"], strict=True)):
         if s == "test" and cue is not None and (correct is None or i in correct):
             groups.setdefault((cue.kind, cue.level), []).append(i)
-    chosen: list[int] = []
-    for key in sorted(groups):
-        idx = groups[key]
-        chosen += sorted(rng.choice(idx, size=min(per_level, len(idx)), replace=False).tolist())
-    return chosen
+    picks = [sorted(rng.choice(groups[key], size=min(per_level, len(groups[key])),
+                               replace=False).tolist()) for key in sorted(groups)]
+    return [p[j] for j in range(per_level) for p in picks if j < len(p)]
 
 
 # ----------------------------------------------------------------------------- explaining
@@ -424,6 +513,8 @@ def _explain_excerpt(loaded: Any, fast: Any, data: dict[str, Any], i: int, *,
                               **registry.settings_for(method, n_samples=n_samples))
                 state["batch_size"] = exp.cost["batch_size"]
                 views[method] = exp
+                for view in registry.method(method).views[1:]:  # the hybrid's LIME
+                    views[f"{method}_{view}"] = exp.as_method(view)
             rows += _score_views(views, fast, x, comps, mask, target=target, fill=fill,
                                  rng=rng, batch_size=state["batch_size"],
                                  base={"excerpt": i, "cue_kind": cue.kind, "level": cue.level,

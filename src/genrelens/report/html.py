@@ -501,8 +501,30 @@ def _training_section(files: RunFiles) -> dict[str, Any] | None:
                                     [[_number(v) for v in r.values()] for r in rows[-5:]]))
     config = files.json("train_config.json")
     if isinstance(config, Mapping):
+        model = _model_table(config)
+        if model is not None:
+            out["tables"].insert(0, model)
         out["tables"].extend(tables_from_json(config, title="Training configuration"))
     return out if out["figures"] or out["tables"] else None
+
+
+def _model_table(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The model trained (``train_config.json``): its name and arguments, and for a transfer
+    model the pretrained backbone, its weights' sha256 and whether it was frozen."""
+    train = _mapping(config.get("train"))
+    if not train.get("model"):
+        return None
+    rows = [["model", str(train["model"])]]
+    args = {k: v for k, v in _mapping(train.get("model_args")).items() if k != "backbone"}
+    if args:
+        rows.append(["arguments", ", ".join(f"{k}={v}" for k, v in sorted(args.items()))])
+    transfer = _mapping(config.get("transfer"))
+    if transfer:
+        rows += [["backbone", f"{transfer.get('backbone')} (pretrained)"],
+                 ["backbone weights sha256", str(transfer.get("backbone_sha256"))],
+                 ["frozen", "yes: only the head was trained" if transfer.get("frozen")
+                  else "no: fine-tuned"]]
+    return _table("Model", ["", "value"], rows)
 
 
 def _metrics_section(files: RunFiles) -> dict[str, Any] | None:

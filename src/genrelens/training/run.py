@@ -618,14 +618,12 @@ def train_transfer_run(
         If fewer than two classes have readable tracks.
     """
     from genrelens.data import default_split, open_dataset
-    from genrelens.models import save_checkpoint
     from genrelens.models.musicnn import MUSICNN_FEATURES
-    from genrelens.models.registry import get_model
-    from genrelens.models.transfer import TransferModel
     from genrelens.models.transfer import state_digest
     from genrelens.training.loop import _history_csv
     from genrelens.training.transfer import (
-        TransferRunResult, _backbone_name, embed_dataset, fit_head,
+        TransferRunResult, _backbone_name, embed_dataset, fit_head, new_transfer_model,
+        save_transfer_checkpoint,
     )
 
     backbone = _backbone_name(config)
@@ -639,10 +637,7 @@ def train_transfer_run(
     dataset = open_dataset(data)
     split = split or default_split(dataset, random_state=config.seed)
     split.validate(dataset)
-    torch.manual_seed(config.seed)
-    model = get_model("transfer", n_classes=len(dataset.class_names), weights=weights,
-                      **config.model_args).eval()
-    assert isinstance(model, TransferModel)
+    model = new_transfer_model(config, n_classes=len(dataset.class_names), weights=weights)
     embeddings, skips, embedding_seconds = embed_dataset(
         dataset, model=model, backbone=backbone, cache_dir=cache, progress=progress
     )
@@ -664,14 +659,8 @@ def train_transfer_run(
     fit = fit_head(model, train=embeddings.subset(split.train),
                    valid=embeddings.subset(split.valid), config=config, logger=logger)
     write_text(run_dir / HISTORY_FILE, _history_csv(fit.history))
-    save_checkpoint(
-        run_dir / CHECKPOINT_FILE, model=model, model_name="transfer",
-        model_args={**config.model_args, "layers": list(model.layers),
-                    "n_classes": len(dataset.class_names)},
-        feature_config=MUSICNN_FEATURES, class_names=dataset.class_names,
-        extra={"epoch": fit.best_epoch, "backbone": backbone, "backbone_sha256": digest,
-               "frozen": True, "head": repr(model.head)},
-    )
+    save_transfer_checkpoint(run_dir / CHECKPOINT_FILE, model=model, config=config,
+                             class_names=tuple(dataset.class_names), fit=fit)
     metrics = None
     if evaluate:
         metrics = evaluate_run(run_dir, features=embeddings.subset(split.test),

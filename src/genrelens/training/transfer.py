@@ -61,7 +61,7 @@ from genrelens.data.check import file_sha256
 from genrelens.data.loading import Skip
 from genrelens.errors import AudioLoadError, ParameterError
 from genrelens.loggers import Logger, log_epoch
-from genrelens.models.musicnn import MUSICNN_FEATURES, musicnn_file_patches
+from genrelens.models.musicnn import MUSICNN_FEATURES, MUSICNN_MODELS, musicnn_file_patches
 from genrelens.models.transfer import EMBEDDING_LAYERS, TransferModel, state_digest
 from genrelens.training.config import TrainConfig
 from genrelens.training.early_stopping import EarlyStopping
@@ -76,8 +76,13 @@ __all__ = [
     "HeadFit",
     "TransferRunResult",
     "embed_dataset",
+    "embed_patches",
     "embedding_cache_file",
     "fit_head",
+    "new_transfer_model",
+    "model_front_end",
+    "trained_model",
+    "save_transfer_checkpoint",
     "test_embeddings",
     "head_probabilities",
     "finetune_front_end",
@@ -148,6 +153,44 @@ def embedding_cache_file(
     return Path(cache_dir) / _EMBEDDINGS / f"{backbone}-{key[:20]}.npz"
 
 
+def embed_patches(
+    model: TransferModel, patches: np.ndarray, *, batch_size: int = 1
+) -> dict[str, np.ndarray]:
+    """The backbone embeddings of input patches, in evaluation mode and without gradients.
+
+    Parameters
+    ----------
+    model : TransferModel
+    patches : numpy.ndarray, shape (n_patches, n_mels, n_frames)
+        The backbone's input (its front end, :data:`~genrelens.models.musicnn.MUSICNN_FEATURES`).
+    batch_size : int
+        Patches per backbone call (see :func:`embed_dataset`; call it under
+        :func:`genrelens._parallel.single_threaded_torch` on a busy machine).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray, shape (n_patches, size)
+        One entry per name of :data:`EMBEDDING_LAYERS`.
+    """
+    x = torch.from_numpy(np.asarray(patches, dtype=np.float32)).unsqueeze(1)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in EMBEDDING_LAYERS}
+    with torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            found = model.backbone.embed(x[start:start + batch_size])
+            for name, values in zip(EMBEDDING_LAYERS, found, strict=True):
+                parts[name].append(values.numpy())
+    return _stack_layers(model, parts)
+
+
+def _stack_layers(
+    model: TransferModel, parts: dict[str, list[np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """Each layer's pieces concatenated (an empty array of the layer's width when none)."""
+    sizes = dict(zip(EMBEDDING_LAYERS, model.backbone.embedding_sizes, strict=True))
+    return {name: np.concatenate(parts[name]) if parts[name]
+            else np.zeros((0, sizes[name]), np.float32) for name in EMBEDDING_LAYERS}
+
+
 def _compute(
     dataset: Any, *, model: TransferModel, batch_size: int, progress: bool
 ) -> tuple[dict[str, np.ndarray], list[Skip]]:
@@ -158,23 +201,15 @@ def _compute(
     tracks, segments, skips = [], [], []
     for i, track in enumerate(tqdm(dataset.tracks, desc="embeddings", disable=not progress)):
         try:
-            patches = torch.from_numpy(musicnn_file_patches(track.path)).unsqueeze(1)
+            patches = musicnn_file_patches(track.path)
         except AudioLoadError as exc:
             skips.append(Skip(track.track_id, str(track.path), exc.reason, str(exc)))
             continue
-        with torch.inference_mode():
-            for start in range(0, len(patches), batch_size):
-                found = model.backbone.embed(patches[start:start + batch_size])
-                for name, values in zip(EMBEDDING_LAYERS, found, strict=True):
-                    parts[name].append(values.numpy())
+        for name, values in embed_patches(model, patches, batch_size=batch_size).items():
+            parts[name].append(values)
         tracks.append(np.full(len(patches), i))
         segments.append(np.arange(len(patches)))
-    sizes = dict(zip(EMBEDDING_LAYERS, model.backbone.embedding_sizes, strict=True))
-    arrays = {
-        name: np.concatenate(parts[name]) if parts[name] else np.zeros((0, sizes[name]),
-                                                                       np.float32)
-        for name in EMBEDDING_LAYERS
-    }
+    arrays = _stack_layers(model, parts)
     arrays["track_index"] = np.concatenate(tracks) if tracks else np.zeros(0, np.int64)
     arrays["segment_index"] = np.concatenate(segments) if segments else np.zeros(0, np.int64)
     return arrays, skips
@@ -393,6 +428,80 @@ def _backbone_name(config: TrainConfig) -> str:
         raise ParameterError("model_args holds 'weights': give the backbone's weights as "
                              "weights= (the --wheel option), not as a model argument.")
     return str(config.model_args["backbone"])
+
+
+def new_transfer_model(
+    config: TrainConfig, *, n_classes: int, weights: str | os.PathLike[str] = "wheel"
+) -> TransferModel:
+    """A :class:`TransferModel` of ``config`` (``model="transfer"``, ``model_args`` naming the
+    backbone) with pretrained backbone ``weights``, its head initialised after seeding torch
+    with ``config.seed``; in evaluation mode."""
+    from genrelens.models.registry import get_model
+
+    _backbone_name(config)
+    torch.manual_seed(config.seed)
+    model = get_model("transfer", n_classes=n_classes, weights=weights, **config.model_args)
+    return model.eval()
+
+
+def save_transfer_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    model: TransferModel,
+    config: TrainConfig,
+    class_names: tuple[str, ...],
+    fit: HeadFit,
+) -> Path:
+    """Write a trained transfer model to ``path`` (:func:`genrelens.models.save_checkpoint`):
+    the whole model with the musicnn front end, and the backbone's name, its weights' sha256,
+    ``frozen`` and the head in the checkpoint's extra entries."""
+    from genrelens.models import save_checkpoint
+
+    return save_checkpoint(
+        path, model=model, model_name="transfer",
+        model_args={**config.model_args, "layers": list(model.layers),
+                    "n_classes": len(class_names)},
+        feature_config=MUSICNN_FEATURES, class_names=class_names,
+        extra={"epoch": fit.best_epoch, "backbone": _backbone_name(config),
+               "backbone_sha256": state_digest(model.backbone), "frozen": True,
+               "head": repr(model.head)},
+    )
+
+
+def model_front_end(model: str, *, model_args: dict[str, Any],
+                    config: FeatureConfig | None = None) -> FeatureConfig:
+    """The front end to train and explain ``model`` with (:func:`trained_model`): ``config``,
+    or by default the preset the model declares (``front_end``, :func:`genrelens.config.preset`;
+    a pretrained backbone's is ``"musicnn"``), else ``FeatureConfig()``.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown model or arguments it does not take, or a ``config`` other than the
+        front end the model declares (its weights were trained on that input).
+    """
+    from genrelens.config import preset
+    from genrelens.models.registry import check_model_args
+
+    name, args = trained_model(model, model_args)
+    own = getattr(check_model_args(name, {"n_classes": 2, **args}), "front_end", None)
+    if own is None:
+        return config or FeatureConfig()
+    if config is not None and config != preset(own):
+        raise ParameterError(
+            f"config={config!r} is invalid for model={model!r}: its input is the {own!r} front "
+            f"end; leave config out (or pass genrelens.config.preset({own!r}))."
+        )
+    return preset(own)
+
+
+def trained_model(model: str, model_args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The registered name and arguments trained for ``model``: a pretrained backbone of
+    :data:`~genrelens.models.musicnn.MUSICNN_MODELS` is the frozen backbone of a
+    ``"transfer"`` model (``model_args`` are then its head's), any other name itself."""
+    if model in MUSICNN_MODELS:
+        return "transfer", {"backbone": model, **model_args}
+    return model, model_args
 
 
 def test_embeddings(
