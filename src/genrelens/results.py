@@ -169,7 +169,7 @@ def check_index(index: Any, *, path: str | os.PathLike[str],
     if result is not None and index.get("result") != result:
         raise GenrelensError(f"{os.fspath(path)} indexes a {index.get('result')!r} result, not "
                              f"a {result!r} one: name the folder of a {result!r} result.")
-    files = index.get("files") if isinstance(index.get("files"), dict) else {}
+    files = index["files"] if isinstance(index.get("files"), dict) else {}
     return {**index, "summary": str(index.get("summary", "summary.json")),
             "files": {role: [str(p) for p in files.get(role) or []] for role in FILE_ROLES}}
 

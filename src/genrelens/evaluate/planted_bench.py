@@ -338,12 +338,13 @@ def _embeddings(data: dict[str, Any], *, backbone: str, out: Path,
     ``OUT/embeddings-<backbone>.npz`` when it holds those of the same excerpts and weights."""
     from genrelens._io import atomic_path
     from genrelens._parallel import single_threaded_torch
-    from genrelens.glob.segments import progress_bar
+    from genrelens.inspection.segments import progress_bar
     from genrelens.models.registry import get_model
-    from genrelens.models.transfer import state_digest
+    from genrelens.models.transfer import TransferModel, state_digest
     from genrelens.training.transfer import embed_patches
 
     net = get_model("transfer", backbone=backbone, n_classes=2, weights="wheel").eval()
+    assert isinstance(net, TransferModel)
     key = hashlib.sha256(state_digest(net.backbone).encode() + data["logmel"].tobytes())
     path = out / f"embeddings-{backbone}.npz"
     if path.is_file():
@@ -359,7 +360,7 @@ def _embeddings(data: dict[str, Any], *, backbone: str, out: Path,
                 parts.setdefault(name, []).append(values)
     arrays = {name: np.concatenate(values) for name, values in parts.items()}
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, key=np.array(key.hexdigest()), **arrays)
+        np.savez(f, key=np.array(key.hexdigest()), **arrays)  # type: ignore[arg-type]
     return arrays
 
 
@@ -408,6 +409,7 @@ def _train_head(embeddings: dict[str, np.ndarray], *, y: np.ndarray, split: np.n
     with ``history.csv``; the loaded model and its predictions on the test excerpts."""
     from genrelens._io import write_text
     from genrelens.models import load_checkpoint
+    from genrelens.models.transfer import TransferModel
     from genrelens.training.loop import _history_csv
     from genrelens.training.transfer import (
         Embeddings,
@@ -430,6 +432,7 @@ def _train_head(embeddings: dict[str, np.ndarray], *, y: np.ndarray, split: np.n
     save_transfer_checkpoint(out / "checkpoint.pt", model=net, config=config,
                              class_names=("none", kind), fit=head)
     loaded = load_checkpoint(out / "checkpoint.pt")
+    assert isinstance(loaded.model, TransferModel)
     return loaded, head_probabilities(loaded.model, part("test")).argmax(axis=1)
 
 

@@ -298,7 +298,7 @@ def texture_fill(logmel: np.ndarray, *, seed: int = TEXTURE_SEED,
 
 
 def resolve_stft_fill(
-    fill: str | float | np.ndarray | None,
+    fill: str | float | np.ndarray | Fill | None,
     spec: np.ndarray,
     *,
     config: FeatureConfig,
@@ -308,9 +308,9 @@ def resolve_stft_fill(
 
     Parameters
     ----------
-    fill : str, number, array or None
-        As for :func:`resolve_fill`, computed on the clip's STFT power in dB; numbers and
-        arrays ``(1 + n_fft // 2, n_frames)`` are in dB of STFT power.
+    fill : str, number, array, Fill or None
+        As for :func:`resolve_fill`, computed on the clip's STFT power in dB; numbers,
+        arrays and :class:`Fill` arrays ``(1 + n_fft // 2, n_frames)`` are in dB of STFT power.
     spec : np.ndarray, complex, shape (1 + n_fft // 2, n_frames)
         The clip's STFT (:func:`genrelens.features.stft`).
     config : FeatureConfig

@@ -107,6 +107,7 @@ def inference_copy(model: nn.Module) -> nn.Module:
     for conv_name, bn_name in find_conv_bn_pairs(folded):
         conv = folded.get_submodule(conv_name)
         bn = folded.get_submodule(bn_name)
+        assert isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)  # as found
         _fold_into(conv, bn)
         _set_submodule(folded, bn_name, nn.Identity())
     counts = _module_counts(folded)
@@ -114,7 +115,8 @@ def inference_copy(model: nn.Module) -> nn.Module:
         if _relu_bn_foldable(block, counts):
             _fold_relu_bn(block)
     if all(getattr(type(module), "channels_last", True) for module in folded.modules()):
-        folded = folded.to(memory_format=torch.channels_last)
+        # memory_format is a keyword of Module.to that torch's stubs leave out
+        folded = folded.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return folded
 
 
@@ -126,6 +128,9 @@ class ChannelClamp(nn.Module):
     lower, upper : torch.Tensor, shape (channels,)
         Bounds (``-inf`` / ``inf``: none), kept as buffers.
     """
+
+    lower: torch.Tensor
+    upper: torch.Tensor
 
     def __init__(self, lower: torch.Tensor, upper: torch.Tensor) -> None:
         super().__init__()
@@ -159,22 +164,23 @@ def find_conv_bn_pairs(model: nn.Module) -> list[tuple[str, str]]:
     calls: dict[str, int] = {}
     for node in graph.nodes:
         if node.op == "call_module":
-            calls[node.target] = calls.get(node.target, 0) + 1
+            calls[str(node.target)] = calls.get(str(node.target), 0) + 1
     pairs = []
     for node in graph.nodes:
-        if node.op != "call_module" or type(model.get_submodule(node.target)) is not nn.BatchNorm2d:
+        bn_name = str(node.target)
+        if node.op != "call_module" or type(model.get_submodule(bn_name)) is not nn.BatchNorm2d:
             continue
         source = node.args[0] if node.args else None
         if (
             isinstance(source, torch.fx.Node)
             and source.op == "call_module"
-            and type(model.get_submodule(source.target)) is nn.Conv2d
+            and type(model.get_submodule(conv_name := str(source.target))) is nn.Conv2d
             and len(source.users) == 1
-            and calls[source.target] == 1
-            and calls[node.target] == 1
-            and _foldable(model, source.target, node.target, counts)
+            and calls[conv_name] == 1
+            and calls[bn_name] == 1
+            and _foldable(model, conv_name, bn_name, counts)
         ):
-            pairs.append((source.target, node.target))
+            pairs.append((conv_name, bn_name))
     return pairs
 
 
@@ -196,7 +202,7 @@ def _pairs_in_sequentials(model: nn.Module, counts: dict[int, int]) -> list[tupl
 def _foldable(model: nn.Module, conv_name: str, bn_name: str, counts: dict[int, int]) -> bool:
     conv = model.get_submodule(conv_name)
     bn = model.get_submodule(bn_name)
-    return (
+    return bool(
         counts[id(conv)] == 1
         and counts[id(bn)] == 1
         and bn.track_running_stats
@@ -215,8 +221,15 @@ def _module_counts(model: nn.Module) -> dict[int, int]:
 
 def _max_pooled_blocks(model: nn.Module) -> list[nn.ModuleDict]:
     """The blocks that ``model`` and its submodules declare in ``max_pooled_blocks``."""
-    return [module.get_submodule(name) for _, module in model.named_modules()
-            for name in getattr(type(module), "max_pooled_blocks", ())]
+    blocks = []
+    for _, module in model.named_modules():
+        for name in getattr(type(module), "max_pooled_blocks", ()):
+            block = module.get_submodule(name)
+            if not isinstance(block, nn.ModuleDict):
+                raise TypeError(f"max_pooled_blocks names a {type(block).__name__}: expected the "
+                                "nn.ModuleDict of a conv -> ReLU -> batch norm -> max block.")
+            blocks.append(block)
+    return blocks
 
 
 def _relu_bn_foldable(block: nn.ModuleDict, counts: dict[int, int]) -> bool:
@@ -224,7 +237,7 @@ def _relu_bn_foldable(block: nn.ModuleDict, counts: dict[int, int]) -> bool:
     if len(parts) < 4 or any(counts[id(m)] != 1 for m in parts.values()):
         return False
     conv, bn = parts["conv"], parts["bn"]
-    return (
+    return bool(
         type(conv) in (nn.Conv1d, nn.Conv2d)
         and type(parts["relu"]) is nn.ReLU
         and type(bn) in (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -238,9 +251,12 @@ def _relu_bn_foldable(block: nn.ModuleDict, counts: dict[int, int]) -> bool:
 @torch.no_grad()
 def _fold_relu_bn(block: nn.ModuleDict) -> None:
     """Fold ``conv -> ReLU -> bn`` into the convolution and a clamp after the block's max."""
-    scale, shift = _bn_affine(block["bn"])
-    _fold_into(block["conv"], block["bn"])
-    dtype = block["conv"].weight.dtype
+    conv, bn = block["conv"], block["bn"]
+    assert isinstance(conv, (nn.Conv1d, nn.Conv2d))  # see _relu_bn_foldable
+    assert isinstance(bn, nn.modules.batchnorm._BatchNorm)
+    scale, shift = _bn_affine(bn)
+    _fold_into(conv, bn)
+    dtype = conv.weight.dtype
     inf = torch.full_like(shift, torch.inf)
     lower = torch.where(scale > 0, shift, -inf)
     upper = torch.where(scale < 0, shift, inf)
@@ -250,6 +266,7 @@ def _fold_relu_bn(block: nn.ModuleDict) -> None:
 
 def _bn_affine(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
     """Evaluation-mode batch norm as ``scale * x + shift``, float64."""
+    assert bn.running_var is not None and bn.running_mean is not None  # see _foldable
     var = bn.running_var.double()
     gamma = bn.weight.double() if bn.affine else torch.ones_like(var)
     beta = bn.bias.double() if bn.affine else torch.zeros_like(var)

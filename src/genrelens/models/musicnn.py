@@ -514,7 +514,9 @@ class Musicnn(_Pretrained):
             padded = nn.functional.pad(h, (0, 0, 3, 3))
             features.append(_max_pooled(block, padded, lambda h: h.amax(dim=3)))
         for block in _blocks(self.temporal):
-            frames = block["conv"].kernel_size[0]
+            conv = block["conv"]
+            assert isinstance(conv, nn.Conv2d)
+            frames = conv.kernel_size[0]
             padded = nn.functional.pad(h, (0, 0, (frames - 1) // 2, frames // 2))  # TF "same"
             features.append(_max_pooled(block, padded, lambda h: h.amax(dim=3)))
         front = torch.cat(features, dim=1)  # (batch, 561, time)

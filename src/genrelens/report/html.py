@@ -753,7 +753,8 @@ def _timeline(track_id: str, segments: list[tuple[int, dict[str, Any]]],
                                         for _, e in segments], axis=0)))
     shared = [stem for stem, _ in sorted(segments[0][1].items(), key=_card_order)
               if all(stem in exps for _, exps in segments)]
-    rows, groups = [], {}
+    rows: list[tuple[Any, Any, list[np.ndarray], str]] = []
+    groups: dict[str, list[np.ndarray]] = {}
     for stem in shared:
         exps = [seg[stem] for _, seg in segments]
         maps = [display.relevance_map(e, target) for e in exps]

@@ -245,8 +245,8 @@ def _parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, A
     """Adam's parameter groups: the trainable parameters at ``config.lr``, those of a
     fine-tuned backbone (``model.finetuned_parameters()``) at
     ``config.backbone_learning_rate``; parameters with ``requires_grad=False`` stay out."""
-    backbone = (list(model.finetuned_parameters())
-                if hasattr(model, "finetuned_parameters") else [])
+    finetuned = getattr(model, "finetuned_parameters", None)
+    backbone = list(finetuned()) if callable(finetuned) else []
     ids = {id(p) for p in backbone}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
     groups = [{"params": rest, "lr": config.lr}]

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from genrelens._io import atomic_path
 from genrelens._parallel import single_threaded_torch
@@ -441,6 +442,7 @@ def new_transfer_model(
     _backbone_name(config)
     torch.manual_seed(config.seed)
     model = get_model("transfer", n_classes=n_classes, weights=weights, **config.model_args)
+    assert isinstance(model, TransferModel)
     return model.eval()
 
 
@@ -596,7 +598,7 @@ def finetune_initialiser(
     config: TrainConfig,
     weights: str | os.PathLike[str],
     progress: bool = False,
-) -> Callable[[TransferModel], None]:
+) -> Callable[[nn.Module], None]:
     """The start of a fine-tuning run, for :func:`genrelens.training.fit`'s ``initialise``.
 
     The returned function loads the pretrained ``weights`` into the model's backbone and fits
@@ -609,7 +611,8 @@ def finetune_initialiser(
 
     backbone = _finetuned_backbone(config)
 
-    def initialise(model: TransferModel) -> None:
+    def initialise(model: nn.Module) -> None:
+        assert isinstance(model, TransferModel)  # config.model == "transfer"
         pretrained = get_model(backbone, weights=weights)
         model.backbone.load_state_dict(pretrained.state_dict())
         embeddings = embed_dataset(dataset, model=model, backbone=backbone,
