@@ -59,6 +59,13 @@ def test_tiny_demo_end_to_end_then_cached(tmp_path, capsys, make_music_folder):
         assert (out / path).is_file(), path
     text = report.read_text(encoding="utf-8")
     assert "Not computed" not in text
+    # the first explained track is explained over its whole length (6 s: 2 segments) and the
+    # report draws its timeline
+    (entry,) = json.loads((out / "explanations" / "index.json").read_text())["tracks"]
+    assert entry["segment"] == 0 and entry["n_segments"] == 2
+    assert sorted(p.name for p in (out / "explanations" / entry["folder"] / "segments").iterdir()
+                  ) == ["000", "001"]
+    assert f'alt="timeline of {entry["track_id"]}"' in text
     capsys.readouterr()
     run_demo(out=out, settings=TINY, real_music=music, progress=False)  # all cached but report
     err = capsys.readouterr().err

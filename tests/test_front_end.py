@@ -214,17 +214,22 @@ def test_checkpoints_written_before_the_new_fields_load(tmp_path):
 
 
 def test_old_training_settings_resume_with_the_new_fields(tmp_path):
+    from genrelens.training.config import TrainConfig
     from genrelens.training.run import RESUME_FILE, TRAIN_CONFIG_FILE, _check_same_settings
 
-    settings = {"data": "d", "feature_config": FeatureConfig().to_dict(), "train": {}}
+    settings = {"data": "d", "feature_config": FeatureConfig().to_dict(),
+                "train": TrainConfig().to_dict()}
     legacy = dict(settings, feature_config={
         k: v for k, v in settings["feature_config"].items()
-        if k not in ("compression", "log10_scale")})
+        if k not in ("compression", "log10_scale")},
+        train={k: v for k, v in settings["train"].items() if k != "backbone_lr"})
     (tmp_path / TRAIN_CONFIG_FILE).write_text(json.dumps(legacy))
     (tmp_path / RESUME_FILE).write_text("")
     _check_same_settings(tmp_path, settings)  # the same training: no error
     with pytest.raises(ParameterError, match="feature_config"):
         _check_same_settings(tmp_path, dict(settings, feature_config=SMALL.to_dict()))
+    with pytest.raises(ParameterError, match="train"):
+        _check_same_settings(tmp_path, dict(settings, train=TrainConfig(lr=0.1).to_dict()))
 
 
 def test_train_and_explain_with_a_log10_front_end(tmp_path, make_wav, capsys):

@@ -76,6 +76,9 @@ class DemoSettings:
         Training (see :class:`genrelens.training.TrainConfig`).
     n_explain : int
         Test tracks explained (of different genres where possible).
+    whole_tracks : int
+        How many of them are explained over their whole length, every segment (the report's
+        whole-track timeline); the others at their middle segment.
     n_samples : int
         Model evaluations per perturbation explanation.
     global_per_class, ale_per_class : int
@@ -106,6 +109,7 @@ class DemoSettings:
     patience: int = 3
     batch_size: int = 32
     n_explain: int = 3
+    whole_tracks: int = 1
     n_samples: int = 256
     global_per_class: int = 2
     ale_per_class: int = 4
@@ -265,7 +269,8 @@ def _stages(run: RunDir, *, settings: DemoSettings, config: FeatureConfig, cache
         ("evaluate", lambda: _evaluate(run, cache=cache, progress=progress), {},
          [run.path("checkpoint.pt"), run.path("split.json")], ["metrics.json"], False),
         ("explain", lambda: _explain(run, data_path, settings=s, progress=progress),
-         {"n_explain": s.n_explain, "n_samples": s.n_samples, "methods": EXPLAIN_METHODS,
+         {"n_explain": s.n_explain, "whole_tracks": s.whole_tracks, "n_samples": s.n_samples,
+          "methods": EXPLAIN_METHODS,
           "kinds": EXPLAIN_KINDS, "seed": s.seed},
          [run.path("checkpoint.pt"), run.path("split.json")], ["explanations/index.json"], False),
         ("global", lambda: _global(run, cache=cache, settings=s, progress=progress),
@@ -413,7 +418,8 @@ def _evaluate(run: RunDir, *, cache: Path, progress: bool) -> dict[str, Any]:
 
 def _explain(run: RunDir, data_path: Path, *, settings: DemoSettings,
              progress: bool) -> dict[str, Any]:
-    """Explain the middle segment of a few test tracks of different genres."""
+    """Explain a few test tracks of different genres: the first ``settings.whole_tracks`` over
+    every segment, the others at their middle segment (the report shows it first)."""
     from genrelens.audio import load_segments
     from genrelens.data import Split, open_dataset
     from genrelens.explain.batch import write_index
@@ -436,18 +442,20 @@ def _explain(run: RunDir, data_path: Path, *, settings: DemoSettings,
     for number, track in enumerate(chosen, start=1):
         _say(f"  explaining {track.track_id} ({number}/{len(chosen)})")
         segments = load_segments(track.path, config=config)
-        middle = segments.shape[0] // 2
+        whole = number <= settings.whole_tracks
+        shown = 0 if whole else segments.shape[0] // 2  # the segment the report shows first
         folder = run.path("explanations", safe_file_name(track.track_id))
         results = explain_track(loaded, segments, config=config, methods=EXPLAIN_METHODS,
                                 kinds=EXPLAIN_KINDS, n_samples=settings.n_samples,
-                                random_state=settings.seed, segment_index=[middle],
-                                progress=progress)
+                                random_state=settings.seed,
+                                segment_index=None if whole else [shown], progress=progress)
         write_track(results, segments, folder,
                     summary={"track_id": track.track_id, "label": track.label,
                              "audio": os.fspath(track.path), "n_samples": settings.n_samples})
-        write_wav(folder / "original.wav", segments[middle], sr=config.sr)
+        write_wav(folder / "original.wav", segments[shown], sr=config.sr)
         index.append({"track_id": track.track_id, "label": track.label,
-                      "folder": folder.name, "segment": int(middle)})
+                      "folder": folder.name, "segment": int(shown),
+                      "n_segments": len(results[0].segment_index)})
     write_index(run.path("explanations"), written_by="demo", tracks=index)
     return {"n_tracks": len(index)}
 

@@ -4,6 +4,7 @@ components edited in the STFT domain, resynthesised, passed through the model's 
 from __future__ import annotations
 
 import doctest
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,52 +273,21 @@ def test_module_example_runs():
 
 
 #: The README's "Explaining your own pretrained model" example, run as it is printed there.
-README_EXAMPLE = '''
-import numpy as np
-import torch
+def _readme_example() -> str:
+    """The first Python block of README's "Explaining your own pretrained model" section."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Explaining your own pretrained model"):]
+    start = section.index("```python\n") + len("```python\n")
+    return section[start:section.index("```\n", start)]
 
-import genrelens
-from genrelens import features
-from genrelens.explain import components, explain
 
-y = 0.1 * np.random.default_rng(0).standard_normal(16000).astype(np.float32)  # 1 s, 16 kHz
-
-# 1. A log-mel model with its own front end: describe its input with a FeatureConfig.
-config = genrelens.FeatureConfig(sr=16000, n_fft=512, hop_length=256, n_mels=64,
-                                 segment_seconds=1.0, compression="log10", log10_scale=1000.0)
-torch.manual_seed(0)
-net = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d((8, 1)), torch.nn.Flatten(),
-                          torch.nn.Linear(8, 3)).eval()    # (B, 1, 64, 63) -> (B, 3) logits
-x = features.log_mel(y, config=config)                      # the model's input, (64, 63)
-bands = components.frequency_bands(config=config, n_frames=x.shape[1])
-exp = explain(net, x, config=config, components=bands, method="kernel_shap", n_samples=256)
-print(exp.top(2))
-
-# 2. A model that reads waveforms, e.g. a Hugging Face audio classifier:
-#    def classify(waveforms):
-#        inputs = extractor(list(waveforms.numpy()), sampling_rate=16000, return_tensors="pt")
-#        return hf_model(**inputs).logits
-def classify(waveforms: torch.Tensor) -> torch.Tensor:     # (B, n_samples) -> (B, 2) logits
-    power = torch.fft.rfft(waveforms, dim=1).abs() ** 2     # its own front end
-    hz = torch.fft.rfftfreq(waveforms.shape[1], 1 / 16000)
-    return torch.stack([power[:, hz < 1000].sum(1), power[:, hz >= 1000].sum(1)], 1).log1p()
-
-model = genrelens.WaveformModel(classify, sample_rate=16000, segment_seconds=1.0,
-                                class_names=["low", "high"])
-exp = explain(model, y, method="occlusion", fill="min",      # bands, in the STFT domain
-              components=components.frequency_bands(config=model.feature_config))
-print(exp.top(1, target="low"), exp.params["input"])
-track = genrelens.explain_file(model, "song.wav", method="occlusion", kind="frequency",
-                               fill="min")
-print(track.summary(k=1)["top_components"])
-'''
 
 
 def test_readme_example_runs(tmp_path, monkeypatch, make_wav, capsys):
     make_wav(tmp_path / "song.wav", seconds=2.0, sr=16000, freq=300.0, noise=0.01)
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
-    exec(compile(README_EXAMPLE, "README example", "exec"), scope)
+    exec(compile(_readme_example(), "README example", "exec"), scope)
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("[TopComponent(index=")
     assert "'waveform'" in printed[1] or printed[1].endswith("waveform")

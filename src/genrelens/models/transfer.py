@@ -57,6 +57,7 @@ EMBEDDING_LAYERS = ("penultimate", "pooled")
 #: Which part of the backbone trains with the head (:class:`TransferModel`'s ``finetune``).
 FINETUNE_PARTS = ("none", "backend", "all")
 
+
 def state_digest(module: nn.Module) -> str:
     """sha256 of a module's state: every tensor's name, dtype, shape and bytes, sorted by name.
 
