@@ -281,6 +281,28 @@ def test_whole_track_timeline_shows_every_segment_on_shared_scales(full_run):  #
     assert f'data-scales="{timeline["scales"]}"' in html
 
 
+def test_explanations_are_listed_from_their_index_with_the_segment_it_names(full_run,  # noqa: F811
+                                                                             tmp_path):
+    import shutil
+
+    from genrelens.explain.batch import write_index
+
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    scanned = build_context(run)["explanations"]
+    assert len(scanned) == 2  # no index: both folders are found
+    folder = next(p.parent for p in (run / "explanations").rglob("summary.json"))
+    write_index(run / "explanations", written_by="demo", tracks=[
+        {"track_id": "t", "label": CLASSES[0], "folder": folder.name, "segment": 2},
+        {"track_id": "gone", "label": CLASSES[0], "folder": "not-there", "segment": 0},
+        {"track_id": "escape", "label": CLASSES[0], "folder": "../..", "segment": 0}])
+    (track,) = build_context(run)["explanations"]  # only the indexed track that is there
+    assert track["segment"] == "002" and track["timeline"] is not None
+    write_index(run / "explanations", written_by="demo", tracks=[
+        {"track_id": "t", "label": CLASSES[0], "folder": folder.name, "segment": 7}])
+    assert build_context(run)["explanations"][0]["segment"] == "000"  # unknown: the first
+
+
 def test_track_timeline_places_segments_in_time_on_one_db_range_and_colour_scale():
     from genrelens.display import TimelineRow, plot_track_timeline
 

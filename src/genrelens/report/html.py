@@ -680,25 +680,42 @@ def _track_folders(files: RunFiles,
                    root: Path) -> list[tuple[Path, Mapping[str, Any] | None, Path]]:
     """``(track folder, summary or None, folder of the shown explanations)`` under ``root``.
 
-    A folder with ``summary.json`` is a track explained by ``genrelens explain`` (its first
-    explained segment, ``segments/<i>/``, is shown); any other folder holding explanation
-    files directly is a track of its own.
+    The tracks of ``root/index.json`` (:func:`genrelens.explain.batch.write_index`, written by
+    ``demo`` and ``explain-dataset``), in its order, each showing the segment its entry names.
+    Without an index (a run of an older version, or folders of ``genrelens explain`` put there
+    by hand) the folders under ``root`` are found: one with ``summary.json`` is a track
+    explained by ``genrelens explain`` (its first explained segment is shown); any other folder
+    holding explanation files directly is a track of its own.
     """
-    tracks: list[tuple[Path, Mapping[str, Any] | None, Path]] = []
-    claimed: list[Path] = []
-    for summary_path in files.files(root, "summary.json", recursive=True):
-        folder = summary_path.parent
-        summary = files.json(summary_path)
-        segments = sorted(p for p in (folder / "segments").glob("*") if files.folder(p))
-        tracks.append((folder, summary if isinstance(summary, Mapping) else None,
-                       segments[0] if segments else folder))
-        claimed.append(folder)
+    from genrelens.explain.batch import INDEX_FILE, INDEX_FORMAT
+
+    index = files.json(root / INDEX_FILE)
+    if isinstance(index, Mapping) and index.get("format") == INDEX_FORMAT:
+        entries = [e for e in index.get("tracks") or [] if isinstance(e, Mapping)]
+        folders = [(files.folder(root / str(e.get("folder") or "")) if e.get("folder") else None,
+                    e.get("segment")) for e in entries]
+        return [_track_folder(files, folder, segment=segment)
+                for folder, segment in folders if folder is not None]
+    tracks = [_track_folder(files, path.parent)
+              for path in files.files(root, "summary.json", recursive=True)]
+    claimed = [folder for folder, _, _ in tracks]
     for folder in sorted(p for p in [root, *root.rglob("*")] if files.folder(p)):
         if any(folder == c or c in folder.parents for c in claimed):
             continue
         if files.files(folder, "*.npz") or files.files(folder, "*.wav"):
             tracks.append((folder, None, folder))
     return tracks
+
+
+def _track_folder(files: RunFiles, folder: Path, *,
+                  segment: Any = None) -> tuple[Path, Mapping[str, Any] | None, Path]:
+    """A track folder of ``genrelens explain``'s layout: its summary and the folder of the
+    explanations shown, ``segments/<segment>/`` (else its first segment, else the folder)."""
+    summary = files.json(folder / "summary.json")
+    segments = sorted(p for p in (folder / "segments").glob("*") if files.folder(p))
+    named = [p for p in segments if isinstance(segment, int) and p.name == f"{segment:03d}"]
+    return folder, summary if isinstance(summary, Mapping) else None, (named or segments
+                                                                        or [folder])[0]
 
 
 def _card_order(item: tuple[str, Any]) -> tuple[int, int, str]:
