@@ -455,7 +455,7 @@ def _explain(run: RunDir, data_path: Path, *, settings: DemoSettings,
         write_wav(folder / "original.wav", segments[shown], sr=config.sr)
         index.append({"track_id": track.track_id, "label": track.label,
                       "folder": folder.name, "segment": int(shown),
-                      "n_segments": len(results[0].segment_index)})
+                      "n_segments": len(next(iter(results.values())).segment_index)})
     write_index(run.path("explanations"), written_by="demo", tracks=index)
     return {"n_tracks": len(index)}
 

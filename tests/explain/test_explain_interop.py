@@ -177,6 +177,25 @@ def test_sum_cells_adds_each_components_cells_and_ignores_cells_of_none():
     np.testing.assert_allclose(partial.sum_cells(maps[1]), sums[1])
 
 
+def test_paint_puts_each_value_on_its_cells_and_sum_cells_reads_it_back():
+    cmap = np.array(GRID.map)
+    cmap[0, :] = -1
+    partial = components.from_map(cmap, config=CONFIG)
+    values = np.random.default_rng(1).normal(size=partial.n_components)
+    painted = partial.paint(values)
+    assert painted.shape == (N_MELS, N_FRAMES)
+    for j in (0, partial.n_components - 1):
+        assert np.all(painted[cmap == j] == values[j])
+    assert np.all(painted[0] == 0.0) and np.all(partial.paint(values, uncovered=1.0)[0] == 1.0)
+    spread = partial.paint(values, spread=True)
+    np.testing.assert_allclose(partial.sum_cells(spread), values, rtol=1e-12)  # round trip
+    with pytest.raises(ParameterError, match="one value per component"):
+        partial.paint(values[:-1])
+    y = np.random.default_rng(0).normal(size=int(CONFIG.segment_seconds * CONFIG.sr))
+    with pytest.raises(ParameterError, match="needs cell components"):
+        components.stems(y.astype(np.float32), config=CONFIG).paint(np.zeros(3))
+
+
 def test_feature_mask_has_the_model_inputs_shape_and_one_id_per_component():
     mask = GRID.to_feature_mask()
     assert mask.shape == (1, 1, N_MELS, N_FRAMES) and mask.dtype == torch.int64

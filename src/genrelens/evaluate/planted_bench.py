@@ -540,7 +540,6 @@ def _score_views(views: dict[str, Any], fast: Any, x: np.ndarray, comps: Any, ma
         relevance_mass_accuracy,
     )
     from genrelens.evaluate.manifold import edge_share
-    from genrelens.evaluate.xai import paint_scores
     from genrelens.explain.engine import evaluate_masks
     from genrelens.explain.fill import resolve_fill
 
@@ -583,7 +582,7 @@ def _score_views(views: dict[str, Any], fast: Any, x: np.ndarray, comps: Any, ma
         a = 2 * k * (m + 1)
         row["deletion_auc"] = curve_auc(y[a:a + m + 1], fractions)
         row["insertion_auc"] = curve_auc(y[a + m + 1:a + 2 * (m + 1)], fractions)
-    draws = [{**localisation(noise, paint_scores(comps, noise)),
+    draws = [{**localisation(noise, comps.paint(noise, spread=True)),
               "edge_share": edge_share(noise, comps.map)[0]}
              for noise in rng.standard_normal((n_random, m))]
     rows.append({**base, "method": "random",

@@ -35,7 +35,7 @@ from genrelens.evaluate.quality import QualityResult, write_quality
 from genrelens.explain import registry
 from genrelens.explain.fill import DEFAULT_FILL
 
-__all__ = ["evaluate_xai", "evaluate_explanations", "XAI_METHODS", "XAI_KINDS", "paint_scores"]
+__all__ = ["evaluate_xai", "evaluate_explanations", "XAI_METHODS", "XAI_KINDS"]
 
 #: Methods evaluated: each on its own (the hybrid is evaluated as its two views, whose
 #: evaluations are shared when both are asked).
@@ -223,7 +223,7 @@ def evaluate_explanations(
             mask = None if cue_masks is None else cue_masks[i]
             if mask is not None and np.asarray(mask).any():
                 for method, (scores, _) in views.items():
-                    rel = paint_scores(cm, scores[int(labels[i])])
+                    rel = cm.paint(scores[int(labels[i])], spread=True)
                     gt.setdefault((method, kind), []).append(_gt(rel, mask))
         if cue_masks is not None and cue_masks[i] is not None and np.asarray(cue_masks[i]).any():
             for (method, _), (maps, _) in dense.items():
@@ -546,14 +546,6 @@ def _findings(gt_rows: list[dict[str, Any]], sanity: list[dict[str, Any]]) -> di
     return found
 
 
-
-
-def paint_scores(comps: Any, scores: np.ndarray) -> np.ndarray:
-    """Component scores spread evenly over their cells, ``(n_mels, n_frames)``."""
-    cmap = np.asarray(comps.map)
-    counts = np.bincount(cmap[cmap >= 0], minlength=scores.size)
-    per_cell = np.append(scores / np.maximum(counts, 1), 0.0)
-    return per_cell[cmap]
 
 
 def _cost(exp: Any) -> tuple[float, float]:

@@ -207,6 +207,34 @@ class Components:
         keep = np.concatenate([z, np.ones((z.shape[0], 1), dtype=np.bool_)], axis=1)
         return keep, np.where(self.map < 0, z.shape[1], self.map).ravel()
 
+    def paint(self, values: np.ndarray, *, spread: bool = False,
+              uncovered: float = 0.0) -> np.ndarray:
+        """Values per component ``(M,)`` painted onto the cells, ``(n_mels, n_frames)``.
+
+        Every cell carries its component's value (``spread=True``: the value divided by the
+        component's number of cells, so that the map sums to the values, as :meth:`sum_cells`
+        reads it back); cells of no component carry ``uncovered``.
+
+        Raises
+        ------
+        ParameterError
+            For stem components (no cells), or when ``values`` is not one value per component.
+        """
+        if self.map is None:
+            raise ParameterError(
+                f"paint() needs cell components; kind={self.kind!r} holds parts of the mixture, "
+                "not cells of the input."
+            )
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (self.n_components,):
+            raise ParameterError(f"values has shape {values.shape}: expected "
+                                 f"({self.n_components},), one value per component.")
+        if spread:
+            counts = np.bincount(self.map[self.map >= 0], minlength=self.n_components)
+            values = values / np.maximum(counts, 1)
+        painted: np.ndarray = np.append(values, uncovered)[self.map]
+        return painted
+
     def sum_cells(self, maps: np.ndarray) -> np.ndarray:
         """Cell values ``(..., n_mels, n_frames)`` summed over each component's cells,
         ``(..., M)``: a dense map (Grad-CAM, Integrated Gradients) seen through the components.

@@ -215,16 +215,12 @@ class Explanation:
         if self.is_dense:
             return np.array(row)
         assert self.components is not None
-        cmap = self.components.map
-        if cmap is None:
+        if self.components.map is None:
             raise ParameterError(
                 "to_map() is not available for stem components: they are parts of the mixture, "
                 "not cells; plot scores per part and time segment instead."
             )
-        counts = np.bincount(cmap[cmap >= 0], minlength=row.size) if spread else 1
-        per_cell = np.append(row / np.maximum(counts, 1), 0.0)
-        painted: np.ndarray = per_cell[cmap]
-        return painted
+        return self.components.paint(row, spread=spread)
 
     def to_shap(self, class_: int | str | None = None, *,
                 components: Components | None = None) -> shap.Explanation:

@@ -148,8 +148,8 @@ def listenable(
         rest = resynthesize(comps, 1.0 - keep, y=y, uncovered=1.0)
     else:  # one STFT of y for both
         top, rest = _masked_audio(
-            _required_audio(y), np.append(keep, 0.0)[comps.map],
-            np.append(1.0 - keep, 1.0)[comps.map], config=comps.config,
+            _required_audio(y), comps.paint(keep), comps.paint(1.0 - keep, uncovered=1.0),
+            config=comps.config,
         )
     return Listenable(top, rest, comps.config.sr, c, top_k, [comps.names[i] for i in top_k])
 
@@ -196,7 +196,7 @@ def resynthesize(
             config.hop_length * (S.shape[-1] - 1) if y is None else int(np.asarray(y).shape[-1])
         )
         return np.asarray(features.istft(S, config=config, length=length), dtype=np.float32)
-    mel_mask = np.append(keep, uncovered)[components.map]
+    mel_mask = components.paint(keep, uncovered=uncovered)
     return _masked_audio(_required_audio(y), mel_mask, config=config)[0]
 
 
