@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from genrelens import cli
+from genrelens.cli import _options
 from genrelens.config import FeatureConfig, preset
 from genrelens.errors import ParameterError
 from genrelens.features import compress, decompress, from_db, log_mel, to_db
@@ -279,13 +280,14 @@ def test_cli_front_end_preset_and_field_flags():
     parser = cli.build_parser()
     args = parser.parse_args(["prepare", "--data", "D", "--cache", "C", "--front-end", "musicnn",
                               "--n-mels", "48"])
-    assert cli._feature_config_from_args(args) == dataclasses.replace(preset("musicnn"), n_mels=48)
+    config = _options.feature_config_from_args(args)
+    assert config == dataclasses.replace(preset("musicnn"), n_mels=48)
     args = parser.parse_args(["train", "--data", "D", "--out", "R", "--compression", "log10",
                               "--log10-scale", "100"])
-    config = cli._feature_config_from_args(args)
+    config = _options.feature_config_from_args(args)
     assert (config.compression, config.log10_scale, config.sr) == ("log10", 100.0, 22050)
-    assert cli._feature_config_from_args(parser.parse_args(["prepare", "--data", "D", "--cache",
-                                                            "C"])) == FeatureConfig()
+    args = parser.parse_args(["prepare", "--data", "D", "--cache", "C"])
+    assert _options.feature_config_from_args(args) == FeatureConfig()
     with pytest.raises(ParameterError, match="compression='ln'"):
-        cli._feature_config_from_args(parser.parse_args(
+        _options.feature_config_from_args(parser.parse_args(
             ["prepare", "--data", "D", "--cache", "C", "--compression", "ln"]))

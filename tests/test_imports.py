@@ -151,3 +151,20 @@ def test_drawing_stands_below_the_explanations():
     assert drawn_from and not {m for m in drawn_from if m.startswith("genrelens.explain")}
     assert "genrelens.display" in _imported("genrelens.explain.html",
                                             modules["genrelens.explain.html"], modules)
+
+
+def test_the_command_line_is_the_top_floor():
+    """Nothing of the library imports genrelens.cli (only ``python -m genrelens`` does); each
+    command group's module imports the shared options of the command line and no other part of
+    it, and the package imports every command group to build its parser."""
+    modules = _modules()
+    graph = {name: _imported(name, path, modules) for name, path in modules.items()}
+    cli = {m for m in modules if m == "genrelens.cli" or m.startswith("genrelens.cli.")}
+    options = "genrelens.cli._options"
+    groups = cli - {"genrelens.cli", options}
+    assert {f"genrelens.cli.{m}" for m in ("data", "training", "explaining", "quality",
+                                           "run")} <= groups
+    assert {m for m in modules if graph[m] & cli} - cli == {"genrelens.__main__"}
+    assert all(graph[group] & cli == {options} for group in groups)
+    assert not graph[options] & cli
+    assert graph["genrelens.cli"] & cli == groups

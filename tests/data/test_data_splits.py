@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from genrelens import cli
+from genrelens.cli import _options
 from genrelens.data import Dataset, Track, default_split, fault_filtered_split, kfold_splits
 from genrelens.data import open_dataset, random_split
 from genrelens.data import splits as sp
@@ -318,21 +319,21 @@ def test_cli_split_options_helper(tmp_path, lists, cache_home):
     import argparse
 
     parser = argparse.ArgumentParser()
-    cli._add_split_options(parser)
+    _options.add_split_options(parser)
     ds = _fake_dataset(tmp_path)
     saved = random_split(ds, random_state=5).save(tmp_path / "mine.json")
     args = parser.parse_args(["--split", str(saved)])
-    assert cli._split_from_args(args, ds) == sp.Split.load(saved)
+    assert _options.split_from_args(args, ds) == sp.Split.load(saved)
     with pytest.raises(SplitError, match="absent from dataset"):
-        cli._split_from_args(args, _fake_dataset(tmp_path, n=3))
+        _options.split_from_args(args, _fake_dataset(tmp_path, n=3))
     args = parser.parse_args(["--split-dir", str(lists)])
-    assert cli._split_from_args(args, ds).name == "gtzan-ff"
+    assert _options.split_from_args(args, ds).name == "gtzan-ff"
     (lists / "test.txt").write_text((lists / "test.txt").read_text() + "\n")
     with pytest.raises(SplitError, match="--no-verify"):
-        cli._split_from_args(args, ds)
+        _options.split_from_args(args, ds)
     args = parser.parse_args(["--split-dir", str(lists), "--no-verify"])
-    assert len(cli._split_from_args(args, ds).test) == 290
-    assert cli._split_from_args(parser.parse_args([]), ds, random_state=2).random_state == 2
+    assert len(_options.split_from_args(args, ds).test) == 290
+    assert _options.split_from_args(parser.parse_args([]), ds, random_state=2).random_state == 2
 
 
 def test_synthetic_dataset_gets_a_random_split_without_the_gtzan_artist_warning(tmp_path):
