@@ -691,11 +691,13 @@ def _track_folders(files: RunFiles,
 
     index = files.json(root / INDEX_FILE)
     if isinstance(index, Mapping) and index.get("format") == INDEX_FORMAT:
-        entries = [e for e in index.get("tracks") or [] if isinstance(e, Mapping)]
-        folders = [(files.folder(root / str(e.get("folder") or "")) if e.get("folder") else None,
-                    e.get("segment")) for e in entries]
-        return [_track_folder(files, folder, segment=segment)
-                for folder, segment in folders if folder is not None]
+        indexed = []
+        for entry in index.get("tracks") or []:
+            folder = (files.folder(root / str(entry["folder"]))
+                      if isinstance(entry, Mapping) and entry.get("folder") else None)
+            if folder is not None:
+                indexed.append(_track_folder(files, folder, segment=entry.get("segment")))
+        return indexed
     tracks = [_track_folder(files, path.parent)
               for path in files.files(root, "summary.json", recursive=True)]
     claimed = [folder for folder, _, _ in tracks]
