@@ -11,8 +11,9 @@ and re-running resumes from it)::
     train       model training (early stopping on validation; a          checkpoint.pt, history.csv
                 pretrained backbone: frozen, its head on embeddings)
     evaluate    test-set metrics, segment and track level                metrics.json, predictions.csv
-    explain     a few test tracks of different genres, every method      explanations/<track>/
-                and component kind, with listenable audio
+    explain     a few test tracks of different genres (the first over     explanations/<track>/
+                every segment), every method and component kind, with
+                listenable audio
     global      per-genre aggregates and ALE curves of descriptors       global/
     quality     explanation quality with random baselines                xai/
     real-music  with --real-music DIR only: the planted-cue benchmark     bench-xai/
